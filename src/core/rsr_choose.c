@@ -1,0 +1,4 @@
+/*
+ * rsr_choose.c (being written)
+ */
+#include "rsr_core.h"

@@ -1,0 +1,211 @@
+/*-------------------------------------------------------------------------
+ *
+ * rsr_core.h
+ *	  Public interface of the RSR engine: packing, segment preprocessing,
+ *	  matrix-vector kernels (single and batched) and top-n selection.
+ *
+ * The engine is plain C11: it includes no PostgreSQL header, never prints,
+ * exits or aborts, keeps no global state except the CPU feature flags set
+ * once by rsr_init(), and allocates nothing: the caller owns every buffer.
+ * Threads (OpenMP) run only inside the kernels, on memory the caller
+ * prepared, and the thread count is an argument.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/core/rsr_core.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RSR_CORE_H
+#define RSR_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C"
+{
+#endif
+
+/* Hard limits, checked where data enters */
+#define RSR_MAX_DIMS 65535		/* elements per row */
+#define RSR_MAX_K 16			/* rows per segment (block height) */
+#define RSR_MAX_BATCH 64		/* query vectors per batched kernel call */
+
+typedef enum RsrStatus
+{
+	RSR_OK = 0,
+	RSR_EINVAL,					/* bad argument (k, dims, sizes, NULL) */
+	RSR_ENOMEM,					/* caller's buffer or workspace too small */
+	RSR_ECORRUPT				/* segment bytes fail validation */
+} RsrStatus;
+
+typedef enum RsrKind
+{
+	RSR_KIND_BINARY = 1,		/* elements 0/1 */
+	RSR_KIND_TERNARY = 2		/* elements -1/0/+1 */
+} RsrKind;
+
+typedef enum RsrLayout
+{
+	RSR_LAYOUT_PERM = 1,		/* (a) the papers' layout: column permutation
+								 * by counting sort + group table */
+	RSR_LAYOUT_BUCKET = 2		/* (b) block-transposed column codes + dense
+								 * buckets + RSR++ fold */
+} RsrLayout;
+
+/*
+ * Packed rows.
+ *
+ * A row is a byte string in PostgreSQL's bit(n) order: element j is bit
+ * (7 - j % 8) of byte j / 8 (most significant bit first); padding bits past
+ * the last element are zero.
+ *	- binary: rsr_row_bytes() = ceil(dims / 8) bytes, set bit = 1;
+ *	- ternary: two planes of ceil(dims / 8) bytes each, the "+1" plane first,
+ *	  then the "-1" plane; a bit set in both planes is invalid.
+ * This is exactly the data of a PostgreSQL varbit and of a tvec, so the glue
+ * hands the engine pointers into detoasted datums without copying.
+ */
+extern size_t rsr_row_bytes(RsrKind kind, uint32_t dims);
+
+/*
+ * Segments.
+ *
+ * A segment is the RSR preprocessing of one block of 1..k rows restricted to
+ * the columns [col_start, col_start + ncols): a self-contained, position
+ * independent byte string (no pointers, no alignment requirement) that
+ * starts with a fixed header.  Wide rows are split into several segments
+ * over column ranges; their partial sums add up.
+ */
+typedef struct RsrSegmentInfo
+{
+	RsrKind		kind;
+	RsrLayout	layout;
+	uint32_t	k;				/* block height the segment was built for */
+	uint32_t	nrows;			/* rows present, 1..k */
+	uint32_t	dims;			/* full row dimension */
+	uint32_t	col_start;		/* first column covered */
+	uint32_t	ncols;			/* columns covered */
+	uint32_t	size;			/* total bytes, header included */
+} RsrSegmentInfo;
+
+/* Upper bound of the bytes of a segment with these parameters */
+extern size_t rsr_segment_max_size(RsrKind kind, RsrLayout layout,
+								   uint32_t k, uint32_t ncols);
+
+/* Largest ncols whose segment is guaranteed to fit in max_bytes (0: none) */
+extern uint32_t rsr_segment_max_cols(RsrKind kind, RsrLayout layout,
+									 uint32_t k, size_t max_bytes);
+
+/*
+ * Preprocess rows[0..nrows) (packed rows of `dims` elements, nrows <= k)
+ * over the columns [col_start, col_start + ncols) into out[0..out_cap).
+ * On success *out_size is the segment's size.  RSR_ENOMEM when out_cap is
+ * too small, RSR_EINVAL for bad parameters or an invalid ternary element.
+ */
+extern RsrStatus rsr_segment_build(RsrKind kind, RsrLayout layout, uint32_t k,
+								   const uint8_t *const *rows, uint32_t nrows,
+								   uint32_t dims, uint32_t col_start,
+								   uint32_t ncols, uint8_t *out,
+								   size_t out_cap, size_t *out_size);
+
+/*
+ * Check every field and offset of the segment at seg[0..size) (which may be
+ * arbitrary bytes read back from disk) and fill *info.  RSR_ECORRUPT when
+ * anything is out of range or inconsistent.  A validated segment is safe to
+ * pass to the kernels.
+ */
+extern RsrStatus rsr_segment_validate(const uint8_t *seg, size_t size,
+									  RsrSegmentInfo *info);
+
+/* Decode row r of a segment back into packed form (its columns only) */
+extern RsrStatus rsr_segment_get_row(const uint8_t *seg, size_t size,
+									 uint32_t r, uint8_t *row,
+									 size_t row_cap);
+
+/*
+ * Kernels.
+ *
+ * A set of segments is scored by listing them as RsrSegmentRef.  Segment i
+ * adds its partial results for rows 0..nrows-1 into y[out + r] (single) or
+ * Y[(out + r) * batch + b] (batched); the caller zeroes y first.  Segments
+ * sharing an `out` (column ranges of one block) must be adjacent in the
+ * array: the kernels never give two threads the same output.  Every segment
+ * is header-checked (RSR_ECORRUPT on failure, never an out-of-bounds read).
+ *
+ * `work` is caller memory of at least rsr_workspace_size() bytes for the
+ * given maximum k, batch and threads; the kernels allocate nothing.
+ * Accuracy: float32 accumulation; each result has absolute error at most
+ * rsr_error_bound(dims, sum_j |q_j|).
+ */
+typedef struct RsrSegmentRef
+{
+	const uint8_t *data;		/* segment bytes */
+	uint32_t	size;			/* segment bytes available */
+	uint32_t	out;			/* output index of the segment's row 0 */
+} RsrSegmentRef;
+
+extern size_t rsr_workspace_size(uint32_t max_k, uint32_t batch, int threads);
+
+/* y += M q for the rows held in segs (one query of `dims` floats) */
+extern RsrStatus rsr_gemv(const RsrSegmentRef *segs, size_t nsegs,
+						  const float *q, uint32_t dims, float *y,
+						  void *work, size_t work_size, int threads);
+
+/* Y += M Q^T for `batch` queries Q[b * dims + j]; Y is row-major [row][batch] */
+extern RsrStatus rsr_gemm(const RsrSegmentRef *segs, size_t nsegs,
+						  const float *Q, uint32_t batch, uint32_t dims,
+						  float *Y, void *work, size_t work_size,
+						  int threads);
+
+/*
+ * Exact bit-packed baseline on raw packed rows (rows not yet in a segment,
+ * single-row operators): y[i] = row_i . q for i < nrows.
+ */
+extern RsrStatus rsr_gemv_rows(RsrKind kind, const uint8_t *const *rows,
+							   uint32_t nrows, uint32_t dims, const float *q,
+							   float *y);
+
+/* Batched form: Y[i * batch + b] = row_i . Q[b] */
+extern RsrStatus rsr_gemm_rows(RsrKind kind, const uint8_t *const *rows,
+							   uint32_t nrows, uint32_t dims, const float *Q,
+							   uint32_t batch, float *Y);
+
+/* Absolute error bound of a float32 kernel result: depends on dims and ||q||_1 */
+extern double rsr_error_bound(uint32_t dims, double q_abs_sum);
+
+/*
+ * Top-n: indexes of the n largest scores[0..count), best first, ties broken
+ * by the lower index; NaN scores are never selected.  Returns how many were
+ * written (min(n, count of non-NaN)).  `work` holds at least
+ * rsr_topn_work_size(n) bytes.
+ */
+extern size_t rsr_topn_work_size(size_t n);
+extern size_t rsr_topn(const float *scores, size_t count, size_t n,
+					   uint32_t *idx, void *work);
+
+/* Batched top-n over Y[row][batch]: idx[b * n + i]; counts[b] as above */
+extern void rsr_topn_batch(const float *Y, size_t count, uint32_t batch,
+						   size_t n, uint32_t *idx, size_t *counts,
+						   void *work);
+
+/*
+ * Choice of k and layout for (kind, dims, rows, batch), from the table of
+ * measurements made by `make bench` (see rsr_choose.c for the command that
+ * regenerates it).
+ */
+extern void rsr_choose(RsrKind kind, uint32_t dims, uint64_t rows,
+					   uint32_t batch, uint32_t *k, RsrLayout *layout);
+
+/* CPU dispatch: call once (idempotent); names the kernel that will run */
+extern void rsr_init(void);
+extern const char *rsr_kernel_name(void);
+
+extern const char *rsr_status_string(RsrStatus status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* RSR_CORE_H */

@@ -1,0 +1,4 @@
+/*
+ * rsr_gemv.c (being written)
+ */
+#include "rsr_core.h"

@@ -1,0 +1,4 @@
+/*
+ * rsr_pack.c (being written)
+ */
+#include "rsr_core.h"

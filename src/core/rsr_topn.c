@@ -1,0 +1,4 @@
+/*
+ * rsr_topn.c (being written)
+ */
+#include "rsr_core.h"

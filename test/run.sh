@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# run.sh - `make test`: install what is missing, build, then run the engine
+# unit tests (plain and under ASan/UBSan), the pg_regress suite and the TAP
+# tests against throwaway clusters this script creates and removes itself.
+# Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/pgenv.sh
+
+base_packages libipc-run-perl clang libclang-rt-14-dev
+
+passed=0
+failed=0
+stage() {
+	local name=$1
+	shift
+	echo "== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAILED: $name"
+		echo "$passed passed, $failed failed"
+		exit 1
+	fi
+}
+
+stage "build" make -s WERROR=1
+stage "engine unit tests" make -s unitcheck
+stage "engine unit tests under ASan+UBSan" make -s sanitizecheck
+stage "private installation" make_tmp_install
+
+work=$(mktemp -d /tmp/rsr_vector_test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+	stop_cluster "$work/regress" "$TMP_BINDIR"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+regress() {
+	local pgxs tests
+	pgxs=$(dirname "$(pg_config --pgxs)")/..
+	start_cluster "$work/regress" "$TMP_BINDIR" || return 1
+	tests=$(make -s print-regress)
+	rm -rf results regression.diffs regression.out
+	if ! "$pgxs/test/regress/pg_regress" --inputdir=. --bindir="$TMP_BINDIR" \
+		--host="$PGHOST" --port="$PGPORT" --user=postgres --use-existing \
+		--dbname=contrib_regression --load-extension=rsr_vector $tests; then
+		[ -f regression.diffs ] && head -c 20000 regression.diffs
+		return 1
+	fi
+	stop_cluster "$work/regress" "$TMP_BINDIR"
+}
+stage "pg_regress" regress
+
+tap() {
+	local pgxs tdir
+	shopt -s nullglob
+	local tests=(test/t/*.pl)
+	[ ${#tests[@]} -eq 0 ] && { echo "no TAP tests"; return 0; }
+	pgxs=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
+	tdir=$work/tap
+	mkdir -p "$tdir/tmp_check"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$tdir"
+	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
+		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$PWD" \
+		prove -I "$pgxs/test/perl" ${PROVE_FLAGS:-} "${tests[@]}"
+	local rc=$?
+	[ $rc -ne 0 ] && for f in "$tdir"/tmp_check/log/*; do echo "---- $f"; tail -n 40 "$f"; done
+	return $rc
+}
+stage "TAP" tap
+
+echo "$passed passed, $failed failed"
