@@ -8,16 +8,28 @@ MODULE_big   = rsr_vector
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_topn.o \
                src/core/rsr_choose.o
+
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
+
 # Index access method: one phase per file
 INDEX_OBJS   =
+
 # Bulk functions and GPU client/worker
 BULK_OBJS    =
+
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
 
 DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
-REGRESS      = tvec_type tvec_ops
+
+# pg_regress suites, one line per area
+TYPE_REGRESS  = tvec_type tvec_ops
+
+INDEX_REGRESS =
+
+BULK_REGRESS  =
+
+REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
