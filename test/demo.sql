@@ -83,7 +83,7 @@ FROM k ORDER BY k;
 
 -- Rerank: 50 candidates by the tvec, the final 5 by the float embedding
 SELECT id, topic, round(ip::numeric, 3) AS float_ip
-FROM (SELECT id FROM docs, queries ORDER BY t <#> q LIMIT 50) c
+FROM (SELECT id, topic FROM docs, queries ORDER BY t <#> q LIMIT 50) c
 JOIN float_scores USING (id)
 ORDER BY ip DESC LIMIT 5;
 
