@@ -67,6 +67,8 @@ CREATE FUNCTION tvec_dims(tvec) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Comparison: element by element with -1 < 0 < 1, then shorter first.
+-- Values are canonical, so equal means bytewise equal: B-tree indexes may
+-- deduplicate (btequalimage).
 CREATE FUNCTION tvec_eq(tvec, tvec) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
@@ -138,7 +140,8 @@ CREATE OPERATOR CLASS tvec_ops
 	OPERATOR 3 =,
 	OPERATOR 4 >=,
 	OPERATOR 5 >,
-	FUNCTION 1 tvec_cmp(tvec, tvec);
+	FUNCTION 1 tvec_cmp(tvec, tvec),
+	FUNCTION 4 btequalimage(oid);
 
 CREATE OPERATOR CLASS tvec_ops
 	DEFAULT FOR TYPE tvec USING hash AS
