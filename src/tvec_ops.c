@@ -246,16 +246,35 @@ GetQuery(FunctionCallInfo fcinfo, int argno, int expected_dim)
 	return cache->q;
 }
 
+/*
+ * Header and bytes of argument argno without copying it.
+ *
+ * Small values are stored with a 1-byte varlena header, and detoasting them
+ * would copy every row into an aligned palloc'd chunk.  Scoring reads only
+ * bytes, so it takes the packed datum as it is: *len receives the leading
+ * int32 (tvec's dim, varbit's bit length) and the result points at the
+ * bytes after it.  *raw is what to hand to PG_FREE_IF_COPY.
+ */
+static const uint8 *
+PackedArg(FunctionCallInfo fcinfo, int argno, int32 *len, struct varlena **raw)
+{
+	*raw = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(argno));
+	memcpy(len, VARDATA_ANY(*raw), sizeof(int32));
+	return (const uint8 *) VARDATA_ANY(*raw) + sizeof(int32);
+}
+
 /* Inner product of the tvec and the real[] query that are the arguments */
 static double
 TvecScore(FunctionCallInfo fcinfo)
 {
-	Tvec	   *v = PG_GETARG_TVEC_P(0);
-	float4	   *q = GetQuery(fcinfo, 1, v->dim);
+	struct varlena *raw;
+	int32		dim;
+	const uint8 *planes = PackedArg(fcinfo, 0, &dim, &raw);
+	float4	   *q = GetQuery(fcinfo, 1, dim);
 	double		result;
 
-	result = PackedInnerProduct(TvecPlus(v), TvecMinus(v), v->dim, q);
-	PG_FREE_IF_COPY(v, 0);
+	result = PackedInnerProduct(planes, planes + TvecPlaneBytes(dim), dim, q);
+	PG_FREE_IF_COPY(raw, 0);
 	return result;
 }
 
@@ -263,12 +282,14 @@ TvecScore(FunctionCallInfo fcinfo)
 static double
 BitScore(FunctionCallInfo fcinfo)
 {
-	VarBit	   *b = PG_GETARG_VARBIT_P(0);
-	float4	   *q = GetQuery(fcinfo, 1, VARBITLEN(b));
+	struct varlena *raw;
+	int32		nbits;
+	const uint8 *bits = PackedArg(fcinfo, 0, &nbits, &raw);
+	float4	   *q = GetQuery(fcinfo, 1, nbits);
 	double		result;
 
-	result = PackedInnerProduct(VARBITS(b), NULL, VARBITLEN(b), q);
-	PG_FREE_IF_COPY(b, 0);
+	result = PackedInnerProduct(bits, NULL, nbits, q);
+	PG_FREE_IF_COPY(raw, 0);
 	return result;
 }
 
