@@ -29,6 +29,8 @@ SELECT inner_product(B'000000001', '{1,2,3,4,5,6,7,8,-0.25}'), B'111111110' <#> 
 -- added in element order: (1e30 - 1e30) + 1 = 1 but (1e30 + 1) - 1e30 = 0
 SELECT inner_product('[1,-1,1]'::tvec, ARRAY[1e30, 1e30, 1]::real[]) AS cancel_first,
 	   inner_product('[1,1,-1]'::tvec, ARRAY[1e30, 1, 1e30]::real[]) AS cancel_last;
+-- an empty bit string against an empty query: the empty sum
+SELECT inner_product(B'', '{}'), ''::varbit <#> '{}';
 SELECT inner_product(NULL::tvec, '{1}'), inner_product('[1]'::tvec, NULL), NULL::bit <#> '{1}';
 
 -- Random data, fixed seed, dimensions around the byte and word boundaries:
