@@ -208,3 +208,8 @@ CREATE FUNCTION rsr_index_check(regclass) RETURNS boolean
 -- ==== bulk scoring and introspection ====
 
 -- ==== GPU ====
+
+CREATE FUNCTION rsr_gpu_status() RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_gpu_status() IS 'state of the rsr_vector GPU worker: running, engine, device, requests served, index copies resident';

@@ -42,6 +42,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "rsr_gpu.h"
 #include "rsr_index.h"
 
 #define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
@@ -76,6 +77,12 @@ typedef struct RsrScanOpaqueData
 	size_t		batchSize;		/* size of the next top-n */
 	void	   *topnWork;
 	size_t		topnWorkSize;
+
+	/* Scoring by the GPU worker (rsr_vector.device) */
+	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
+	float	   *query;			/* the query, for a CPU fallback */
+	uint32		queryDims;
+	double		lastValue;		/* last lower bound returned */
 } RsrScanOpaqueData;
 
 typedef RsrScanOpaqueData *RsrScanOpaque;
@@ -412,12 +419,40 @@ StartScan(IndexScanDesc scan)
 		 */
 		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
 			DBL_MIN;
-		ScoreAll(scan, q, n);
+		so->query = q;
+		so->queryDims = n;
+		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);
+		if (so->gpu == NULL)
+			ScoreAll(scan, q, n);
 	}
 	MemoryContextSwitchTo(oldCtx);
+	so->lastValue = -get_float8_infinity();
 
 	so->batchSize = RSR_SCAN_FIRST_BATCH;
 	so->scored = true;
+}
+
+/*
+ * The GPU worker failed in the middle of a scan: score on the CPU and skip
+ * the rows already returned.  Lower bounds stay ascending: every row left
+ * scored below the last one returned, so the last bound still holds.
+ */
+static void
+GpuFallback(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+	const uint32 *slots;
+	size_t		nslots;
+	size_t		i;
+
+	ScoreAll(scan, so->query, so->queryDims);
+	slots = RsrGpuScanReturned(so->gpu, &nslots);
+	for (i = 0; i < nslots; i++)
+		if (slots[i] < so->nslots)
+			so->scores[slots[i]] = NAN;
+	so->gpu = NULL;
+	MemoryContextSwitchTo(oldCtx);
 }
 
 /* Return the next TID in ascending order of <#> lower bounds */
@@ -425,25 +460,40 @@ bool
 rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
-	size_t		i;
+	float		score = 0;
 
 	if (!ScanDirectionIsForward(dir))
 		elog(ERROR, "rsr index scans only go forward");
 	if (!so->scored)
 		StartScan(scan);
 
-	if (so->batchPos >= so->batchCount)
+	if (so->gpu != NULL)
 	{
-		MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+		RsrGpuNext next = RsrGpuScanNext(so->gpu, &scan->xs_heaptid, &score);
 
-		NextBatch(so);
-		MemoryContextSwitchTo(oldCtx);
-		if (so->batchCount == 0)
+		if (next == RSR_GPU_NEXT_END)
 			return false;
+		if (next == RSR_GPU_NEXT_FALLBACK)
+			GpuFallback(scan);
+	}
+	if (so->gpu == NULL)
+	{
+		size_t		i;
+
+		if (so->batchPos >= so->batchCount)
+		{
+			MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+
+			NextBatch(so);
+			MemoryContextSwitchTo(oldCtx);
+			if (so->batchCount == 0)
+				return false;
+		}
+		i = so->batchPos++;
+		scan->xs_heaptid = so->tids[so->batchIdx[i]];
+		score = so->batchScores[i];
 	}
 
-	i = so->batchPos++;
-	scan->xs_heaptid = so->tids[so->batchIdx[i]];
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = true;
 	if (so->queryIsNull)
@@ -453,8 +503,8 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 	else
 	{
-		scan->xs_orderbyvals[0] =
-			Float8GetDatum(-(double) so->batchScores[i] - so->bound);
+		so->lastValue = Max(so->lastValue, -(double) score - so->bound);
+		scan->xs_orderbyvals[0] = Float8GetDatum(so->lastValue);
 		scan->xs_orderbynulls[0] = false;
 	}
 	return true;
