@@ -88,6 +88,7 @@ typedef struct Exchange
 
 struct RsrGpuScan
 {
+	MemoryContext ctx;			/* the scan's: holds this and the batches */
 	Relation	index;
 	RsrGpuRequest req;			/* the request, n updated per batch */
 	float	   *q;				/* req.dims floats */
@@ -148,6 +149,15 @@ RsrGpuInit(void)
 							NULL,
 							&rsr_gpu_timeout, 10000, 1, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("rsr_vector.gpu_memory",
+							"Sets the memory the GPU worker may keep index copies in.",
+							NULL,
+							&rsr_gpu_memory, 1024, 1, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+
+	/* PGC_POSTMASTER settings can only be defined while preloading */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomBoolVariable("rsr_vector.gpu_worker",
 							 "Starts the GPU worker (rsr_vector must be in shared_preload_libraries).",
 							 NULL,
@@ -158,14 +168,6 @@ RsrGpuInit(void)
 							 NULL,
 							 &rsr_gpu_worker_engine, RSR_ENGINE_CUDA, engineOptions,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("rsr_vector.gpu_memory",
-							"Sets the memory the GPU worker may keep index copies in.",
-							NULL,
-							&rsr_gpu_memory, 1024, 1, INT_MAX / 2,
-							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 	prevShmemRequest = shmem_request_hook;
 	shmem_request_hook = GpuShmemRequest;
@@ -268,8 +270,10 @@ static bool
 StartExchange(Exchange *ex)
 {
 	shm_mq	   *mq;
+	RsrGpuSegmentHeader *header;
 	char	   *base;
 	PGPROC	   *proc = NULL;
+	RsrGpuSlot *slot;
 	bool		queued = false;
 
 	memset(ex, 0, sizeof(Exchange));
@@ -279,8 +283,11 @@ StartExchange(Exchange *ex)
 		return false;
 	}
 
-	ex->seg = dsm_create(2 * RSR_GPU_MQ_SIZE, 0);
-	base = dsm_segment_address(ex->seg);
+	ex->seg = dsm_create(RSR_GPU_SEGMENT_SIZE, 0);
+	header = dsm_segment_address(ex->seg);
+	header->magic = RSR_GPU_MAGIC;
+	header->tag = 0;
+	base = (char *) header + RSR_GPU_MQ_OFFSET;
 	mq = shm_mq_create(base, RSR_GPU_MQ_SIZE);
 	shm_mq_set_sender(mq, MyProc);
 	ex->toWorker = shm_mq_attach(mq, ex->seg, NULL);
@@ -297,8 +304,9 @@ StartExchange(Exchange *ex)
 		ex->why = "The GPU worker's request queue is full.";
 	else
 	{
-		RsrGpu->queue[(RsrGpu->head + RsrGpu->count) % RSR_GPU_QUEUE] =
-			dsm_segment_handle(ex->seg);
+		slot = &RsrGpu->queue[(RsrGpu->head + RsrGpu->count) % RSR_GPU_QUEUE];
+		slot->handle = dsm_segment_handle(ex->seg);
+		slot->tag = header->tag = ++RsrGpu->nextTag;
 		RsrGpu->count++;
 		ex->pid = RsrGpu->pid;
 		ex->generation = RsrGpu->generation;
@@ -434,7 +442,8 @@ Request(RsrGpuScan *gs, const char **why)
 }
 
 /*
- * Start a scan on the GPU worker: NULL means "score on the CPU", because
+ * Start a scan on the GPU worker, in the current memory context (the
+ * scan's, which must live as long as the scan): NULL means "score on the CPU", because
  * rsr_vector.device says so, the worker is absent or failed (auto), or the
  * index is empty or of another dimension (the CPU path reports that).
  */
@@ -453,6 +462,7 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 		return NULL;
 
 	gs = palloc0(sizeof(RsrGpuScan));
+	gs->ctx = CurrentMemoryContext;
 	gs->index = index;
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
@@ -506,6 +516,7 @@ RsrGpuNext
 RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 {
 	RsrGpuCandidate *c;
+	MemoryContext old = MemoryContextSwitchTo(gs->ctx);
 
 	for (;;)
 	{
@@ -516,7 +527,10 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 		if (gs->pos < gs->ncands)
 			break;
 		if (gs->exhausted)
+		{
+			MemoryContextSwitchTo(old);
 			return RSR_GPU_NEXT_END;
+		}
 
 		/* A larger top-n; the rows before the last one are skipped */
 		gs->req.n = (uint32) Min((uint64) gs->req.n * 4, (uint64) PG_INT32_MAX);
@@ -526,6 +540,7 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 				RsrGpuFail("this index scan", why);
 			ereport(DEBUG1,
 					(errmsg_internal("rsr index scan goes on on the CPU: %s", why)));
+			MemoryContextSwitchTo(old);
 			return RSR_GPU_NEXT_FALLBACK;
 		}
 	}
@@ -544,6 +559,7 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 	gs->lastSlot = c->slot;
 	*tid = c->tid;
 	*score = c->score;
+	MemoryContextSwitchTo(old);
 	return RSR_GPU_NEXT_ROW;
 }
 

@@ -98,6 +98,7 @@ typedef struct IndexCopy
 	uint64		nslots;
 	float	   *scores;			/* nslots + RSR_MAX_K scratch floats */
 	void	   *cuda;			/* RsrCudaIndex, or NULL */
+	char	   *error;			/* why the upload failed, or NULL */
 	uint32		nout;			/* its output rows */
 	Size		bytes;			/* host bytes held */
 	TimestampTz lastUsed;
@@ -379,11 +380,12 @@ LoadCopy(const RsrGpuRequest *req, shm_mq_handle *in, shm_mq_handle *out)
 		int			status = cuda.index_upload(0, c->refs, c->nrefs, NULL,
 											   &c->cuda, &c->nout);
 
+		/* Kept, so that later requests fail without streaming again */
 		if (status != 0)
-			ereport(ERROR,
-					(errmsg("could not upload rsr index to the GPU"),
-					 errdetail("%s %s", cuda.status_string(status),
-							   cuda.last_error())));
+			c->error = MemoryContextStrdup(ctx,
+										   psprintf("could not upload the index to the GPU: %s %s",
+													cuda.status_string(status),
+													cuda.last_error()));
 	}
 	MemoryContextSetParent(ctx, TopMemoryContext);
 	c->bytes = MemoryContextMemAllocated(ctx, true);
@@ -436,6 +438,8 @@ ScoreCopy(IndexCopy *c, const float *q, uint32 n, RsrGpuCandidate *cands)
 	void	   *work;
 	size_t		count;
 
+	if (c->error)
+		ereport(ERROR, (errmsg_internal("%s", c->error)));
 	if (c->cuda)
 	{
 		int			status = cuda.gemv(c->cuda, q, c->scores, NULL);
@@ -541,14 +545,14 @@ ServeRequest(shm_mq_handle *in, shm_mq_handle *out)
 
 /* Take the next request from the shared queue */
 static bool
-Dequeue(dsm_handle *handle)
+Dequeue(RsrGpuSlot *slot)
 {
 	bool		found = false;
 
 	LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
 	if (RsrGpu->count > 0)
 	{
-		*handle = RsrGpu->queue[RsrGpu->head];
+		*slot = RsrGpu->queue[RsrGpu->head];
 		RsrGpu->head = (RsrGpu->head + 1) % RSR_GPU_QUEUE;
 		RsrGpu->count--;
 		found = true;
@@ -559,9 +563,10 @@ Dequeue(dsm_handle *handle)
 
 /* Attach to a request's queues, serve it, report errors to its backend */
 static void
-Serve(dsm_handle handle)
+Serve(RsrGpuSlot slot)
 {
 	dsm_segment *seg;
+	RsrGpuSegmentHeader *header;
 	char	   *base;
 	shm_mq	   *mq;
 	shm_mq_handle *in;
@@ -569,15 +574,17 @@ Serve(dsm_handle handle)
 	MemoryContext old;
 
 	/* NULL: the backend gave up and its segment is gone */
-	seg = dsm_attach(handle);
+	seg = dsm_attach(slot.handle);
 	if (seg == NULL)
 		return;
-	if (dsm_segment_map_length(seg) < 2 * RSR_GPU_MQ_SIZE)
+	header = dsm_segment_address(seg);
+	if (dsm_segment_map_length(seg) < RSR_GPU_SEGMENT_SIZE ||
+		header->magic != RSR_GPU_MAGIC || header->tag != slot.tag)
 	{
 		dsm_detach(seg);
 		return;
 	}
-	base = dsm_segment_address(seg);
+	base = (char *) header + RSR_GPU_MQ_OFFSET;
 	mq = (shm_mq *) base;
 	shm_mq_set_receiver(mq, MyProc);
 	in = shm_mq_attach(mq, seg, NULL);
@@ -647,7 +654,7 @@ RsrGpuWorkerMain(Datum arg)
 
 	for (;;)
 	{
-		dsm_handle	handle;
+		RsrGpuSlot	slot;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 60 * 1000L, PG_WAIT_EXTENSION);
@@ -658,9 +665,9 @@ RsrGpuWorkerMain(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		while (ready && Dequeue(&handle))
+		while (ready && Dequeue(&slot))
 		{
-			Serve(handle);
+			Serve(slot);
 			CHECK_FOR_INTERRUPTS();
 		}
 		EvictCopies(0);

@@ -31,6 +31,30 @@
 
 #define RSR_GPU_QUEUE		64		/* pending requests in shared memory */
 #define RSR_GPU_MQ_SIZE		(256 * 1024)	/* bytes of each message queue */
+#define RSR_GPU_MAGIC		0x52534751	/* "RSGQ": a request segment */
+
+/* A queued request: its DSM segment and the tag written at its start */
+typedef struct RsrGpuSlot
+{
+	dsm_handle	handle;
+	uint32		tag;
+} RsrGpuSlot;
+
+/*
+ * Start of a request's DSM segment; the queue to the worker follows at
+ * RSR_GPU_MQ_OFFSET and the queue back after it.  The worker attaches only
+ * to a segment of the right size whose magic and tag match its queue slot,
+ * so a handle left by a backend that gave up can never reach another
+ * segment.
+ */
+typedef struct RsrGpuSegmentHeader
+{
+	uint32		magic;			/* RSR_GPU_MAGIC */
+	uint32		tag;			/* as in the queue slot */
+} RsrGpuSegmentHeader;
+
+#define RSR_GPU_MQ_OFFSET	MAXALIGN(sizeof(RsrGpuSegmentHeader))
+#define RSR_GPU_SEGMENT_SIZE (RSR_GPU_MQ_OFFSET + 2 * RSR_GPU_MQ_SIZE)
 
 /* rsr_vector.device */
 typedef enum RsrDevice
@@ -64,7 +88,8 @@ typedef struct RsrGpuShared
 	uint64		residentBytes;	/* their bytes */
 	int			head;			/* next request to take */
 	int			count;			/* requests queued */
-	dsm_handle	queue[RSR_GPU_QUEUE];
+	uint32		nextTag;		/* tag of the next request */
+	RsrGpuSlot	queue[RSR_GPU_QUEUE];
 } RsrGpuShared;
 
 /* Message types */

@@ -182,6 +182,16 @@ like($err, qr/gpu worker cannot score this index scan.*\n.*gpu_timeout/s,
 is(ordered('auto', 'v', $queries[2], 20, undef, 'SET rsr_vector.gpu_timeout = 300;'),
 	$expect, 'auto: a hung worker falls back to the cpu');
 
+# Waiting for the worker, a backend still answers query cancel
+($ret, $out, $err) = $node->psql(
+	'postgres', qq{
+SET enable_seqscan = off; SET rsr_vector.device = gpu; SET rsr_vector.gpu_timeout = 600000;
+SET statement_timeout = 300;
+SELECT id FROM items ORDER BY v <#> $queries[2] LIMIT 20;
+});
+like($err, qr/canceling statement due to statement timeout/,
+	'a backend waiting for a hung worker can be canceled');
+
 # A worker that hangs in the middle of a scan: the scan goes on on the CPU
 kill 'CONT', $pid;
 my $requests = status()->{requests};
@@ -223,7 +233,9 @@ DO \$\$ BEGIN FOR i IN 1 .. 100000 LOOP
   PERFORM id FROM items ORDER BY v <#> $queries[0] LIMIT 10;
 END LOOP; END \$\$;
 });
+$requests = status()->{requests};
 usleep(300_000);				# let the loop run some scans
+cmp_ok(status()->{requests}, '>', $requests, 'the load runs on the worker');
 my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 ok($node->wait_for_log(qr/terminating any other active server processes/, $log_offset),
