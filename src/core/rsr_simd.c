@@ -189,9 +189,158 @@ codes16_dot(const uint8_t *codes, uint32_t ncols, const float *q,
 	*hi = _mm256_add_ps(h0, h1);
 }
 
-/* Layout (b), single query, directly on the codes */
+/*
+ * bit_table[c][r] = bit r of c as 0.0f or 1.0f: the fused multiply-add
+ * q * 1 + acc rounds exactly like q + acc, and q * 0 + acc is acc, so a
+ * table row turns one FMA into "add q to the lanes whose bit is set".
+ */
+#define BT1(c) {(float) ((c) & 1), (float) (((c) >> 1) & 1), \
+		(float) (((c) >> 2) & 1), (float) (((c) >> 3) & 1), \
+		(float) (((c) >> 4) & 1), (float) (((c) >> 5) & 1), \
+		(float) (((c) >> 6) & 1), (float) (((c) >> 7) & 1)}
+#define BT4(c) BT1(c), BT1((c) + 1), BT1((c) + 2), BT1((c) + 3)
+#define BT16(c) BT4(c), BT4((c) + 4), BT4((c) + 8), BT4((c) + 12)
+#define BT64(c) BT16(c), BT16((c) + 16), BT16((c) + 32), BT16((c) + 48)
+static const float bit_table[256][8] __attribute__((aligned(32))) = {
+	BT64(0), BT64(64), BT64(128), BT64(192)
+};
+
+/* Lanes of 8-bit codes . q by table and FMA, "-1" codes subtracted */
+AVX2 static __m256
+codes8_fma(const uint8_t *pos, const uint8_t *neg, uint32_t ncols,
+		   const float *q)
+{
+	__m256		a0 = _mm256_setzero_ps();
+	__m256		a1 = _mm256_setzero_ps();
+	__m256		a2 = _mm256_setzero_ps();
+	__m256		a3 = _mm256_setzero_ps();
+	uint32_t	j;
+
+	for (j = 0; j + 4 <= ncols; j += 4)
+	{
+		__m256		q0 = _mm256_broadcast_ss(q + j);
+		__m256		q1 = _mm256_broadcast_ss(q + j + 1);
+		__m256		q2 = _mm256_broadcast_ss(q + j + 2);
+		__m256		q3 = _mm256_broadcast_ss(q + j + 3);
+
+		a0 = _mm256_fmadd_ps(q0, _mm256_load_ps(bit_table[pos[j]]), a0);
+		a1 = _mm256_fmadd_ps(q1, _mm256_load_ps(bit_table[pos[j + 1]]), a1);
+		a2 = _mm256_fmadd_ps(q2, _mm256_load_ps(bit_table[pos[j + 2]]), a2);
+		a3 = _mm256_fmadd_ps(q3, _mm256_load_ps(bit_table[pos[j + 3]]), a3);
+		if (neg != NULL)
+		{
+			a0 = _mm256_fnmadd_ps(q0, _mm256_load_ps(bit_table[neg[j]]), a0);
+			a1 = _mm256_fnmadd_ps(q1, _mm256_load_ps(bit_table[neg[j + 1]]), a1);
+			a2 = _mm256_fnmadd_ps(q2, _mm256_load_ps(bit_table[neg[j + 2]]), a2);
+			a3 = _mm256_fnmadd_ps(q3, _mm256_load_ps(bit_table[neg[j + 3]]), a3);
+		}
+	}
+	for (; j < ncols; j++)
+	{
+		__m256		q0 = _mm256_broadcast_ss(q + j);
+
+		a0 = _mm256_fmadd_ps(q0, _mm256_load_ps(bit_table[pos[j]]), a0);
+		if (neg != NULL)
+			a0 = _mm256_fnmadd_ps(q0, _mm256_load_ps(bit_table[neg[j]]), a0);
+	}
+	return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+}
+
+/* acc_lo/acc_hi += q * table rows of the two bytes of a 16-bit code */
+#define FMA16(w, sh, qv, l, h, op) \
+	do { \
+		l = op((qv), _mm256_load_ps(bit_table[((w) >> (sh)) & 0xFF]), l); \
+		h = op((qv), _mm256_load_ps(bit_table[((w) >> ((sh) + 8)) & 0xFF]), h); \
+	} while (0)
+
+/*
+ * Lanes of 16-bit codes . q by table and FMA: rows 0-7 in lo, 8-15 in hi.
+ * Four columns per step: one 8-byte load of their codes, one broadcast of
+ * each q[j] shared by both halves, eight independent accumulators.
+ */
+AVX2 static void
+codes16_fma(const uint8_t *pos, const uint8_t *neg, uint32_t ncols,
+			const float *q, __m256 *lo, __m256 *hi)
+{
+	__m256		l0 = _mm256_setzero_ps();
+	__m256		l1 = _mm256_setzero_ps();
+	__m256		l2 = _mm256_setzero_ps();
+	__m256		l3 = _mm256_setzero_ps();
+	__m256		h0 = _mm256_setzero_ps();
+	__m256		h1 = _mm256_setzero_ps();
+	__m256		h2 = _mm256_setzero_ps();
+	__m256		h3 = _mm256_setzero_ps();
+	uint32_t	j;
+
+	for (j = 0; j + 4 <= ncols; j += 4)
+	{
+		__m256		q0 = _mm256_broadcast_ss(q + j);
+		__m256		q1 = _mm256_broadcast_ss(q + j + 1);
+		__m256		q2 = _mm256_broadcast_ss(q + j + 2);
+		__m256		q3 = _mm256_broadcast_ss(q + j + 3);
+		uint64_t	w;
+
+		memcpy(&w, pos + 2 * j, 8);
+		FMA16(w, 0, q0, l0, h0, _mm256_fmadd_ps);
+		FMA16(w, 16, q1, l1, h1, _mm256_fmadd_ps);
+		FMA16(w, 32, q2, l2, h2, _mm256_fmadd_ps);
+		FMA16(w, 48, q3, l3, h3, _mm256_fmadd_ps);
+		if (neg != NULL)
+		{
+			memcpy(&w, neg + 2 * j, 8);
+			FMA16(w, 0, q0, l0, h0, _mm256_fnmadd_ps);
+			FMA16(w, 16, q1, l1, h1, _mm256_fnmadd_ps);
+			FMA16(w, 32, q2, l2, h2, _mm256_fnmadd_ps);
+			FMA16(w, 48, q3, l3, h3, _mm256_fnmadd_ps);
+		}
+	}
+	for (; j < ncols; j++)
+	{
+		__m256		q0 = _mm256_broadcast_ss(q + j);
+		uint32_t	w = rsr_rd16(pos + 2 * j);
+
+		FMA16(w, 0, q0, l0, h0, _mm256_fmadd_ps);
+		if (neg != NULL)
+		{
+			w = rsr_rd16(neg + 2 * j);
+			FMA16(w, 0, q0, l0, h0, _mm256_fnmadd_ps);
+		}
+	}
+	*lo = _mm256_add_ps(_mm256_add_ps(l0, l1), _mm256_add_ps(l2, l3));
+	*hi = _mm256_add_ps(_mm256_add_ps(h0, h1), _mm256_add_ps(h2, h3));
+}
+
+/* Layout (b), single query, directly on the codes (table and FMA) */
 AVX2 static RsrStatus
-gemv_codes_avx2(const RsrSeg *s, const float *q, float *acc, float *buckets)
+gemv_codes_fma(const RsrSeg *s, const float *q, float *acc, float *buckets)
+{
+	const float *qc = q + s->col_start;
+	uint32_t	cb = rsr_code_bytes(s->k);
+	const uint8_t *neg = s->kind == RSR_KIND_TERNARY ?
+		s->payload + (size_t) s->ncols * cb : NULL;
+	float		lanes[16];
+	uint32_t	r;
+
+	(void) buckets;
+	if (cb == 1)
+		_mm256_storeu_ps(lanes, codes8_fma(s->payload, neg, s->ncols, qc));
+	else
+	{
+		__m256		lo;
+		__m256		hi;
+
+		codes16_fma(s->payload, neg, s->ncols, qc, &lo, &hi);
+		_mm256_storeu_ps(lanes, lo);
+		_mm256_storeu_ps(lanes + 8, hi);
+	}
+	for (r = 0; r < s->nrows; r++)
+		acc[r] = lanes[r];
+	return RSR_OK;
+}
+
+/* Layout (b), single query, directly on the codes (shift and blend) */
+AVX2 RsrStatus
+rsr_gemv_codes_blend_avx2(const RsrSeg *s, const float *q, float *acc, float *buckets)
 {
 	const float *qc = q + s->col_start;
 	float		lanes[16];
@@ -344,7 +493,7 @@ static const RsrKernels kernels_avx2 = {
 	"avx2",
 	8,
 	rsr_seg_gemv_perm_scalar,
-	gemv_codes_avx2,
+	gemv_codes_fma,
 	scatter_avx2,
 	fold_avx2,
 	row_avx2

@@ -471,7 +471,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 	int			nk = 0;
 	int			threads;
 	int			i;
-	static const uint32_t perm_k[] = {2, 4, 8};
+	static const uint32_t perm_k[] = {2, 4};
 	static const uint32_t direct_k[] = {8, 16};
 	static const uint32_t batched_k[] = {8, 12, 16};
 
@@ -483,7 +483,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 	snprintf(kn[nk].name, 32, "bitpacked");
 	kn[nk].kind = K_BITPACKED;
 	kn[nk++].bytes = c.rb * c.rows;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 2; i++)
 	{
 		snprintf(kn[nk].name, 32, "perm-a k=%u", perm_k[i]);
 		kn[nk].kind = K_PERM;
@@ -530,7 +530,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 		int			bd;
 		int			bb;
 
-		/* verify, then calibrate the repetitions to about 20 ms a sample */
+		/* verify, then calibrate the repetitions to about 10 ms a sample */
 		for (i = 0; i < nk; i++)
 		{
 			double		t0;
@@ -544,7 +544,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 			t0 = now_ms();
 			run_kernel(&c, &kn[i], threads);
 			ms = now_ms() - t0;
-			kn[i].reps = ms >= 20.0 ? 1 : (int) (20.0 / (ms + 1e-3)) + 1;
+			kn[i].reps = ms >= 10.0 ? 1 : (int) (10.0 / (ms + 1e-3)) + 1;
 		}
 		for (r = 0; r < rounds; r++)
 			for (i = 0; i < nk; i++)
