@@ -342,6 +342,27 @@ check_args(const RsrSegmentRef *segs, size_t nsegs, const void *q,
 	return RSR_OK;
 }
 
+/*
+ * True when every query value is finite.  The kernels multiply q by 0 or
+ * 1 (FMA) or select it, which agree only for finite values; a non-finite
+ * query has no meaningful score anyway.
+ */
+static int
+all_finite(const float *q, size_t n)
+{
+	uint32_t	bad = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	bits;
+
+		memcpy(&bits, &q[i], 4);
+		bad |= ((bits >> 23) & 0xFF) == 0xFF;
+	}
+	return !bad;
+}
+
 /* Parse a segment referenced by the caller and match it to the query */
 static RsrStatus
 parse_ref(const RsrSegmentRef *ref, uint32_t dims, RsrSeg *s)
@@ -362,7 +383,8 @@ rsr_gemv_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 	int			status = RSR_OK;
 	int			nthreads;
 
-	if (check_args(segs, nsegs, q, 1, dims, y, work, threads) != RSR_OK)
+	if (check_args(segs, nsegs, q, 1, dims, y, work, threads) != RSR_OK ||
+		!all_finite(q, dims))
 		return RSR_EINVAL;
 	nthreads = (size_t) threads > nsegs ? (int) (nsegs > 0 ? nsegs : 1) : threads;
 	if (work_size < WORK_ALIGN * (size_t) (nthreads + 1))
@@ -549,7 +571,8 @@ rsr_gemm_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 	int			nthreads;
 	uint32_t	lanes;
 
-	if (check_args(segs, nsegs, Q, batch, dims, Y, work, threads) != RSR_OK)
+	if (check_args(segs, nsegs, Q, batch, dims, Y, work, threads) != RSR_OK ||
+		!all_finite(Q, (size_t) batch * dims))
 		return RSR_EINVAL;
 	lanes = (batch + kern->lanes - 1) / kern->lanes * kern->lanes;
 	if (batch == 1)
