@@ -45,7 +45,7 @@ regress() {
 	tests=$(make -s print-regress)
 	rm -rf results regression.diffs regression.out
 	if ! "$pgxs/test/regress/pg_regress" --inputdir=. --bindir="$TMP_BINDIR" \
-		--host="$PGHOST" --port="$PGPORT" --user=postgres --use-existing \
+		--host="$PGHOST" --port="$PGPORT" --user=postgres \
 		--dbname=contrib_regression --load-extension=rsr_vector $tests; then
 		[ -f regression.diffs ] && head -c 20000 regression.diffs
 		return 1
