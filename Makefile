@@ -7,7 +7,7 @@ MODULE_big   = rsr_vector
 
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
-               src/core/rsr_topn.o src/core/rsr_choose.o
+               src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o
 
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
