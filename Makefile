@@ -75,6 +75,33 @@ bench: test/bench/bench_core
 print-regress:
 	@echo $(REGRESS)
 
+# ---- fuzzing: libFuzzer targets under ASan+UBSan, no server needed ----
+# `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke` (in `make
+# test`) runs the regression inputs and 20 s of each.
+FUZZ_TARGETS = tvec_text tvec_binary segment
+FUZZ_BINS    = $(FUZZ_TARGETS:%=test/fuzz/%_fuzzer)
+FUZZ_SECONDS ?= 60
+FUZZ_CC     ?= clang
+FUZZ_FLAGS   = -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unknown-pragmas -Wno-unused-parameter \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Isrc/core
+
+$(FUZZ_BINS): test/fuzz/%_fuzzer: test/fuzz/%_fuzzer.c $(CORE_SRCS) $(CORE_HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+test/fuzz/make_seeds: test/fuzz/make_seeds.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+
+fuzz: $(FUZZ_BINS)
+	bash test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke: $(FUZZ_BINS)
+	bash test/fuzz/run.sh 20 $(FUZZ_TARGETS)
+fuzz-seeds: test/fuzz/make_seeds
+	mkdir -p test/fuzz/corpus/segment
+	./test/fuzz/make_seeds test/fuzz/corpus/segment
+fuzz-clean:
+	rm -f $(FUZZ_BINS) test/fuzz/make_seeds
+
+.PHONY: fuzz fuzz-smoke fuzz-seeds fuzz-clean
+
 # ---- the two commands of README.md ----
 test:
 	bash test/run.sh

@@ -161,9 +161,11 @@ rsr_tvec_parse_binary(const uint8_t *msg, size_t len, int32_t expected_dim,
 
 	plus = msg + 4;
 	minus = plus + nbytes;
+	padmask = (uint8_t) (0xFF >> (((dim - 1) & 7) + 1));
 	for (i = 0; i < nbytes; i++)
 	{
-		uint8_t		both = plus[i] & minus[i];
+		/* a padding bit in both planes is reported as padding, below */
+		uint8_t		both = plus[i] & minus[i] & (i == nbytes - 1 ? ~padmask : 0xFF);
 
 		if (both != 0)
 		{
@@ -178,7 +180,6 @@ rsr_tvec_parse_binary(const uint8_t *msg, size_t len, int32_t expected_dim,
 	}
 
 	/* Bits past the last element, in the last byte of each plane */
-	padmask = (uint8_t) (0xFF >> (((dim - 1) & 7) + 1));
 	if (((plus[nbytes - 1] | minus[nbytes - 1]) & padmask) != 0)
 		return fail(res, RSR_TVEC_PADDING, 0, 0);
 
