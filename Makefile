@@ -7,7 +7,7 @@ MODULE_big   = rsr_vector
 
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
-               src/core/rsr_topn.o src/core/rsr_choose.o
+               src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o
 
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
@@ -30,7 +30,9 @@ INDEX_REGRESS = rsr_index rsr_validate
 
 BULK_REGRESS  =
 
-REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS)
+LIMITS_REGRESS = rsr_limits
+
+REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
@@ -75,6 +77,33 @@ bench: test/bench/bench_core
 
 print-regress:
 	@echo $(REGRESS)
+
+# ---- fuzzing: libFuzzer targets under ASan+UBSan, no server needed ----
+# `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke` (in `make
+# test`) runs the regression inputs and 20 s of each.
+FUZZ_TARGETS = tvec_text tvec_binary segment
+FUZZ_BINS    = $(FUZZ_TARGETS:%=test/fuzz/%_fuzzer)
+FUZZ_SECONDS ?= 60
+FUZZ_CC     ?= clang
+FUZZ_FLAGS   = -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unknown-pragmas -Wno-unused-parameter \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Isrc/core
+
+$(FUZZ_BINS): test/fuzz/%_fuzzer: test/fuzz/%_fuzzer.c $(CORE_SRCS) $(CORE_HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+test/fuzz/make_seeds: test/fuzz/make_seeds.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+
+fuzz: $(FUZZ_BINS)
+	bash test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke: $(FUZZ_BINS)
+	bash test/fuzz/run.sh 20 $(FUZZ_TARGETS)
+fuzz-seeds: test/fuzz/make_seeds
+	mkdir -p test/fuzz/corpus/segment
+	./test/fuzz/make_seeds test/fuzz/corpus/segment
+fuzz-clean:
+	rm -f $(FUZZ_BINS) test/fuzz/make_seeds
+
+.PHONY: fuzz fuzz-smoke fuzz-seeds fuzz-clean
 
 # ---- the two commands of README.md ----
 test:
