@@ -77,7 +77,11 @@ rsr_cuda_status_string(RsrCudaStatus status)
 	return "unknown status";
 }
 
-/* Number of usable devices; no driver or no device is a count of zero */
+/*
+ * Number of usable devices.  Any failure to enumerate (no driver, no
+ * device, driver too old for the runtime) means none can be used: the
+ * count is zero, and rsr_cuda_last_error() says why, for the log.
+ */
 RsrCudaStatus
 rsr_cuda_device_count(int *count)
 {
@@ -87,13 +91,11 @@ rsr_cuda_device_count(int *count)
 		return RSR_CUDA_EINVAL;
 	*count = 0;
 	err = cudaGetDeviceCount(count);
-	if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver)
+	if (err != cudaSuccess)
 	{
-		(void) cudaGetLastError();
+		(void) rsr_cuda_fail(err, "cudaGetDeviceCount(count)", __FILE__, __LINE__);
 		*count = 0;
-		return RSR_CUDA_OK;
 	}
-	RSR_CUDA_CHECK(err);
 	return RSR_CUDA_OK;
 }
 

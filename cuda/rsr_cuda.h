@@ -68,7 +68,7 @@ typedef struct RsrCudaDeviceInfo
 	int			sm_count;		/* multiprocessors */
 } RsrCudaDeviceInfo;
 
-/* Number of usable CUDA devices in *count (0 with RSR_CUDA_OK when none) */
+/* Number of usable CUDA devices in *count (0 when none; rsr_cuda_last_error() says why) */
 extern RsrCudaStatus rsr_cuda_device_count(int *count);
 
 /* Properties of device `device` */
