@@ -13,7 +13,8 @@ CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
 
 # Index access method: one phase per file
-INDEX_OBJS   =
+INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
+               src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o
 
 # Bulk functions and GPU client/worker
 BULK_OBJS    =
@@ -25,7 +26,7 @@ DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress suites, one line per area
 TYPE_REGRESS  = tvec_type tvec_ops
 
-INDEX_REGRESS =
+INDEX_REGRESS = rsr_index rsr_validate
 
 BULK_REGRESS  =
 
