@@ -28,7 +28,7 @@ TYPE_REGRESS  = tvec_type tvec_ops
 
 INDEX_REGRESS = rsr_index rsr_validate
 
-BULK_REGRESS  =
+BULK_REGRESS  = rsr_bulk rsr_weights
 
 REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
