@@ -17,7 +17,7 @@ INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
                src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o
 
 # Bulk functions and GPU client/worker
-BULK_OBJS    =
+BULK_OBJS    = src/rsrbulk.o
 
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
 
@@ -28,7 +28,7 @@ TYPE_REGRESS  = tvec_type tvec_ops
 
 INDEX_REGRESS = rsr_index rsr_validate
 
-BULK_REGRESS  =
+BULK_REGRESS  = rsr_bulk rsr_weights
 
 LIMITS_REGRESS = rsr_limits
 
