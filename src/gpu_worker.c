@@ -49,21 +49,21 @@
 
 #include "rsr_gpu.h"
 #include "rsr_index.h"
+#include "../cuda/rsr_cuda.h"
 
 #define RSR_GPU_IDLE_MS		(10 * 60 * 1000)	/* drop copies unused so long */
 
-/*
- * The part of cuda/rsr_cuda.h the worker calls, resolved with dlsym().
- * Statuses: 0 is RSR_CUDA_OK.
- */
-typedef int (*cuda_device_count_fn) (int *count);
-typedef int (*cuda_index_upload_fn) (int device, const RsrSegmentRef *segs,
-									 size_t nsegs, void *stream,
-									 void **index, uint32_t *nout);
-typedef void (*cuda_index_free_fn) (void *index);
-typedef int (*cuda_gemv_fn) (void *index, const float *q, float *y,
-							 void *stream);
-typedef const char *(*cuda_status_string_fn) (int status);
+/* The functions of cuda/rsr_cuda.h the worker calls, found with dlsym() */
+typedef RsrCudaStatus (*cuda_device_count_fn) (int *count);
+typedef RsrCudaStatus (*cuda_index_upload_fn) (int device,
+											   const RsrSegmentRef *segs,
+											   size_t nsegs, void *stream,
+											   RsrCudaIndex **index,
+											   uint32_t *nout);
+typedef void (*cuda_index_free_fn) (RsrCudaIndex *index);
+typedef RsrCudaStatus (*cuda_gemv_fn) (RsrCudaIndex *index, const float *q,
+									   float *y, void *stream);
+typedef const char *(*cuda_status_string_fn) (RsrCudaStatus status);
 typedef const char *(*cuda_last_error_fn) (void);
 
 typedef struct CudaApi
@@ -97,7 +97,7 @@ typedef struct IndexCopy
 	bool	   *live;			/* slot holds a live row */
 	uint64		nslots;
 	float	   *scores;			/* nslots + RSR_MAX_K scratch floats */
-	void	   *cuda;			/* RsrCudaIndex, or NULL */
+	RsrCudaIndex *cuda;			/* on the device, or NULL */
 	char	   *error;			/* why the upload failed, or NULL */
 	uint32		nout;			/* its output rows */
 	Size		bytes;			/* host bytes held */
@@ -140,7 +140,7 @@ StartCuda(void)
 {
 	char		path[MAXPGPATH];
 	int			count = 0;
-	int			status;
+	RsrCudaStatus status;
 
 	snprintf(path, sizeof(path), "%s/rsr_vector_cuda%s", pkglib_path, DLSUFFIX);
 	cuda.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -170,7 +170,7 @@ StartCuda(void)
 
 	/* The first CUDA call creates the context, in this process only */
 	status = cuda.device_count(&count);
-	if (status != 0 || count == 0)
+	if (status != RSR_CUDA_OK || count == 0)
 	{
 		ereport(LOG,
 				(errmsg("rsr_vector gpu worker serves nothing: no CUDA device"),
@@ -377,11 +377,11 @@ LoadCopy(const RsrGpuRequest *req, shm_mq_handle *in, shm_mq_handle *out)
 
 	if (rsr_gpu_worker_engine == RSR_ENGINE_CUDA && c->nrefs > 0)
 	{
-		int			status = cuda.index_upload(0, c->refs, c->nrefs, NULL,
-											   &c->cuda, &c->nout);
+		RsrCudaStatus status = cuda.index_upload(0, c->refs, c->nrefs, NULL,
+												 &c->cuda, &c->nout);
 
 		/* Kept, so that later requests fail without streaming again */
-		if (status != 0)
+		if (status != RSR_CUDA_OK)
 			c->error = MemoryContextStrdup(ctx,
 										   psprintf("could not upload the index to the GPU: %s %s",
 													cuda.status_string(status),
@@ -442,9 +442,9 @@ ScoreCopy(IndexCopy *c, const float *q, uint32 n, RsrGpuCandidate *cands)
 		ereport(ERROR, (errmsg_internal("%s", c->error)));
 	if (c->cuda)
 	{
-		int			status = cuda.gemv(c->cuda, q, c->scores, NULL);
+		RsrCudaStatus status = cuda.gemv(c->cuda, q, c->scores, NULL);
 
-		if (status != 0)
+		if (status != RSR_CUDA_OK)
 			ereport(ERROR,
 					(errmsg("rsr gpu product failed"),
 					 errdetail("%s %s", cuda.status_string(status), cuda.last_error())));
