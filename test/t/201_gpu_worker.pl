@@ -260,5 +260,31 @@ like($err, qr/gpu worker cannot score this index scan/, 'gpu without a worker is
 is(ordered('auto', 'v', $queries[0], 15), ordered('cpu', 'v', $queries[0], 15),
 	'auto without a worker uses the cpu');
 
+# The cuda engine without rsr_vector_cuda.so: the worker says why and serves
+# nothing; auto uses the cpu, gpu is an error
+my $libdir = $node->safe_psql('postgres', "SELECT setting FROM pg_config() WHERE name = 'PKGLIBDIR'");
+SKIP:
+{
+	skip 'rsr_vector_cuda.so is installed', 5 if -e "$libdir/rsr_vector_cuda.so";
+	$node->append_conf('postgresql.conf',
+		"rsr_vector.gpu_worker = on\nrsr_vector.gpu_worker_engine = cuda");
+	$log_offset = -s $node->logfile;
+	$node->restart;
+	ok( $node->wait_for_log(
+			qr/rsr_vector gpu worker serves nothing: could not load .*rsr_vector_cuda/,
+			$log_offset),
+		'cuda engine without the library: the worker logs why');
+	my $st = status();
+	is($st->{ready}, 'false', 'the worker serves nothing');
+	is($st->{device}, 'rsr_vector_cuda library not found', 'the status says why');
+	($ret, $out, $err) = $node->psql('postgres',
+		"SET rsr_vector.device = gpu; SET enable_seqscan = off; "
+		  . "SELECT id FROM items ORDER BY v <#> $queries[0] LIMIT 1");
+	like($err, qr/DETAIL:  The GPU worker serves no device: rsr_vector_cuda library not found/,
+		'gpu: the error gives the reason');
+	is(ordered('auto', 'v', $queries[0], 15), ordered('cpu', 'v', $queries[0], 15),
+		'auto: the cpu answers');
+}
+
 $node->stop;
 done_testing();
