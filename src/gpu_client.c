@@ -274,6 +274,7 @@ StartExchange(Exchange *ex)
 	char	   *base;
 	PGPROC	   *proc = NULL;
 	RsrGpuSlot *slot;
+	TimestampTz start;
 	bool		queued = false;
 
 	memset(ex, 0, sizeof(Exchange));
@@ -295,25 +296,44 @@ StartExchange(Exchange *ex)
 	shm_mq_set_receiver(mq, MyProc);
 	ex->fromWorker = shm_mq_attach(mq, ex->seg, NULL);
 
-	LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
-	if (RsrGpu->pid == 0)
-		ex->why = "The GPU worker is not running (see rsr_vector.gpu_worker).";
-	else if (!RsrGpu->ready)
-		ex->why = psprintf("The GPU worker serves no device: %s.", RsrGpu->device);
-	else if (RsrGpu->count == RSR_GPU_QUEUE)
-		ex->why = "The GPU worker's request queue is full.";
-	else
+	/* A full queue is waited on, within the timeout */
+	start = GetCurrentTimestamp();
+	for (;;)
 	{
-		slot = &RsrGpu->queue[(RsrGpu->head + RsrGpu->count) % RSR_GPU_QUEUE];
-		slot->handle = dsm_segment_handle(ex->seg);
-		slot->tag = header->tag = ++RsrGpu->nextTag;
-		RsrGpu->count++;
-		ex->pid = RsrGpu->pid;
-		ex->generation = RsrGpu->generation;
-		proc = RsrGpu->proc;
-		queued = true;
+		bool		full = false;
+
+		LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
+		if (RsrGpu->pid == 0)
+			ex->why = "The GPU worker is not running (see rsr_vector.gpu_worker).";
+		else if (!RsrGpu->ready)
+			ex->why = psprintf("The GPU worker serves no device: %s.", RsrGpu->device);
+		else if (RsrGpu->count == RSR_GPU_QUEUE)
+			full = true;
+		else
+		{
+			slot = &RsrGpu->queue[(RsrGpu->head + RsrGpu->count) % RSR_GPU_QUEUE];
+			slot->handle = dsm_segment_handle(ex->seg);
+			slot->tag = header->tag = ++RsrGpu->nextTag;
+			RsrGpu->count++;
+			ex->pid = RsrGpu->pid;
+			ex->generation = RsrGpu->generation;
+			proc = RsrGpu->proc;
+			queued = true;
+		}
+		LWLockRelease(RsrGpu->lock);
+		if (!full)
+			break;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   rsr_gpu_timeout))
+		{
+			ex->why = "The GPU worker's request queue stayed full for rsr_vector.gpu_timeout.";
+			break;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
-	LWLockRelease(RsrGpu->lock);
 
 	if (!queued)
 	{

@@ -139,6 +139,26 @@ cmp_ok($after->{requests}, '>=', $before->{requests} + 8,
 	'the worker answered the gpu requests');
 is($after->{loads} - $before->{loads}, 2, 'each index was streamed to the worker once');
 
+# Concurrent scans on the worker: 8 clients, every answer checked
+my $expect_md5 = $node->safe_psql('postgres',
+	"SET enable_seqscan = off; SET rsr_vector.device = cpu; "
+	  . "SELECT md5(string_agg(id::text, ',')) FROM "
+	  . "(SELECT id FROM items ORDER BY v <#> $queries[1] LIMIT 20) t");
+$node->pgbench(
+	'--no-vacuum --client=8 --transactions=25',
+	0,
+	[qr{processed: 200/200}],
+	[qr{^$}],
+	'concurrent scans on the gpu worker all give the cpu answer',
+	{
+		'201_gpu_concurrent' => qq{
+SET enable_seqscan = off;
+SET rsr_vector.device = gpu;
+SELECT 1 / (md5(string_agg(id::text, ',')) = '$expect_md5')::int
+FROM (SELECT id FROM items ORDER BY v <#> $queries[1] LIMIT 20) t;
+}
+	});
+
 # Index changes are seen: insert, delete + VACUUM, REINDEX
 my $loads = status()->{loads};
 $node->safe_psql(
