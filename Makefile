@@ -40,7 +40,7 @@ PROVE_TESTS  = $(wildcard test/t/*.pl)
 PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS    = -std=gnu11 -fopenmp
 SHLIB_LINK   = -fopenmp -lm
-EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core \
+EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core test/bench/gen_rows \
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
@@ -73,6 +73,10 @@ sanitizecheck: test/unit/test_core_san
 bench: test/bench/bench_core
 	./test/bench/bench_core
 
+# SQL benchmark of the rsr index (throwaway cluster, 1M rows; not in `make test`)
+sqlbench:
+	bash test/bench/sqlbench.sh
+
 print-regress:
 	@echo $(REGRESS)
 
@@ -92,4 +96,4 @@ dist:
 	mkdir -p dist
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
-.PHONY: print-regress unitcheck sanitizecheck bench test demo format format-check dist
+.PHONY: print-regress unitcheck sanitizecheck bench sqlbench test demo format format-check dist
