@@ -67,6 +67,8 @@ CREATE FUNCTION tvec_dims(tvec) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Comparison: element by element with -1 < 0 < 1, then shorter first.
+-- Values are canonical, so equal means bytewise equal: B-tree indexes may
+-- deduplicate (btequalimage).
 CREATE FUNCTION tvec_eq(tvec, tvec) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
@@ -138,7 +140,8 @@ CREATE OPERATOR CLASS tvec_ops
 	OPERATOR 3 =,
 	OPERATOR 4 >=,
 	OPERATOR 5 >,
-	FUNCTION 1 tvec_cmp(tvec, tvec);
+	FUNCTION 1 tvec_cmp(tvec, tvec),
+	FUNCTION 4 btequalimage(oid);
 
 CREATE OPERATOR CLASS tvec_ops
 	DEFAULT FOR TYPE tvec USING hash AS
@@ -184,6 +187,41 @@ CREATE FUNCTION binary_quantize(real[]) RETURNS bit
 
 -- ==== rsr index access method ====
 
+CREATE FUNCTION rsrhandler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD rsr TYPE INDEX HANDLER rsrhandler;
+
+COMMENT ON ACCESS METHOD rsr IS 'exact inner-product search over binary and ternary embeddings with RSR kernels';
+
+CREATE OPERATOR CLASS bit_ip_ops
+	FOR TYPE bit USING rsr AS
+	OPERATOR 1 <#> (bit, real[]) FOR ORDER BY float_ops;
+
+CREATE OPERATOR CLASS tvec_ip_ops
+	FOR TYPE tvec USING rsr AS
+	OPERATOR 1 <#> (tvec, real[]) FOR ORDER BY float_ops;
+
+CREATE FUNCTION rsr_index_check(regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
 -- ==== bulk scoring and introspection ====
+
+CREATE FUNCTION rsr_scores(index regclass, query real[])
+	RETURNS TABLE(tid tid, score double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_scores(regclass, real[]) IS 'kernel inner product of every visible row of an rsr index with the query';
+
+CREATE FUNCTION rsr_topk(index regclass, queries real[], n integer)
+	RETURNS TABLE(query integer, tid tid, score double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_topk(regclass, real[], integer) IS 'exact top n rows of an rsr index for each query (one per row of a 2-D array), scored in batches';
+
+CREATE FUNCTION rsr_index_info(index regclass) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_index_info(regclass) IS 'shape, size and row counts of an rsr index and the kernel that scores it';
 
 -- ==== GPU ====

@@ -29,6 +29,8 @@ SELECT inner_product(B'000000001', '{1,2,3,4,5,6,7,8,-0.25}'), B'111111110' <#> 
 -- added in element order: (1e30 - 1e30) + 1 = 1 but (1e30 + 1) - 1e30 = 0
 SELECT inner_product('[1,-1,1]'::tvec, ARRAY[1e30, 1e30, 1]::real[]) AS cancel_first,
 	   inner_product('[1,1,-1]'::tvec, ARRAY[1e30, 1, 1e30]::real[]) AS cancel_last;
+-- an empty bit string against an empty query: the empty sum
+SELECT inner_product(B'', '{}'), ''::varbit <#> '{}';
 SELECT inner_product(NULL::tvec, '{1}'), inner_product('[1]'::tvec, NULL), NULL::bit <#> '{1}';
 
 -- Random data, fixed seed, dimensions around the byte and word boundaries:
@@ -76,6 +78,34 @@ FROM score_bits;
 SELECT (SELECT array_agg(r ORDER BY v <#> q0, r) FROM score_rows WHERE d = 64)
 	 = (SELECT array_agg(r ORDER BY inner_product(v, q0) DESC, r) FROM score_rows WHERE d = 64) AS same_order
 FROM (SELECT q AS q0 FROM score_rows WHERE d = 64 AND r = 1) s;
+
+-- One query for every row, as a scan runs it: a 4099-element query is
+-- stored out of line (toasted), is checked once and gives the same scores
+SELECT pg_relation_size(reltoastrelid) > 0 AS has_toast FROM pg_class WHERE relname = 'score_rows';
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE inner_product(v, q0) =
+			(SELECT sum(x::float8 * y ORDER BY o) FROM unnest(ta, q0) WITH ORDINALITY AS u(x, y, o))) AS tvec_exact,
+	   count(*) FILTER (WHERE bv <#> q0 =
+			-(SELECT sum(x::float8 * y ORDER BY o) FROM unnest(ba, q0) WITH ORDINALITY AS u(x, y, o))) AS bit_exact
+FROM score_rows, (SELECT q AS q0 FROM score_rows WHERE d = 4099 AND r = 1) s
+WHERE d = 4099;
+-- the length is still checked on every row
+SELECT pg_temp.try('SELECT sum(v <#> q0) FROM score_rows, (SELECT q AS q0 FROM score_rows WHERE d = 65 AND r = 1) s WHERE d IN (65, 100)');
+SELECT pg_temp.try('SELECT sum(bv <#> q0) FROM score_rows, (SELECT q AS q0 FROM score_rows WHERE d = 65 AND r = 1) s WHERE d IN (65, 100)');
+
+-- A PL/pgSQL array changed in place between calls (an expanded datum)
+DO $$
+DECLARE
+	q real[] := '{1,2,3}';
+	s text := '';
+BEGIN
+	FOR i IN 1..3 LOOP
+		s := s || ('[1,1,-1]'::tvec <#> q) || ' ' || (B'101' <#> q) || ' ';
+		q[i] := 10 * i;
+	END LOOP;
+	RAISE NOTICE '%', s;
+END
+$$;
 
 -- A tvec scored against another tvec through the implicit cast to real[]
 SELECT '[1,0,-1,1]'::tvec <#> '[1,1,-1,-1]'::tvec;

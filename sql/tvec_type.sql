@@ -189,3 +189,8 @@ SELECT tvec_hash('[1,0,-1]') = tvec_hash(ARRAY[1,0,-1]::tvec) AS hash_stable,
 	   tvec_hash_extended('[1,0,-1]', 0) = tvec_hash_extended(ARRAY[1,0,-1]::tvec, 0) AS hash_extended_stable,
 	   tvec_hash_extended('[1,0,-1]', 0) <> tvec_hash_extended('[1,0,-1]', 1) AS seed_matters;
 DROP TABLE tvec_dup;
+
+-- The operator classes pass the access methods' own validation
+SELECT opcname, amname, amvalidate(c.oid)
+FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+WHERE opcname = 'tvec_ops' ORDER BY amname;

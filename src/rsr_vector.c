@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "rsr_vector.h"
+#include "rsr_index.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,6 +42,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("rsr_vector");
+
+	RsrInitReloptions();
 }
 
 /* Map an engine status to its one error report */

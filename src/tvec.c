@@ -481,59 +481,75 @@ TvecEqual(const Tvec *a, const Tvec *b)
 		memcmp(a->data, b->data, 2 * TvecPlaneBytes(a->dim)) == 0;
 }
 
+/*
+ * Compare the two tvec arguments with TvecCompare() or, for equality only,
+ * TvecEqual().  Sorts call these millions of times in one memory context,
+ * so detoasted copies are freed.
+ */
+static int
+TvecCompareArgs(FunctionCallInfo fcinfo, bool equality_only)
+{
+	Tvec	   *a = PG_GETARG_TVEC_P(0);
+	Tvec	   *b = PG_GETARG_TVEC_P(1);
+	int			result;
+
+	if (equality_only)
+		result = TvecEqual(a, b) ? 0 : 1;
+	else
+		result = TvecCompare(a, b);
+
+	PG_FREE_IF_COPY(a, 0);
+	PG_FREE_IF_COPY(b, 1);
+	return result;
+}
+
 /* tvec = tvec */
 Datum
 tvec_eq(PG_FUNCTION_ARGS)
 {
-	Tvec	   *a = PG_GETARG_TVEC_P(0);
-	Tvec	   *b = PG_GETARG_TVEC_P(1);
-
-	PG_RETURN_BOOL(TvecEqual(a, b));
+	PG_RETURN_BOOL(TvecCompareArgs(fcinfo, true) == 0);
 }
 
 /* tvec <> tvec */
 Datum
 tvec_ne(PG_FUNCTION_ARGS)
 {
-	Tvec	   *a = PG_GETARG_TVEC_P(0);
-	Tvec	   *b = PG_GETARG_TVEC_P(1);
-
-	PG_RETURN_BOOL(!TvecEqual(a, b));
+	PG_RETURN_BOOL(TvecCompareArgs(fcinfo, true) != 0);
 }
 
 /* tvec < tvec */
 Datum
 tvec_lt(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(TvecCompare(PG_GETARG_TVEC_P(0), PG_GETARG_TVEC_P(1)) < 0);
+	PG_RETURN_BOOL(TvecCompareArgs(fcinfo, false) < 0);
 }
 
 /* tvec <= tvec */
 Datum
 tvec_le(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(TvecCompare(PG_GETARG_TVEC_P(0), PG_GETARG_TVEC_P(1)) <= 0);
+	PG_RETURN_BOOL(TvecCompareArgs(fcinfo, false) <= 0);
 }
 
 /* tvec > tvec */
 Datum
 tvec_gt(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(TvecCompare(PG_GETARG_TVEC_P(0), PG_GETARG_TVEC_P(1)) > 0);
+	PG_RETURN_BOOL(TvecCompareArgs(fcinfo, false) > 0);
 }
 
 /* tvec >= tvec */
 Datum
 tvec_ge(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(TvecCompare(PG_GETARG_TVEC_P(0), PG_GETARG_TVEC_P(1)) >= 0);
+	PG_RETURN_BOOL(TvecCompareArgs(fcinfo, false) >= 0);
 }
 
 /* B-tree support: -1, 0 or 1 */
 Datum
 tvec_cmp(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(TvecCompare(PG_GETARG_TVEC_P(0), PG_GETARG_TVEC_P(1)));
+	PG_RETURN_INT32(TvecCompareArgs(fcinfo, false));
 }
 
 /* Hash support: the hash of the planes, combined with the dimension */

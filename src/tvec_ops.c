@@ -107,8 +107,10 @@ RsrQueryFromArray(ArrayType *a, int expected_dim, int *dim_out)
 }
 
 /*
- * Load up to 8 bytes of a bit plane as a word whose most significant bit is
- * the first element, keeping only the first nbits (1..64) elements.
+ * Load up to 8 bytes of a bit plane as a word in which bit k is element k
+ * of the word (least significant bit first), keeping only the first nbits
+ * (1..64) elements.  Planes store the first element in the most significant
+ * bit of each byte, so the bits of every byte are reversed.
  */
 static inline uint64
 LoadPlaneWord(const uint8 *p, int nbits)
@@ -116,9 +118,17 @@ LoadPlaneWord(const uint8 *p, int nbits)
 	uint64		w = 0;
 
 	memcpy(&w, p, (nbits + 7) / 8);
-	w = pg_ntoh64(w);
+#ifdef WORDS_BIGENDIAN
+	w = pg_bswap64(w);			/* byte 0 in the low bits */
+#endif
+	w = ((w >> 1) & UINT64CONST(0x5555555555555555)) |
+		((w & UINT64CONST(0x5555555555555555)) << 1);
+	w = ((w >> 2) & UINT64CONST(0x3333333333333333)) |
+		((w & UINT64CONST(0x3333333333333333)) << 2);
+	w = ((w >> 4) & UINT64CONST(0x0F0F0F0F0F0F0F0F)) |
+		((w & UINT64CONST(0x0F0F0F0F0F0F0F0F)) << 4);
 	if (nbits < 64)
-		w &= ~(PG_UINT64_MAX >> nbits);
+		w &= (UINT64CONST(1) << nbits) - 1;
 	return w;
 }
 
@@ -127,9 +137,11 @@ LoadPlaneWord(const uint8 *p, int nbits)
  *
  * plus marks the +1 elements and minus (NULL for a binary row) the -1
  * elements.  Sixty-four elements are read at a time and only the nonzero
- * ones are visited, in increasing element order; each adds +q_j or -q_j to
- * a double accumulator, which keeps the result independent of the word
- * size and equal to the plain sequential sum.  Bits past dim are ignored.
+ * ones are visited, lowest element first; each adds +q_j or -q_j (the sign
+ * bit flipped without a branch) to a double accumulator.  The result is
+ * the plain sequential sum, independent of the word size: the only
+ * loop-carried dependency is the double add, so this runs at about one
+ * nonzero element per add latency.  Bits past dim are ignored.
  */
 static double
 PackedInnerProduct(const uint8 *plus, const uint8 *minus, int dim,
@@ -140,50 +152,152 @@ PackedInnerProduct(const uint8 *plus, const uint8 *minus, int dim,
 	for (int base = 0; base < dim; base += 64)
 	{
 		int			nbits = Min(64, dim - base);
-		uint64		p = LoadPlaneWord(plus + base / 8, nbits);
 		uint64		m = minus ? LoadPlaneWord(minus + base / 8, nbits) : 0;
-		uint64		nz = p | m;
+		uint64		nz = LoadPlaneWord(plus + base / 8, nbits) | m;
 		const float4 *qw = q + base;
 
 		while (nz != 0)
 		{
-			int			pos = pg_leftmost_one_pos64(nz);
-			uint64		bit = UINT64CONST(1) << pos;
-			double		x = qw[63 - pos];
+			int			k = pg_rightmost_one_pos64(nz);
+			uint32		u;
+			float4		x;
 
-			sum += (p & bit) ? x : -x;
-			nz ^= bit;
+			memcpy(&u, &qw[k], sizeof(u));
+			u ^= (uint32) ((m >> k) & 1) << 31;
+			memcpy(&x, &u, sizeof(x));
+			sum += (double) x;
+			nz &= nz - 1;
 		}
 	}
 
 	return sum;
 }
 
-/* Inner product of a tvec with a real[] query of the same length */
-static double
-TvecScore(Tvec *v, ArrayType *qa)
+/*
+ * The query of an operator call, checked once per query execution.
+ *
+ * A scan calls the operator once per row with the same query, so the first
+ * call detoasts and checks it and keeps the values in fn_extra; later calls
+ * compare the argument's raw bytes (plain, compressed, or a pointer to an
+ * on-disk toast value) with the first call's and reuse the values when they
+ * are equal.  Expanded and indirect datums point to memory that may change
+ * in place, so they are never cached.
+ */
+typedef struct QueryCache
 {
-	int			dim;
-	float4	   *q = RsrQueryFromArray(qa, v->dim, &dim);
+	Size		rawsize;		/* bytes of raw; 0 while not valid */
+	char	   *raw;			/* the argument as passed */
+	int			dim;			/* elements of q */
+	float4	   *q;				/* checked values */
+} QueryCache;
 
-	return PackedInnerProduct(TvecPlus(v), TvecMinus(v), dim, q);
+/* Checked values of argument argno, which must have expected_dim elements */
+static float4 *
+GetQuery(FunctionCallInfo fcinfo, int argno, int expected_dim)
+{
+	char	   *raw = DatumGetPointer(PG_GETARG_DATUM(argno));
+	QueryCache *cache = NULL;
+	MemoryContext mcxt;
+	Size		rawsize = VARSIZE_ANY(raw);
+	float4	   *q;
+	int			dim;
+
+	if (fcinfo->flinfo != NULL &&
+		(!VARATT_IS_EXTERNAL(raw) || VARATT_IS_EXTERNAL_ONDISK(raw)))
+		cache = (QueryCache *) fcinfo->flinfo->fn_extra;
+
+	if (cache != NULL && cache->rawsize == rawsize &&
+		memcmp(cache->raw, raw, rawsize) == 0)
+	{
+		if (cache->dim != expected_dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d",
+							expected_dim, cache->dim)));
+		return cache->q;
+	}
+
+	q = RsrQueryFromArray(PG_GETARG_ARRAYTYPE_P(argno), expected_dim, &dim);
+
+	if (fcinfo->flinfo == NULL ||
+		(VARATT_IS_EXTERNAL(raw) && !VARATT_IS_EXTERNAL_ONDISK(raw)))
+		return q;
+
+	mcxt = fcinfo->flinfo->fn_mcxt;
+	cache = (QueryCache *) fcinfo->flinfo->fn_extra;
+	if (cache == NULL)
+	{
+		cache = (QueryCache *) MemoryContextAllocZero(mcxt, sizeof(QueryCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	else if (cache->rawsize > 0)
+	{
+		cache->rawsize = 0;
+		pfree(cache->raw);
+		pfree(cache->q);
+	}
+	cache->raw = MemoryContextAlloc(mcxt, rawsize);
+	memcpy(cache->raw, raw, rawsize);
+	cache->q = (float4 *) MemoryContextAlloc(mcxt, sizeof(float4) * Max(dim, 1));
+	memcpy(cache->q, q, sizeof(float4) * dim);
+	cache->dim = dim;
+	cache->rawsize = rawsize;
+
+	return cache->q;
 }
 
-/* Inner product of a bit string with a real[] query of the same length */
-static double
-BitScore(VarBit *b, ArrayType *qa)
+/*
+ * Header and bytes of argument argno without copying it.
+ *
+ * Small values are stored with a 1-byte varlena header, and detoasting them
+ * would copy every row into an aligned palloc'd chunk.  Scoring reads only
+ * bytes, so it takes the packed datum as it is: *len receives the leading
+ * int32 (tvec's dim, varbit's bit length) and the result points at the
+ * bytes after it.  *raw is what to hand to PG_FREE_IF_COPY.
+ */
+static const uint8 *
+PackedArg(FunctionCallInfo fcinfo, int argno, int32 *len, struct varlena **raw)
 {
-	int			dim;
-	float4	   *q = RsrQueryFromArray(qa, VARBITLEN(b), &dim);
+	*raw = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(argno));
+	memcpy(len, VARDATA_ANY(*raw), sizeof(int32));
+	return (const uint8 *) VARDATA_ANY(*raw) + sizeof(int32);
+}
 
-	return PackedInnerProduct(VARBITS(b), NULL, dim, q);
+/* Inner product of the tvec and the real[] query that are the arguments */
+static double
+TvecScore(FunctionCallInfo fcinfo)
+{
+	struct varlena *raw;
+	int32		dim;
+	const uint8 *planes = PackedArg(fcinfo, 0, &dim, &raw);
+	float4	   *q = GetQuery(fcinfo, 1, dim);
+	double		result;
+
+	result = PackedInnerProduct(planes, planes + TvecPlaneBytes(dim), dim, q);
+	PG_FREE_IF_COPY(raw, 0);
+	return result;
+}
+
+/* Inner product of the bit string and the real[] query that are the arguments */
+static double
+BitScore(FunctionCallInfo fcinfo)
+{
+	struct varlena *raw;
+	int32		nbits;
+	const uint8 *bits = PackedArg(fcinfo, 0, &nbits, &raw);
+	float4	   *q = GetQuery(fcinfo, 1, nbits);
+	double		result;
+
+	result = PackedInnerProduct(bits, NULL, nbits, q);
+	PG_FREE_IF_COPY(raw, 0);
+	return result;
 }
 
 /* inner_product(tvec, real[]) */
 Datum
 tvec_inner_product(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(TvecScore(PG_GETARG_TVEC_P(0), PG_GETARG_ARRAYTYPE_P(1)));
+	PG_RETURN_FLOAT8(TvecScore(fcinfo));
 }
 
 /*
@@ -194,23 +308,21 @@ tvec_inner_product(PG_FUNCTION_ARGS)
 Datum
 tvec_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(0.0 - TvecScore(PG_GETARG_TVEC_P(0),
-									 PG_GETARG_ARRAYTYPE_P(1)));
+	PG_RETURN_FLOAT8(0.0 - TvecScore(fcinfo));
 }
 
 /* inner_product(bit, real[]): a set bit is 1, a clear bit 0 */
 Datum
 bit_inner_product(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(BitScore(PG_GETARG_VARBIT_P(0), PG_GETARG_ARRAYTYPE_P(1)));
+	PG_RETURN_FLOAT8(BitScore(fcinfo));
 }
 
 /* bit <#> real[]: the negative inner product */
 Datum
 bit_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(0.0 - BitScore(PG_GETARG_VARBIT_P(0),
-									PG_GETARG_ARRAYTYPE_P(1)));
+	PG_RETURN_FLOAT8(0.0 - BitScore(fcinfo));
 }
 
 /* Set element j of a tvec to sign (-1, 0 or 1) */

@@ -6,11 +6,10 @@
 -- `emb <#> query` is the negative inner product, so ORDER BY ... ASC puts
 -- the best match first.  Everything is seeded, so the output repeats.
 \set ECHO queries
-\timing off
 CREATE EXTENSION rsr_vector;
 SET max_parallel_workers_per_gather = 0;
 
--- ==== the types in one line each ====
+\echo '==== the types in one line each ===='
 SELECT '[1,0,-1,1]'::tvec AS ternary, tvec_dims('[1,0,-1,1]') AS dims,
 	   '[1,0,-1,1]'::tvec::int[] AS as_array, ARRAY[0,1,-1]::tvec AS from_array;
 SELECT ternary_quantize('{0.9,-0.05,-1.3,0.4}') AS absmean,
@@ -20,7 +19,7 @@ SELECT inner_product('[1,0,-1,1]'::tvec, '{0.5,2,-1,0.25}') AS ip,
 	   '[1,0,-1,1]'::tvec <#> '{0.5,2,-1,0.25}' AS neg_ip,
 	   B'1011' <#> '{0.5,2,-1,0.25}' AS bit_neg_ip;
 
--- ==== sample data ====
+\echo '==== sample data ===='
 SELECT setseed(0.42);
 CREATE TABLE topics AS
 SELECT t AS topic, array_agg((random() * 2 - 1)::real ORDER BY j) AS centroid
@@ -49,26 +48,26 @@ FROM docs;
 SELECT substr(t::text, 1, 40) || '...' AS tvec_prefix, substr(b::text, 1, 20) || '...' AS bit_prefix
 FROM docs ORDER BY id LIMIT 3;
 
--- A query: topic 3's centroid plus fresh noise
+\echo '-- A query: topic 3''s centroid plus fresh noise'
 CREATE TABLE queries AS
 SELECT 1 AS qid, array_agg(centroid[j] + (random() * 2 - 1)::real ORDER BY j) AS q
 FROM topics, generate_series(1, 256) AS j WHERE topic = 3;
 
--- ==== exact search with a sequential scan ====
--- Ternary: the best 5 documents (all from topic 3)
+\echo '==== exact search with a sequential scan ===='
+\echo '-- Ternary: the best 5 documents (all from topic 3)'
 SELECT id, topic, round((t <#> q)::numeric, 3) AS neg_ip
 FROM docs, queries ORDER BY t <#> q LIMIT 5;
 
--- Binary: the same query against the bit(256) column
+\echo '-- Binary: the same query against the bit(256) column'
 SELECT id, topic, round((b <#> q)::numeric, 3) AS neg_ip
 FROM docs, queries ORDER BY b <#> q LIMIT 5;
 
--- Filters compose: the best 5 documents among ids 1..2000
+\echo '-- Filters compose: the best 5 documents among ids 1..2000'
 SELECT id, topic, round((t <#> q)::numeric, 3) AS neg_ip
 FROM docs, queries WHERE id <= 2000 ORDER BY t <#> q LIMIT 5;
 
--- Quantized search, then rerank with the floats: how many of the float
--- top-10 are among the quantized top-k candidates
+\echo '-- Quantized search, then rerank with the floats: how many of the float'
+\echo '-- top-10 are among the quantized top-k candidates'
 CREATE TABLE float_scores AS
 SELECT id, (SELECT sum(x::float8 * y) FROM unnest(emb, q) AS u(x, y)) AS ip
 FROM docs, queries;
@@ -81,23 +80,24 @@ SELECT k AS candidates,
 		WHERE id IN (SELECT id FROM docs, queries ORDER BY b <#> q LIMIT k)) AS bit_recall_at_10
 FROM k ORDER BY k;
 
--- Rerank: 50 candidates by the tvec, the final 5 by the float embedding
+\echo '-- Rerank: 50 candidates by the tvec, the final 5 by the float embedding'
 SELECT id, topic, round(ip::numeric, 3) AS float_ip
 FROM (SELECT id, topic FROM docs, queries ORDER BY t <#> q LIMIT 50) c
 JOIN float_scores USING (id)
 ORDER BY ip DESC LIMIT 5;
 
--- Scores are exact: they equal the sum done in SQL, in element order
+\echo '-- Scores are exact: they equal the sum done in SQL, in element order'
 SELECT count(*) AS docs,
 	   count(*) FILTER (WHERE inner_product(t, q) =
 		   (SELECT sum(x::float8 * y ORDER BY o)
 			FROM unnest(t::int[], q) WITH ORDINALITY AS u(x, y, o))) AS exact
 FROM docs, queries;
 
--- Per-topic mean score of the query: topic 3 stands out
+\echo '-- Per-topic mean score of the query: topic 3 stands out'
 SELECT topic, round(avg(inner_product(t, q))::numeric, 1) AS mean_ip
 FROM docs, queries GROUP BY topic ORDER BY mean_ip DESC;
 
--- ==== rsr index ====
--- (the rsr index access method is added here: CREATE INDEX ... USING rsr,
--- EXPLAIN of the same queries, and rsr_topk batch scoring)
+\echo '==== rsr index ===='
+-- The rsr index access method goes here: CREATE INDEX ... USING rsr
+-- (tvec_ip_ops, bit_ip_ops), EXPLAIN of the searches above using it, the
+-- same results, and rsr_topk batch scoring.

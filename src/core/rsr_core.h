@@ -137,7 +137,11 @@ extern RsrStatus rsr_segment_get_row(const uint8_t *seg, size_t size,
  * `work` is caller memory of at least rsr_workspace_size() bytes for the
  * given maximum k, batch and threads; the kernels allocate nothing.
  * Accuracy: float32 accumulation; each result has absolute error at most
- * rsr_error_bound(dims, sum_j |q_j|).
+ * rsr_error_bound(dims, sum_j |q_j|).  Query values must be finite
+ * (RSR_EINVAL otherwise).  The kernels write y[out .. out + nrows) with
+ * nrows from the segment header, so segments read back from disk must pass
+ * rsr_segment_validate() (checksum included) or y must have k entries of
+ * room past every `out`.
  */
 typedef struct RsrSegmentRef
 {

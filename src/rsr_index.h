@@ -1,0 +1,220 @@
+/*-------------------------------------------------------------------------
+ *
+ * rsr_index.h
+ *	  Structures and declarations of the rsr index access method.
+ *
+ * On-disk format.  Block 0 is the metapage.  Every other block is a data
+ * page whose items are entries: one entry is the RSR segment of one block
+ * of up to k heap rows over one column range, preceded by a small header.
+ * A block of rows whose segment does not fit a page is stored as several
+ * column-range entries (range 0, 1, ...), adjacent in block order; only the
+ * range-0 entry (the "head") carries the row count, the dead-row mask and
+ * the TIDs.  Data pages form a chain from firstBlkno through the next
+ * links, in increasing block numbers.
+ *
+ * The last block of rows is the tail: while it holds fewer than k rows,
+ * each insert rebuilds its segments in place.  Its entries were allocated
+ * with the largest size a segment of that column range can take, so a
+ * rebuild never needs more room.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/rsr_index.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RSR_INDEX_H
+#define RSR_INDEX_H
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "utils/relcache.h"
+
+#include "rsr_vector.h"
+
+#define RSR_METAPAGE_BLKNO	0
+#define RSR_MAGIC_NUMBER	0x52535249	/* "RSRI" */
+#define RSR_FORMAT_VERSION	1
+#define RSR_PAGE_ID			0xFF8A	/* unused by bloom, ivfflat, hnsw */
+#define RSR_MAX_RANGES		128		/* column ranges per block of rows */
+#define RSR_SCAN_PAGES		32		/* data pages pinned at once by a scan */
+
+/* Page flags */
+#define RSR_META			(1 << 0)
+
+/* Special space of every page */
+typedef struct RsrPageOpaqueData
+{
+	BlockNumber nextblkno;		/* next data page, or InvalidBlockNumber */
+	uint16		flags;			/* RSR_META or 0 */
+	uint16		page_id;		/* RSR_PAGE_ID */
+} RsrPageOpaqueData;
+
+typedef RsrPageOpaqueData *RsrPageOpaque;
+
+#define RsrPageGetOpaque(page) ((RsrPageOpaque) PageGetSpecialPointer(page))
+#define RsrPageIsMeta(page) ((RsrPageGetOpaque(page)->flags & RSR_META) != 0)
+
+/* Metapage contents */
+typedef struct RsrMetaPageData
+{
+	uint32		magic;			/* RSR_MAGIC_NUMBER */
+	uint32		version;		/* RSR_FORMAT_VERSION */
+	uint32		kind;			/* RsrKind of the indexed column */
+	uint32		layout;			/* RsrLayout of every segment */
+	uint32		dims;			/* row dimension; 0 until the first row */
+	uint32		k;				/* rows per block */
+	uint32		nranges;		/* column-range entries per block */
+	uint32		rangeCols;		/* columns per range (a multiple of 8) */
+	uint64		ntuples;		/* rows stored, dead ones included */
+	uint64		nblocks;		/* blocks of rows stored */
+	BlockNumber firstBlkno;		/* first data page, or InvalidBlockNumber */
+	BlockNumber lastBlkno;		/* last data page, or InvalidBlockNumber */
+	ItemPointerData tail[RSR_MAX_RANGES];	/* entries of the last block, by
+											 * range; valid when nblocks > 0 */
+} RsrMetaPageData;
+
+typedef RsrMetaPageData *RsrMetaPage;
+
+#define RsrPageGetMeta(page) ((RsrMetaPage) PageGetContents(page))
+
+/* Header of an entry; the segment bytes follow it */
+typedef struct RsrEntryData
+{
+	uint16		range;			/* column range index, 0 = head */
+	uint16		nrows;			/* head: rows published to scans */
+	uint16		deadmask;		/* head: bit r set = row r is dead */
+	uint16		unused;
+	ItemPointerData tids[FLEXIBLE_ARRAY_MEMBER];	/* head: k heap TIDs */
+} RsrEntryData;
+
+typedef RsrEntryData *RsrEntry;
+
+/* Bytes of the header of an entry of this range */
+#define RsrEntryHeaderSize(range, k) \
+	(offsetof(RsrEntryData, tids) + ((range) == 0 ? (k) : 0) * sizeof(ItemPointerData))
+#define RsrEntrySegment(e, k) ((uint8 *) (e) + RsrEntryHeaderSize((e)->range, (k)))
+
+/* Room for one item on an empty data page */
+#define RSR_MAX_ITEM_SIZE \
+	MAXALIGN_DOWN(BLCKSZ - SizeOfPageHeaderData - sizeof(ItemIdData) - \
+				  MAXALIGN(sizeof(RsrPageOpaqueData)))
+
+/* Reloptions */
+typedef enum RsrLayoutOption
+{
+	RSR_LAYOUT_OPTION_AUTO = 0,
+	RSR_LAYOUT_OPTION_PERM = RSR_LAYOUT_PERM,
+	RSR_LAYOUT_OPTION_BUCKET = RSR_LAYOUT_BUCKET
+} RsrLayoutOption;
+
+typedef struct RsrOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			k;				/* rows per block, 0 = chosen by the engine */
+	int			layout;			/* RsrLayoutOption */
+} RsrOptions;
+
+/* Shape of the rows of one index, from its metapage */
+typedef struct RsrShape
+{
+	RsrKind		kind;
+	RsrLayout	layout;
+	uint32		dims;
+	uint32		k;
+	uint32		nranges;
+	uint32		rangeCols;
+	uint32		rowBytes;		/* packed bytes of one full row */
+} RsrShape;
+
+/*
+ * Rows scored by RsrScoreIndex(): one slot per row position (k per block
+ * of rows) with `batch` scores each.
+ */
+typedef struct RsrScores RsrScores;
+
+/* Consume slots [0, count) of sc; called between batches of pages */
+typedef void (*RsrScoresFlush) (RsrScores *sc, uint64 count, void *arg);
+
+struct RsrScores
+{
+	MemoryContext cxt;			/* holds scores and tids */
+	uint32		batch;			/* scores per slot, 1..RSR_MAX_BATCH */
+	float	   *scores;			/* [slot * batch + b]; NaN = empty or dead */
+	ItemPointerData *tids;		/* heap TID of each slot */
+	uint64		nslots;			/* slots in use */
+	uint64		capacity;		/* slots allocated (plus RSR_MAX_K spare) */
+	uint64		nentries;		/* entries (segments) read */
+	uint64		segbytes;		/* segment bytes read */
+	RsrScoresFlush flush;		/* NULL: keep every slot */
+	void	   *flushArg;		/* passed to flush */
+};
+
+/* rsrutils.c */
+extern void RsrInitReloptions(void);
+extern bytea *rsroptions(Datum reloptions, bool validate);
+extern void RsrInitPage(Page page, uint16 flags);
+extern Buffer RsrNewBuffer(Relation index);
+extern RsrMetaPage RsrCheckMeta(Relation index, Page page);
+extern void RsrShapeFromMeta(RsrMetaPage meta, RsrShape *shape);
+extern void RsrChooseShape(Relation index, RsrKind kind, uint32 dims,
+						   double rows, RsrShape *shape);
+extern RsrKind RsrIndexKind(Relation index);
+extern int	RsrIndexTypmodDims(Relation index);
+extern const uint8 *RsrDatumRow(Datum value, RsrKind kind, uint32 *dims,
+								Pointer *detoasted);
+extern void RsrCheckRowDims(Relation index, uint32 dims, uint32 expected);
+extern uint32 RsrRangeCols(const RsrShape *shape, uint32 range);
+extern void RsrRangeToRow(const RsrShape *shape, uint32 range,
+						  const uint8 *slice, uint8 *row);
+extern uint32 RsrEntryMaxSize(const RsrShape *shape, uint32 range);
+extern size_t RsrBuildEntry(const RsrShape *shape, uint32 range,
+							const uint8 *const *rows, uint32 nrows,
+							const ItemPointerData *tids, uint16 pubrows,
+							uint32 segcap, uint8 *out);
+
+/* rsrbuild.c */
+extern IndexBuildResult *rsrbuild(Relation heap, Relation index,
+								  IndexInfo *indexInfo);
+extern void rsrbuildempty(Relation index);
+
+/* rsrinsert.c */
+extern bool rsrinsert(Relation index, Datum *values, bool *isnull,
+					  ItemPointer ht_ctid, Relation heapRel,
+					  IndexUniqueCheck checkUnique, bool indexUnchanged,
+					  IndexInfo *indexInfo);
+
+/* rsrscan.c */
+extern IndexScanDesc rsrbeginscan(Relation r, int nkeys, int norderbys);
+extern void rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+					  ScanKey orderbys, int norderbys);
+extern bool rsrgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void rsrendscan(IndexScanDesc scan);
+extern void RsrScoreIndex(Relation index, const float *Q, uint32 batch,
+						  uint32 dims, RsrScores *sc);
+
+/* rsrvacuum.c */
+extern IndexBulkDeleteResult *rsrbulkdelete(IndexVacuumInfo *info,
+											IndexBulkDeleteResult *stats,
+											IndexBulkDeleteCallback callback,
+											void *callback_state);
+extern IndexBulkDeleteResult *rsrvacuumcleanup(IndexVacuumInfo *info,
+											   IndexBulkDeleteResult *stats);
+
+/* rsrvalidate.c */
+extern bool rsrvalidate(Oid opclassoid);
+
+/* rsrcost.c */
+extern void rsrcostestimate(PlannerInfo *root, IndexPath *path,
+							double loop_count, Cost *indexStartupCost,
+							Cost *indexTotalCost,
+							Selectivity *indexSelectivity,
+							double *indexCorrelation, double *indexPages);
+
+#endif							/* RSR_INDEX_H */

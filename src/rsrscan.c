@@ -1,0 +1,516 @@
+/*-------------------------------------------------------------------------
+ *
+ * rsrscan.c
+ *	  Ordered scan of an rsr index: ORDER BY col <#> query.
+ *
+ * The first call scores every row of the index with the engine: the
+ * backend pins and share-locks a batch of data pages, lists their segments
+ * as RsrSegmentRef pointing into the pages, runs the kernel (threads only
+ * compute; no PostgreSQL call happens while they run), then releases the
+ * pages.  Scores live in one float array, one slot per row position (k per
+ * block of rows); empty and dead slots get NaN, which top-n never selects.
+ *
+ * TIDs are then returned lazily, best first: top-n selects a batch, the
+ * batch is returned in order, and the next, larger batch is selected only
+ * when asked for.
+ *
+ * Exact order: the kernels accumulate in float32 while the <#> operator
+ * computes in double.  For each TID the scan reports a lower bound of the
+ * operator's value, -(score) - bound with bound = rsr_error_bound(dims,
+ * sum |q|) plus a margin for the double arithmetic, and sets
+ * xs_recheckorderby; the executor recomputes <#> and reorders exactly.
+ * Lower bounds are returned in ascending order.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/rsrscan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/relscan.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/array.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "rsr_index.h"
+
+#define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
+#define RSR_SCAN_MAX_BATCH	65536	/* largest later batch */
+
+/* Row count and dead rows of one block, to mask its slots after scoring */
+typedef struct RsrBlockMask
+{
+	uint64		base;			/* slot of the block's row 0 */
+	uint16		nrows;			/* rows published */
+	uint16		deadmask;		/* bit r set = row r is dead */
+} RsrBlockMask;
+
+typedef struct RsrScanOpaqueData
+{
+	MemoryContext scanCtx;		/* reset at every rescan */
+	bool		scored;			/* scores computed for this query */
+	bool		queryIsNull;	/* ORDER BY value is NULL */
+	double		bound;			/* subtracted from -score: a lower bound */
+
+	/* One slot per row position, one score per slot */
+	RsrScores	sc;				/* score NaN = empty, dead or returned */
+
+	/* The batch being returned */
+	uint32	   *batchIdx;		/* slots, best first */
+	float	   *batchScores;	/* their scores */
+	size_t		batchCount;		/* slots in the batch */
+	size_t		batchPos;		/* next one to return */
+	size_t		batchSize;		/* size of the next top-n */
+	void	   *topnWork;
+	size_t		topnWorkSize;
+} RsrScanOpaqueData;
+
+typedef RsrScanOpaqueData *RsrScanOpaque;
+
+/* Prepare an index scan */
+IndexScanDesc
+rsrbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan;
+	RsrScanOpaque so;
+
+	scan = RelationGetIndexScan(index, nkeys, norderbys);
+	if (norderbys > 0)
+	{
+		/* The executor reads the lower bounds of <#> from here */
+		scan->xs_orderbyvals = palloc0(sizeof(Datum) * norderbys);
+		scan->xs_orderbynulls = palloc(sizeof(bool) * norderbys);
+		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
+	}
+	so = (RsrScanOpaque) palloc0(sizeof(RsrScanOpaqueData));
+	so->scanCtx = AllocSetContextCreate(CurrentMemoryContext,
+										"rsr scan context",
+										ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+/* Start the scan again, maybe with a new query */
+void
+rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+		  int norderbys)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	MemoryContext ctx = so->scanCtx;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys,
+				scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	MemoryContextReset(ctx);
+	memset(so, 0, sizeof(RsrScanOpaqueData));
+	so->scanCtx = ctx;
+}
+
+/* The query's floats and their count; errors on a bad array */
+static float *
+QueryFloats(ArrayType *arr, int *count)
+{
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("query must be a one-dimensional array")));
+	if (ARR_ELEMTYPE(arr) != FLOAT4OID)
+		elog(ERROR, "rsr query must be a real[], not type %u",
+			 ARR_ELEMTYPE(arr));
+	if (ARR_HASNULL(arr) && array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query must not contain nulls")));
+	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
+	*count = n;
+	return (float *) ARR_DATA_PTR(arr);
+}
+
+/* Make room for `more` slots; new slots start at zero */
+static void
+GrowSlots(RsrScores *sc, uint64 more)
+{
+	uint64		need = sc->nslots + more + RSR_MAX_K;
+	uint64		newcap;
+
+	if (need <= sc->capacity)
+		return;
+	newcap = Max(need, sc->capacity * 2);
+	if (sc->scores == NULL)
+	{
+		sc->scores = MemoryContextAllocHuge(sc->cxt,
+											newcap * sc->batch * sizeof(float));
+		sc->tids = MemoryContextAllocHuge(sc->cxt,
+										  newcap * sizeof(ItemPointerData));
+	}
+	else
+	{
+		sc->scores = repalloc_huge(sc->scores,
+								   newcap * sc->batch * sizeof(float));
+		sc->tids = repalloc_huge(sc->tids, newcap * sizeof(ItemPointerData));
+	}
+	memset(sc->scores + sc->capacity * sc->batch, 0,
+		   (newcap - sc->capacity) * sc->batch * sizeof(float));
+	sc->capacity = newcap;
+}
+
+/*
+ * Hand the first `count` slots to the flush callback, then move the slots
+ * after them to the front; freed slots start at zero again.
+ */
+static void
+FlushSlots(RsrScores *sc, uint64 count)
+{
+	uint64		keep = sc->nslots - count;
+
+	if (count == 0)
+		return;
+	sc->flush(sc, count, sc->flushArg);
+	memmove(sc->scores, sc->scores + count * sc->batch,
+			keep * sc->batch * sizeof(float));
+	memmove(sc->tids, sc->tids + count, keep * sizeof(ItemPointerData));
+	memset(sc->scores + keep * sc->batch, 0,
+		   count * sc->batch * sizeof(float));
+	sc->nslots = keep;
+}
+
+/*
+ * Score every row of the index for `batch` queries Q[b * dims + j] (Q NULL:
+ * only list the rows).  Pages are read in chain order in batches of
+ * RSR_SCAN_PAGES, share-locked while the kernel reads them; the metapage is
+ * only read at the start, never held with them.
+ *
+ * Slot s holds the TID and the scores scores[s * batch + b] of one row
+ * position; empty and dead slots get NaN.  Without a flush callback every
+ * slot stays in sc (O(rows) memory).  With one, the slots of finished
+ * blocks of rows are handed to it after each batch of pages and dropped:
+ * only the last block, whose column ranges may continue on the next pages,
+ * is kept.  sc->cxt and sc->batch must be set, the rest zero.
+ */
+void
+RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
+			  RsrScores *sc)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrShape	shape;
+	BlockNumber blkno;
+	Buffer		bufs[RSR_SCAN_PAGES];
+	RsrSegmentRef *refs;
+	size_t		refcap = 1024;
+	RsrBlockMask *masks;
+	size_t		maskcap = 1024;
+	void	   *work = NULL;
+	size_t		worksize = 0;
+	int			threads = rsr_threads;
+
+	Assert(batch >= 1 && batch <= RSR_MAX_BATCH);
+
+	/* Read the shape and the first data page, then let go of the metapage */
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	RsrShapeFromMeta(meta, &shape);
+	blkno = meta->firstBlkno;
+	if (meta->dims > 0 && sc->flush == NULL)
+		GrowSlots(sc, Min(meta->nblocks, (uint64) 1 << 28) * meta->k);
+	UnlockReleaseBuffer(metabuf);
+
+	if (shape.dims == 0)
+		return;					/* no row yet */
+	if (Q != NULL && dims != shape.dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %u dimensions, not %u", shape.dims, dims),
+				 errdetail("The query of an rsr index scan must have the dimension of the index.")));
+
+	refs = palloc(refcap * sizeof(RsrSegmentRef));
+	masks = palloc(maskcap * sizeof(RsrBlockMask));
+	if (Q != NULL)
+	{
+		worksize = rsr_workspace_size(shape.k, batch, threads);
+		work = palloc(Max(worksize, 1));
+	}
+
+	while (BlockNumberIsValid(blkno))
+	{
+		int			nbufs = 0;
+		size_t		nrefs = 0;
+		size_t		nmasks = 0;
+		size_t		i;
+		RsrStatus	status = RSR_OK;
+
+		/* Pin and share-lock up to RSR_SCAN_PAGES pages in chain order */
+		while (nbufs < RSR_SCAN_PAGES && BlockNumberIsValid(blkno))
+		{
+			Buffer		buf;
+			Page		page;
+			OffsetNumber off;
+			OffsetNumber maxoff;
+
+			buf = ReadBuffer(index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			bufs[nbufs++] = buf;
+			page = BufferGetPage(buf);
+			if (PageIsNew(page) || RsrPageIsMeta(page) ||
+				RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("rsr index \"%s\" has a bad data page at block %u",
+								RelationGetRelationName(index), blkno)));
+
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				ItemId		itemid = PageGetItemId(page, off);
+				RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
+				size_t		len = ItemIdGetLength(itemid);
+				size_t		hdr;
+
+				if (len < offsetof(RsrEntryData, tids))
+					continue;
+				hdr = RsrEntryHeaderSize(entry->range, shape.k);
+				if (len < hdr)
+					continue;
+				if (entry->range == 0)
+				{
+					uint32		nrows = Min(entry->nrows, shape.k);
+
+					GrowSlots(sc, shape.k);
+					if (nmasks == maskcap)
+					{
+						maskcap *= 2;
+						masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
+					}
+					masks[nmasks].base = sc->nslots;
+					masks[nmasks].nrows = nrows;
+					masks[nmasks].deadmask = entry->deadmask;
+					nmasks++;
+					memcpy(sc->tids + sc->nslots, entry->tids,
+						   nrows * sizeof(ItemPointerData));
+					sc->nslots += shape.k;
+				}
+				else if (sc->nslots == 0)
+					continue;	/* range before any head: orphan */
+
+				sc->nentries++;
+				sc->segbytes += len - hdr;
+				if (Q == NULL)
+					continue;
+				if (nrefs == refcap)
+				{
+					refcap *= 2;
+					refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
+				}
+				refs[nrefs].data = (const uint8 *) entry + hdr;
+				refs[nrefs].size = len - hdr;
+				refs[nrefs].out = sc->nslots - shape.k;
+				nrefs++;
+			}
+			blkno = RsrPageGetOpaque(page)->nextblkno;
+		}
+
+		/* Threads only compute on the pinned pages: no ereport in between */
+		if (nrefs > 0)
+		{
+			sigset_t	mask;
+
+			RsrThreadsBegin(&mask);
+			if (batch == 1)
+				status = rsr_gemv(refs, nrefs, Q, shape.dims, sc->scores,
+								  work, worksize, threads);
+			else
+				status = rsr_gemm(refs, nrefs, Q, batch, shape.dims,
+								  sc->scores, work, worksize, threads);
+			RsrThreadsEnd(&mask);
+		}
+
+		for (i = 0; i < (size_t) nbufs; i++)
+			UnlockReleaseBuffer(bufs[i]);
+		RsrCheckStatus(status, "rsr index scan");
+
+		/* Empty and dead slots never come out of top-n */
+		for (i = 0; i < nmasks; i++)
+		{
+			uint32		r;
+			uint32		b;
+
+			for (r = 0; r < shape.k; r++)
+				if (r >= masks[i].nrows || (masks[i].deadmask & (1 << r)))
+					for (b = 0; b < batch; b++)
+						sc->scores[(masks[i].base + r) * batch + b] = NAN;
+		}
+		if (sc->flush != NULL && nmasks > 0)
+			FlushSlots(sc, masks[nmasks - 1].base);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (sc->flush != NULL)
+		FlushSlots(sc, sc->nslots);
+
+	pfree(refs);
+	pfree(masks);
+	if (work)
+		pfree(work);
+}
+
+/* Select the next batch of slots, best first */
+static void
+NextBatch(RsrScanOpaque so)
+{
+	size_t		n = so->batchSize;
+	size_t		need = rsr_topn_work_size(n);
+	size_t		i;
+
+	if (so->sc.nslots == 0)
+	{
+		so->batchCount = 0;
+		return;
+	}
+	if (need > so->topnWorkSize)
+	{
+		if (so->topnWork)
+			pfree(so->topnWork);
+		so->topnWork = MemoryContextAlloc(so->scanCtx, Max(need, 1));
+		so->topnWorkSize = need;
+		if (so->batchIdx)
+		{
+			pfree(so->batchIdx);
+			pfree(so->batchScores);
+		}
+		so->batchIdx = MemoryContextAlloc(so->scanCtx, n * sizeof(uint32));
+		so->batchScores = MemoryContextAlloc(so->scanCtx, n * sizeof(float));
+	}
+	so->batchCount = rsr_topn(so->sc.scores, so->sc.nslots, n, so->batchIdx,
+							  so->topnWork);
+
+	/* Returned slots never come back */
+	for (i = 0; i < so->batchCount; i++)
+	{
+		so->batchScores[i] = so->sc.scores[so->batchIdx[i]];
+		so->sc.scores[so->batchIdx[i]] = NAN;
+	}
+	so->batchPos = 0;
+	so->batchSize = Min(n * 4, RSR_SCAN_MAX_BATCH);
+}
+
+/* Score the rows for the query of the scan's ORDER BY */
+static void
+StartScan(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	MemoryContext oldCtx;
+	ScanKey		key;
+
+	if (scan->numberOfOrderBys == 0 || scan->orderByData == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot scan rsr index without order")));
+	key = &scan->orderByData[0];
+	pgstat_count_index_scan(scan->indexRelation);
+
+	oldCtx = MemoryContextSwitchTo(so->scanCtx);
+	so->sc.cxt = so->scanCtx;
+	so->sc.batch = 1;
+	if (key->sk_flags & SK_ISNULL)
+	{
+		/* <#> is strict: every row's value is NULL, in no particular order */
+		so->queryIsNull = true;
+		RsrScoreIndex(scan->indexRelation, NULL, 1, 0, &so->sc);
+	}
+	else
+	{
+		ArrayType  *arr = DatumGetArrayTypePCopy(key->sk_argument);
+		float	   *q;
+		double		qabs = 0;
+		int			n;
+		int			j;
+
+		q = QueryFloats(arr, &n);
+		for (j = 0; j < n; j++)
+			qabs += fabs((double) q[j]);
+		if (isnan(qabs) || isinf(qabs))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("query must not contain NaN or infinity")));
+
+		/*
+		 * The float32 kernel's error bound against the exact value, plus the
+		 * error of the operator's double sum (at most n ulps of sum |q|) and
+		 * a rounding margin for -score - bound itself.
+		 */
+		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
+			DBL_MIN;
+		RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
+	}
+	MemoryContextSwitchTo(oldCtx);
+
+	so->batchSize = RSR_SCAN_FIRST_BATCH;
+	so->scored = true;
+}
+
+/* Return the next TID in ascending order of <#> lower bounds */
+bool
+rsrgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	size_t		i;
+
+	if (!ScanDirectionIsForward(dir))
+		elog(ERROR, "rsr index scans only go forward");
+	if (!so->scored)
+		StartScan(scan);
+
+	if (so->batchPos >= so->batchCount)
+	{
+		MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+
+		NextBatch(so);
+		MemoryContextSwitchTo(oldCtx);
+		if (so->batchCount == 0)
+			return false;
+	}
+
+	i = so->batchPos++;
+	scan->xs_heaptid = so->sc.tids[so->batchIdx[i]];
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = true;
+	if (so->queryIsNull)
+	{
+		scan->xs_orderbyvals[0] = (Datum) 0;
+		scan->xs_orderbynulls[0] = true;
+	}
+	else
+	{
+		scan->xs_orderbyvals[0] =
+			Float8GetDatum(-(double) so->batchScores[i] - so->bound);
+		scan->xs_orderbynulls[0] = false;
+	}
+	return true;
+}
+
+/* End a scan and free its memory */
+void
+rsrendscan(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->scanCtx);
+	pfree(so);
+	scan->opaque = NULL;
+}

@@ -1,0 +1,392 @@
+/*-------------------------------------------------------------------------
+ *
+ * rsrutils.c
+ *	  Handler, reloptions, pages, metapage and row helpers of the rsr
+ *	  index access method.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/rsrutils.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/reloptions.h"
+#include "catalog/pg_type.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+#include "utils/varbit.h"
+
+#include "rsr_index.h"
+
+/*
+ * A tvec datum: int32 varlena header, int32 dim, then the "+1" plane and the
+ * "-1" plane of (dim + 7) / 8 bytes each (src/tvec.h).
+ */
+typedef struct RsrTvecData
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int32		dim;			/* number of elements */
+	uint8		data[FLEXIBLE_ARRAY_MEMBER];	/* plus plane, minus plane */
+} RsrTvecData;
+
+static relopt_kind rsr_relopt_kind;
+
+static relopt_enum_elt_def rsr_layout_values[] = {
+	{"auto", RSR_LAYOUT_OPTION_AUTO},
+	{"perm", RSR_LAYOUT_OPTION_PERM},
+	{"bucket", RSR_LAYOUT_OPTION_BUCKET},
+	{(const char *) NULL}
+};
+
+PG_FUNCTION_INFO_V1(rsrhandler);
+
+/* Register the reloptions of the rsr access method (from _PG_init) */
+void
+RsrInitReloptions(void)
+{
+	rsr_relopt_kind = add_reloption_kind();
+	add_int_reloption(rsr_relopt_kind, "k",
+					  "Rows per block (segment height), 1..16; chosen from the dimension when not set",
+					  0, 1, RSR_MAX_K, AccessExclusiveLock);
+	add_enum_reloption(rsr_relopt_kind, "layout",
+					   "Segment layout: auto, perm (permutation + groups) or bucket (column codes)",
+					   rsr_layout_values, RSR_LAYOUT_OPTION_AUTO,
+					   "Valid values are \"auto\", \"perm\" and \"bucket\".",
+					   AccessExclusiveLock);
+}
+
+/* Parse and validate the reloptions of an rsr index */
+bytea *
+rsroptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"k", RELOPT_TYPE_INT, offsetof(RsrOptions, k)},
+		{"layout", RELOPT_TYPE_ENUM, offsetof(RsrOptions, layout)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, rsr_relopt_kind,
+									  sizeof(RsrOptions), tab, lengthof(tab));
+}
+
+/* Access method handler: the IndexAmRoutine of rsr */
+Datum
+rsrhandler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 1;
+	amroutine->amsupport = 0;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = rsrbuild;
+	amroutine->ambuildempty = rsrbuildempty;
+	amroutine->aminsert = rsrinsert;
+	amroutine->ambulkdelete = rsrbulkdelete;
+	amroutine->amvacuumcleanup = rsrvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = rsrcostestimate;
+	amroutine->amoptions = rsroptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = NULL;
+	amroutine->amvalidate = rsrvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = rsrbeginscan;
+	amroutine->amrescan = rsrrescan;
+	amroutine->amgettuple = rsrgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = rsrendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}
+
+/* Initialize an empty page with the rsr special space */
+void
+RsrInitPage(Page page, uint16 flags)
+{
+	RsrPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(RsrPageOpaqueData));
+	opaque = RsrPageGetOpaque(page);
+	opaque->nextblkno = InvalidBlockNumber;
+	opaque->flags = flags;
+	opaque->page_id = RSR_PAGE_ID;
+}
+
+/*
+ * Add a new page at the end of the index and return it pinned and
+ * exclusively locked; the caller initializes it under GenericXLog.  The
+ * relation extension lock is held only while extending.
+ */
+Buffer
+RsrNewBuffer(Relation index)
+{
+	Buffer		buf;
+	bool		needLock = !RELATION_IS_LOCAL(index);
+
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBuffer(index, P_NEW);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/* Check the metapage's identity and return its contents */
+RsrMetaPage
+RsrCheckMeta(Relation index, Page page)
+{
+	RsrMetaPage meta = RsrPageGetMeta(page);
+
+	if (PageIsNew(page) || !RsrPageIsMeta(page) ||
+		RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID ||
+		meta->magic != RSR_MAGIC_NUMBER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an rsr index",
+						RelationGetRelationName(index))));
+	if (meta->version != RSR_FORMAT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" has on-disk version %u, expected %u",
+						RelationGetRelationName(index), meta->version,
+						RSR_FORMAT_VERSION),
+				 errhint("Please REINDEX it.")));
+	if (meta->dims > RSR_MAX_DIMS || meta->k > RSR_MAX_K ||
+		meta->nranges > RSR_MAX_RANGES ||
+		(meta->dims > 0 && (meta->k < 1 || meta->nranges < 1 ||
+							meta->rangeCols < 1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" has a corrupted metapage",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
+	return meta;
+}
+
+/* Fill a shape from a checked metapage with dims > 0 */
+void
+RsrShapeFromMeta(RsrMetaPage meta, RsrShape *shape)
+{
+	shape->kind = (RsrKind) meta->kind;
+	shape->layout = (RsrLayout) meta->layout;
+	shape->dims = meta->dims;
+	shape->k = meta->k;
+	shape->nranges = meta->nranges;
+	shape->rangeCols = meta->rangeCols;
+	shape->rowBytes = meta->dims > 0 ? rsr_row_bytes(shape->kind, meta->dims) : 0;
+}
+
+/*
+ * Choose k, the layout and the column ranges for rows of `dims` elements:
+ * the reloptions win, the engine's table of measurements decides the rest.
+ */
+void
+RsrChooseShape(Relation index, RsrKind kind, uint32 dims, double rows,
+			   RsrShape *shape)
+{
+	RsrOptions *opts = (RsrOptions *) index->rd_options;
+	uint32		k;
+	RsrLayout	layout;
+	uint32		maxcols;
+
+	rsr_choose(kind, dims, rows > 0 ? (uint64) rows : 0, 1, &k, &layout);
+	if (opts && opts->k > 0)
+		k = opts->k;
+	if (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO)
+		layout = (RsrLayout) opts->layout;
+	if (k < 1 || k > RSR_MAX_K)
+		elog(ERROR, "rsr engine chose an invalid k %u", k);
+
+	maxcols = rsr_segment_max_cols(kind, layout, k,
+								   RSR_MAX_ITEM_SIZE - RsrEntryHeaderSize(0, k));
+	maxcols &= ~(uint32) 7;
+	if (maxcols == 0)
+		elog(ERROR, "rsr segment of k = %u does not fit a page", k);
+
+	shape->kind = kind;
+	shape->layout = layout;
+	shape->dims = dims;
+	shape->k = k;
+	if (dims <= maxcols)
+	{
+		shape->nranges = 1;
+		shape->rangeCols = dims;
+	}
+	else
+	{
+		shape->rangeCols = maxcols;
+		shape->nranges = (dims + maxcols - 1) / maxcols;
+	}
+	if (shape->nranges > RSR_MAX_RANGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("rows of %u dimensions need %u pages per block of %u rows, more than the limit of %d",
+						dims, shape->nranges, k, RSR_MAX_RANGES),
+				 errhint("Use a smaller k.")));
+	shape->rowBytes = rsr_row_bytes(kind, dims);
+}
+
+/* Kind of rows of an rsr index, from the type of its column */
+RsrKind
+RsrIndexKind(Relation index)
+{
+	Oid			typid = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+
+	if (typid == BITOID || typid == VARBITOID)
+		return RSR_KIND_BINARY;
+	return RSR_KIND_TERNARY;
+}
+
+/* Dimension fixed by the column's typmod, or 0 */
+int
+RsrIndexTypmodDims(Relation index)
+{
+	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	return typmod > 0 && typmod <= RSR_MAX_DIMS ? typmod : 0;
+}
+
+/*
+ * The packed row of a bit or tvec datum and its dimension.  *detoasted is
+ * set to the palloc'd copy to free, or NULL when the datum was used as is.
+ */
+const uint8 *
+RsrDatumRow(Datum value, RsrKind kind, uint32 *dims, Pointer *detoasted)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(value);
+	struct varlena *v = pg_detoast_datum(raw);
+
+	*detoasted = (v != raw) ? (Pointer) v : NULL;
+	if (kind == RSR_KIND_BINARY)
+	{
+		VarBit	   *bits = (VarBit *) v;
+
+		*dims = VARBITLEN(bits);
+		return VARBITS(bits);
+	}
+	else
+	{
+		RsrTvecData *t = (RsrTvecData *) v;
+
+		*dims = t->dim;
+		return t->data;
+	}
+}
+
+/* Error out when a row's dimension differs from the index's */
+void
+RsrCheckRowDims(Relation index, uint32 dims, uint32 expected)
+{
+	if (dims == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("rsr index \"%s\" cannot hold a row of 0 dimensions",
+						RelationGetRelationName(index))));
+	if (dims > RSR_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("row has %u dimensions, the rsr index limit is %d",
+						dims, RSR_MAX_DIMS)));
+	if (dims != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %u dimensions, not %u", expected, dims),
+				 errdetail("Every row of rsr index \"%s\" must have the same dimension.",
+						   RelationGetRelationName(index))));
+}
+
+/* Columns covered by one column range */
+uint32
+RsrRangeCols(const RsrShape *shape, uint32 range)
+{
+	uint32		start = range * shape->rangeCols;
+
+	return Min(shape->rangeCols, shape->dims - start);
+}
+
+/*
+ * Copy a row decoded from a column-range segment (packed over its own
+ * columns) into its place in a full packed row.  Ranges start at a
+ * multiple of 8 columns, so this is a byte copy per plane.
+ */
+void
+RsrRangeToRow(const RsrShape *shape, uint32 range, const uint8 *slice,
+			  uint8 *row)
+{
+	uint32		start = range * shape->rangeCols / 8;
+	uint32		sliceBytes = (RsrRangeCols(shape, range) + 7) / 8;
+
+	memcpy(row + start, slice, sliceBytes);
+	if (shape->kind == RSR_KIND_TERNARY)
+		memcpy(row + (shape->dims + 7) / 8 + start, slice + sliceBytes,
+			   sliceBytes);
+}
+
+/* Largest entry of a column range: header plus the largest segment */
+uint32
+RsrEntryMaxSize(const RsrShape *shape, uint32 range)
+{
+	return RsrEntryHeaderSize(range, shape->k) +
+		rsr_segment_max_size(shape->kind, shape->layout, shape->k,
+							 RsrRangeCols(shape, range));
+}
+
+/*
+ * Form the entry of one column range of a block of rows into out: header
+ * (TIDs and published row count for the head) then the segment.  Returns
+ * the entry's size.  The dead-row mask starts empty.
+ */
+size_t
+RsrBuildEntry(const RsrShape *shape, uint32 range, const uint8 *const *rows,
+			  uint32 nrows, const ItemPointerData *tids, uint16 pubrows,
+			  uint32 segcap, uint8 *out)
+{
+	RsrEntry	entry = (RsrEntry) out;
+	size_t		hdr = RsrEntryHeaderSize(range, shape->k);
+	size_t		segsize;
+	RsrStatus	status;
+
+	memset(out, 0, hdr);
+	entry->range = range;
+	if (range == 0)
+	{
+		entry->nrows = pubrows;
+		memcpy(entry->tids, tids, nrows * sizeof(ItemPointerData));
+	}
+	status = rsr_segment_build(shape->kind, shape->layout, shape->k, rows,
+							   nrows, shape->dims, range * shape->rangeCols,
+							   RsrRangeCols(shape, range), out + hdr, segcap,
+							   &segsize);
+	RsrCheckStatus(status, "rsr segment build");
+	return hdr + segsize;
+}
