@@ -72,6 +72,8 @@ sanitizecheck: test/unit/test_core_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
+sqlbench:
+	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
 
 print-regress:
 	@echo $(REGRESS)
@@ -92,4 +94,4 @@ dist:
 	mkdir -p dist
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
-.PHONY: print-regress unitcheck sanitizecheck bench test demo format format-check dist
+.PHONY: print-regress unitcheck sanitizecheck bench sqlbench test demo format format-check dist
