@@ -55,7 +55,7 @@ printf 'load %.1f s, index build + vacuum %.1f s\n' "$(echo "$t1 - $t0" | bc)" "
 psql_ -At -c "SELECT 'index: ' || rsr_index_info('docs_idx')::text"
 
 psql_ <<SQL
-SELECT setseed(0.5);
+SELECT setseed(0.5) AS seed \gset
 CREATE TABLE queries AS
 SELECT i, array(SELECT (random() * 2 - 1)::real FROM generate_series(1, $DIMS + 0 * i)) AS q
 FROM generate_series(1, 64) i;
