@@ -4,6 +4,7 @@
 -- with the same query run as a sequential scan, and rsr_index_check()
 -- verifies the index against its heap after every change.
 SET max_parallel_workers_per_gather = 0;
+SET jit = off;
 SET enable_bitmapscan = off;
 
 -- Runs a statement and shows its error as SQLSTATE, message and detail

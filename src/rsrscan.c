@@ -36,6 +36,7 @@
 #include "access/relscan.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/float.h"
@@ -421,6 +422,7 @@ StartScan(IndexScanDesc scan)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot scan rsr index without order")));
 	key = &scan->orderByData[0];
+	pgstat_count_index_scan(scan->indexRelation);
 
 	oldCtx = MemoryContextSwitchTo(so->scanCtx);
 	so->sc.cxt = so->scanCtx;

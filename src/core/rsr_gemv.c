@@ -28,6 +28,7 @@
 
 const RsrKernels rsr_kernels_scalar = {
 	"scalar",
+	1,
 	rsr_seg_gemv_perm_scalar,
 	rsr_seg_gemv_bucket_scalar,
 	rsr_scatter_scalar,
@@ -95,8 +96,14 @@ rsr_error_bound(uint32_t dims, double q_abs_sum)
 static size_t
 thread_work(uint32_t max_k, uint32_t batch)
 {
-	size_t		n = ((size_t) 1 << max_k) * batch + (size_t) RSR_MAX_K * batch;
+	size_t		nb = rsr_bucket_count(max_k);
+	size_t		n;
 
+	/* k = 8 has the largest arrays of all k below 13 */
+	if (max_k > 8 && nb < 256)
+		nb = 256;
+	n = nb * (batch < RSR_PASS_LANES ? batch : RSR_PASS_LANES) +
+		(size_t) RSR_MAX_K * batch;
 	if (batch > 1)
 		n += (size_t) RSR_TILE_COLS * batch;
 	n *= sizeof(float);
@@ -113,6 +120,8 @@ rsr_workspace_size(uint32_t max_k, uint32_t batch, int threads)
 		max_k = RSR_MAX_K;
 	if (batch < 1)
 		batch = 1;
+	if (batch > 1)
+		batch = (batch + 7) & ~7u;	/* SIMD kernels pad to 8 lanes */
 	if (threads < 1)
 		threads = 1;
 	if (threads > MAX_THREADS)
@@ -187,32 +196,67 @@ rsr_seg_gemv_perm_scalar(const RsrSeg *s, const float *q, float *acc,
 	return RSR_OK;
 }
 
-/* Layout (b), batched aggregate: buckets[code][b] += qt[col][b] over [c0, c1) */
+/* Layout (b), aggregate: buckets[code][b] += qt[col][b] over [c0, c1) */
 void
 rsr_scatter_scalar(const RsrSeg *s, uint32_t c0, uint32_t c1,
-				   const float *qt, uint32_t batch, float *buckets)
+				   const float *qt, size_t qt_stride, uint32_t lanes,
+				   float *buckets)
 {
 	uint32_t	cb = rsr_code_bytes(s->k);
-	uint32_t	m = (1u << s->nrows) - 1;
+	uint32_t	h = rsr_split_bits(s->k);
+	uint32_t	mlo = s->nrows < h ? (1u << s->nrows) - 1 : (1u << h) - 1;
+	uint32_t	mhi = s->nrows > h ? (1u << (s->nrows - h)) - 1 : 0;
+	float	   *hi = buckets + ((size_t) lanes << h);
 	const uint8_t *pos = s->payload;
 	const uint8_t *neg = s->payload + (size_t) s->ncols * cb;
+	uint32_t	p;
 	uint32_t	j;
 	uint32_t	b;
 
-	for (j = c0; j < c1; j++)
+	for (p = 0; p < (s->kind == RSR_KIND_TERNARY ? 2u : 1u); p++)
 	{
-		const float *v = qt + (size_t) (j - c0) * batch;
-		float	   *u = buckets + (size_t) ((cb == 1 ? pos[j] : rsr_rd16(pos + 2 * j)) & m) * batch;
+		const uint8_t *codes = p == 0 ? pos : neg;
+		float		sign = p == 0 ? 1.0f : -1.0f;
 
-		for (b = 0; b < batch; b++)
-			u[b] += v[b];
-		if (s->kind == RSR_KIND_TERNARY)
+		for (j = c0; j < c1; j++)
 		{
-			u = buckets + (size_t) ((cb == 1 ? neg[j] : rsr_rd16(neg + 2 * j)) & m) * batch;
-			for (b = 0; b < batch; b++)
-				u[b] -= v[b];
+			const float *v = qt + (size_t) (j - c0) * qt_stride;
+			uint32_t	code = cb == 1 ? codes[j] : rsr_rd16(codes + 2 * j);
+			float	   *ul = buckets + (size_t) (code & mlo) * lanes;
+			float	   *uh = hi + (size_t) ((code >> h) & mhi) * lanes;
+
+			/* sign * v is exact, so this adds the same values as u -= v */
+			for (b = 0; b < lanes; b++)
+				ul[b] += sign * v[b];
+			if (mhi != 0)
+				for (b = 0; b < lanes; b++)
+					uh[b] += sign * v[b];
 		}
 	}
+}
+
+/* Zero the buckets of a segment, then fold them into acc after the scatter */
+static void
+buckets_zero(const RsrSeg *s, uint32_t batch, float *buckets)
+{
+	uint32_t	h = rsr_split_bits(s->k);
+	size_t		n = s->nrows <= h ? (size_t) 1 << s->nrows :
+		((size_t) 1 << h) + ((size_t) 1 << (s->nrows - h));
+
+	memset(buckets, 0, sizeof(float) * n * batch);
+}
+
+/* Fold both bucket arrays of a segment into acc[r * batch + b] */
+static void
+buckets_fold(const RsrKernels *kern, const RsrSeg *s, uint32_t lanes,
+			 float *buckets, float *acc, size_t acc_stride)
+{
+	uint32_t	h = rsr_split_bits(s->k);
+
+	kern->fold(buckets, s->nrows < h ? s->nrows : h, lanes, acc, acc_stride);
+	if (s->nrows > h)
+		kern->fold(buckets + ((size_t) lanes << h), s->nrows - h, lanes,
+				   acc + (size_t) h * acc_stride, acc_stride);
 }
 
 /*
@@ -222,7 +266,8 @@ rsr_scatter_scalar(const RsrSeg *s, uint32_t c0, uint32_t c1,
  * onto the lower one).  Destroys the buckets.
  */
 void
-rsr_fold_scalar(float *buckets, uint32_t nbits, uint32_t batch, float *acc)
+rsr_fold_scalar(float *buckets, uint32_t nbits, uint32_t lanes, float *acc,
+				size_t acc_stride)
 {
 	int			r;
 	size_t		c;
@@ -231,16 +276,16 @@ rsr_fold_scalar(float *buckets, uint32_t nbits, uint32_t batch, float *acc)
 	for (r = (int) nbits - 1; r >= 0; r--)
 	{
 		size_t		half = (size_t) 1 << r;
-		float	   *a = acc + (size_t) r * batch;
+		float	   *a = acc + (size_t) r * acc_stride;
 
-		for (b = 0; b < batch; b++)
+		for (b = 0; b < lanes; b++)
 			a[b] = 0.0f;
 		for (c = half; c < 2 * half; c++)
 		{
-			float	   *u = buckets + c * batch;
-			float	   *l = buckets + (c - half) * batch;
+			float	   *u = buckets + c * lanes;
+			float	   *l = buckets + (c - half) * lanes;
 
-			for (b = 0; b < batch; b++)
+			for (b = 0; b < lanes; b++)
 			{
 				a[b] += u[b];
 				l[b] += u[b];
@@ -254,9 +299,9 @@ RsrStatus
 rsr_seg_gemv_bucket_scalar(const RsrSeg *s, const float *q, float *acc,
 						   float *buckets)
 {
-	memset(buckets, 0, sizeof(float) << s->nrows);
-	rsr_scatter_scalar(s, 0, s->ncols, q + s->col_start, 1, buckets);
-	rsr_fold_scalar(buckets, s->nrows, 1, acc);
+	buckets_zero(s, 1, buckets);
+	rsr_scatter_scalar(s, 0, s->ncols, q + s->col_start, 1, 1, buckets);
+	buckets_fold(&rsr_kernels_scalar, s, 1, buckets, acc, 1);
 	return RSR_OK;
 }
 
@@ -271,8 +316,10 @@ rsr_row_scalar(RsrKind kind, const uint8_t *row, uint32_t dims,
 
 	for (i = 0; i < plane; i++)
 	{
-		uint32_t	p = row[i];
-		uint32_t	n = kind == RSR_KIND_TERNARY ? row[plane + i] : 0;
+		/* padding bits past dims are ignored: q has only dims entries */
+		uint32_t	keep = i + 1 < plane || dims % 8 == 0 ? 0xFF : 0xFF00 >> (dims % 8);
+		uint32_t	p = row[i] & keep;
+		uint32_t	n = kind == RSR_KIND_TERNARY ? row[plane + i] & keep : 0;
 
 		for (; p; p &= p - 1)
 			sum += q[8 * i + 7 - __builtin_ctz(p)];
@@ -295,6 +342,27 @@ check_args(const RsrSegmentRef *segs, size_t nsegs, const void *q,
 	return RSR_OK;
 }
 
+/*
+ * True when every query value is finite.  The kernels multiply q by 0 or
+ * 1 (FMA) or select it, which agree only for finite values; a non-finite
+ * query has no meaningful score anyway.
+ */
+static int
+all_finite(const float *q, size_t n)
+{
+	uint32_t	bad = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	bits;
+
+		memcpy(&bits, &q[i], 4);
+		bad |= ((bits >> 23) & 0xFF) == 0xFF;
+	}
+	return !bad;
+}
+
 /* Parse a segment referenced by the caller and match it to the query */
 static RsrStatus
 parse_ref(const RsrSegmentRef *ref, uint32_t dims, RsrSeg *s)
@@ -315,7 +383,8 @@ rsr_gemv_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 	int			status = RSR_OK;
 	int			nthreads;
 
-	if (check_args(segs, nsegs, q, 1, dims, y, work, threads) != RSR_OK)
+	if (check_args(segs, nsegs, q, 1, dims, y, work, threads) != RSR_OK ||
+		!all_finite(q, dims))
 		return RSR_EINVAL;
 	nthreads = (size_t) threads > nsegs ? (int) (nsegs > 0 ? nsegs : 1) : threads;
 	if (work_size < WORK_ALIGN * (size_t) (nthreads + 1))
@@ -345,7 +414,7 @@ rsr_gemv_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 			uint32_t	r;
 
 			if (st == RSR_OK && s.layout == RSR_LAYOUT_BUCKET &&
-				(RSR_MAX_K + ((size_t) 1 << s.k)) * sizeof(float) > slice)
+				(RSR_MAX_K + rsr_bucket_count(s.k)) * sizeof(float) > slice)
 				st = RSR_ENOMEM;
 			if (st == RSR_OK)
 				st = s.layout == RSR_LAYOUT_PERM ?
@@ -364,27 +433,43 @@ rsr_gemv_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 	return (RsrStatus) status;
 }
 
-/* Transpose Q[b][c0..c1) into qt[c - c0][b] */
+/*
+ * Transpose Q[b][c0..c1) into the query tile, pass by pass: lanes [l0, l0 +
+ * nl) of column c go to qt[l0 * tile_cols + (c - c0) * nl + (b - l0)], so
+ * each pass of the bucket kernel streams contiguous memory.  Lanes from
+ * batch up to lanes (SIMD padding) are zero.
+ */
 static void
-transpose_tile(const float *Q, uint32_t batch, uint32_t dims, uint32_t c0,
-			   uint32_t c1, float *qt)
+transpose_tile(const float *Q, uint32_t batch, uint32_t lanes, uint32_t dims,
+			   uint32_t c0, uint32_t c1, uint32_t tile_cols, float *qt)
 {
+	uint32_t	l0;
 	uint32_t	b;
 	uint32_t	c;
 
-	for (b = 0; b < batch; b++)
+	for (l0 = 0; l0 < lanes; l0 += RSR_PASS_LANES)
 	{
-		const float *src = Q + (size_t) b * dims;
+		uint32_t	nl = lanes - l0 < RSR_PASS_LANES ? lanes - l0 : RSR_PASS_LANES;
+		float	   *dst = qt + (size_t) l0 * tile_cols;
 
-		for (c = c0; c < c1; c++)
-			qt[(size_t) (c - c0) * batch + b] = src[c];
+		for (b = l0; b < l0 + nl; b++)
+		{
+			const float *src = Q + (size_t) b * dims;
+
+			if (b >= batch)
+				for (c = c0; c < c1; c++)
+					dst[(size_t) (c - c0) * nl + (b - l0)] = 0.0f;
+			else
+				for (c = c0; c < c1; c++)
+					dst[(size_t) (c - c0) * nl + (b - l0)] = src[c];
+		}
 	}
 }
 
 /* Layout (a), batched: per group, the sums of all queries, then the scatter */
 static RsrStatus
-gemm_perm(const RsrSeg *s, const float *Q, uint32_t batch, uint32_t dims,
-		  float *acc, float *sum)
+gemm_perm(const RsrSeg *s, const float *Q, uint32_t batch, uint32_t lanes,
+		  uint32_t dims, float *acc, float *sum)
 {
 	uint32_t	gb = rsr_group_bytes(s->kind);
 	const uint8_t *rec = s->payload;
@@ -394,7 +479,7 @@ gemm_perm(const RsrSeg *s, const float *Q, uint32_t batch, uint32_t dims,
 	uint32_t	g;
 	uint32_t	b;
 
-	memset(acc, 0, sizeof(float) * s->nrows * batch);
+	memset(acc, 0, sizeof(float) * s->nrows * lanes);
 	for (g = 0; g < s->ngroups; g++, rec += gb)
 	{
 		uint32_t	len = rsr_rd16(rec);
@@ -419,14 +504,14 @@ gemm_perm(const RsrSeg *s, const float *Q, uint32_t batch, uint32_t dims,
 		off += len;
 		for (; pos; pos &= pos - 1)
 		{
-			float	   *a = acc + (size_t) __builtin_ctz(pos) * batch;
+			float	   *a = acc + (size_t) __builtin_ctz(pos) * lanes;
 
 			for (b = 0; b < batch; b++)
 				a[b] += sum[b];
 		}
 		for (; neg; neg &= neg - 1)
 		{
-			float	   *a = acc + (size_t) __builtin_ctz(neg) * batch;
+			float	   *a = acc + (size_t) __builtin_ctz(neg) * lanes;
 
 			for (b = 0; b < batch; b++)
 				a[b] -= sum[b];
@@ -437,33 +522,42 @@ gemm_perm(const RsrSeg *s, const float *Q, uint32_t batch, uint32_t dims,
 
 /*
  * Layout (b), batched: aggregate every column's query values into the
- * buckets of its code (B lanes at once), then fold.  The transposed query
- * tile is kept across segments that fall inside it.
+ * buckets of its code (B lanes at once), then fold.  Lanes go in passes of
+ * RSR_PASS_LANES so the buckets stay in L1.  The transposed query tile is
+ * kept across segments that fall inside it.
  */
 static RsrStatus
 gemm_bucket(const RsrKernels *kern, const RsrSeg *s, const float *Q,
-			uint32_t batch, uint32_t dims, float *acc, float *buckets,
-			float *tile, uint32_t tile_cols, uint32_t *tile_lo,
+			uint32_t batch, uint32_t lanes, uint32_t dims, float *acc,
+			float *buckets, float *tile, uint32_t tile_cols, uint32_t *tile_lo,
 			uint32_t *tile_hi)
 {
 	uint32_t	c0;
+	uint32_t	l0;
 
-	memset(buckets, 0, (sizeof(float) * batch) << s->nrows);
-	for (c0 = 0; c0 < s->ncols; c0 += tile_cols)
+	for (l0 = 0; l0 < lanes; l0 += RSR_PASS_LANES)
 	{
-		uint32_t	lo = s->col_start + c0;
-		uint32_t	n = s->ncols - c0 < tile_cols ? s->ncols - c0 : tile_cols;
+		uint32_t	nl = lanes - l0 < RSR_PASS_LANES ? lanes - l0 : RSR_PASS_LANES;
 
-		if (lo < *tile_lo || lo + n > *tile_hi)
+		buckets_zero(s, nl, buckets);
+		for (c0 = 0; c0 < s->ncols; c0 += tile_cols)
 		{
-			*tile_lo = lo;
-			*tile_hi = dims - lo < tile_cols ? dims : lo + tile_cols;
-			transpose_tile(Q, batch, dims, *tile_lo, *tile_hi, tile);
+			uint32_t	lo = s->col_start + c0;
+			uint32_t	n = s->ncols - c0 < tile_cols ? s->ncols - c0 : tile_cols;
+
+			if (lo < *tile_lo || lo + n > *tile_hi)
+			{
+				*tile_lo = lo;
+				*tile_hi = dims - lo < tile_cols ? dims : lo + tile_cols;
+				transpose_tile(Q, batch, lanes, dims, *tile_lo, *tile_hi,
+							   tile_cols, tile);
+			}
+			kern->scatter(s, c0, c0 + n,
+						  tile + (size_t) l0 * tile_cols + (size_t) (lo - *tile_lo) * nl,
+						  nl, nl, buckets);
 		}
-		kern->scatter(s, c0, c0 + n, tile + (size_t) (lo - *tile_lo) * batch,
-					  batch, buckets);
+		buckets_fold(kern, s, nl, buckets, acc + l0, lanes);
 	}
-	kern->fold(buckets, s->nrows, batch, acc);
 	return RSR_OK;
 }
 
@@ -475,9 +569,12 @@ rsr_gemm_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 {
 	int			status = RSR_OK;
 	int			nthreads;
+	uint32_t	lanes;
 
-	if (check_args(segs, nsegs, Q, batch, dims, Y, work, threads) != RSR_OK)
+	if (check_args(segs, nsegs, Q, batch, dims, Y, work, threads) != RSR_OK ||
+		!all_finite(Q, (size_t) batch * dims))
 		return RSR_EINVAL;
+	lanes = (batch + kern->lanes - 1) / kern->lanes * kern->lanes;
 	if (batch == 1)
 		return rsr_gemv_with(kern, segs, nsegs, Q, dims, Y, work, work_size,
 							 threads);
@@ -504,9 +601,9 @@ rsr_gemm_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 		n = omp_get_num_threads();
 #endif
 		acc = thread_slice(work, work_size, n, t, &slice);
-		tile = acc + (size_t) RSR_MAX_K * batch;
+		tile = acc + (size_t) RSR_MAX_K * lanes;
 		tile_cols = dims < RSR_TILE_COLS ? dims : RSR_TILE_COLS;
-		buckets = tile + (size_t) tile_cols * batch;
+		buckets = tile + (size_t) tile_cols * lanes;
 		end = chunk_start(segs, nsegs, n, t + 1);
 		for (i = chunk_start(segs, nsegs, n, t); i < end; i++)
 		{
@@ -516,14 +613,15 @@ rsr_gemm_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 			uint32_t	b;
 
 			if (st == RSR_OK &&
-				(((size_t) RSR_MAX_K + tile_cols +
-				  (s.layout == RSR_LAYOUT_BUCKET ? (size_t) 1 << s.k : 1)) *
-				 batch * sizeof(float)) > slice)
+				(((size_t) RSR_MAX_K + tile_cols) * lanes +
+				 (s.layout == RSR_LAYOUT_BUCKET ?
+				  rsr_bucket_count(s.k) * (lanes < RSR_PASS_LANES ? lanes : RSR_PASS_LANES) :
+				  lanes)) * sizeof(float) > slice)
 				st = RSR_ENOMEM;
 			if (st == RSR_OK)
 				st = s.layout == RSR_LAYOUT_PERM ?
-					gemm_perm(&s, Q, batch, dims, acc, buckets) :
-					gemm_bucket(kern, &s, Q, batch, dims, acc, buckets,
+					gemm_perm(&s, Q, batch, lanes, dims, acc, buckets) :
+					gemm_bucket(kern, &s, Q, batch, lanes, dims, acc, buckets,
 								tile, tile_cols, &tile_lo, &tile_hi);
 			if (st != RSR_OK)
 			{
@@ -534,7 +632,7 @@ rsr_gemm_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 			for (r = 0; r < s.nrows; r++)
 			{
 				float	   *yr = Y + (size_t) (segs[i].out + r) * batch;
-				const float *ar = acc + (size_t) r * batch;
+				const float *ar = acc + (size_t) r * lanes;
 
 				for (b = 0; b < batch; b++)
 					yr[b] += ar[b];

@@ -45,6 +45,9 @@
 /* Columns of the transposed-query tile that the batched kernels keep per thread */
 #define RSR_TILE_COLS 16384
 
+/* Query lanes per pass of the batched bucket kernel (keeps buckets in L1) */
+#define RSR_PASS_LANES 16
+
 /* A segment whose header passed the structural checks */
 typedef struct RsrSeg
 {
@@ -90,6 +93,27 @@ rsr_code_bytes(uint32_t k)
 	return k <= 8 ? 1 : 2;
 }
 
+/*
+ * Layout (b) kernels with buckets split the rows of a block with k > 8 into
+ * two halves of h = ceil(k / 2) and k - h rows, each with its own bucket
+ * array: the same column loads feed both (RSR with an effective height of
+ * k / 2, at the storage cost of k), and the arrays stay small enough for L1.
+ */
+static inline uint32_t
+rsr_split_bits(uint32_t k)
+{
+	return k <= 8 ? k : (k + 1) / 2;
+}
+
+/* Floats per lane of the bucket arrays of a block of height k */
+static inline size_t
+rsr_bucket_count(uint32_t k)
+{
+	uint32_t	h = rsr_split_bits(k);
+
+	return ((size_t) 1 << h) + (k > h ? (size_t) 1 << (k - h) : 0);
+}
+
 /* Bytes of a layout (a) group record */
 static inline uint32_t
 rsr_group_bytes(RsrKind kind)
@@ -109,18 +133,21 @@ extern RsrStatus rsr_seg_parse(const uint8_t *seg, size_t size, RsrSeg *s);
 
 /*
  * Per-segment kernels.  Single: acc[r] = partial product of row r over the
- * segment's columns, q indexed by absolute column.  Batched: acc[r * batch
- * + b], query b read from qt[(col - tile_start) * batch + b] (the query
- * tile transposed by the driver), or from Q[b * dims + col] for layout (a).
- * `buckets` holds (1 << k) * batch floats.
+ * segment's columns, q indexed by absolute column.  Batched scatter: query
+ * lane b of column c0 + i is qt[i * qt_stride + b] (the query tile
+ * transposed by the driver), bucket c lane b is buckets[c * lanes + b];
+ * the fold writes acc[r * acc_stride + b].
+ * `buckets` holds rsr_bucket_count(k) * batch floats, zeroed by the
+ * driver; the scatter adds rows [0, h) into the first 2^h buckets and rows
+ * [h, nrows) into the next ones (h = rsr_split_bits(k)).
  */
 typedef RsrStatus (*RsrSegGemvFn) (const RsrSeg *s, const float *q,
 								   float *acc, float *buckets);
 typedef void (*RsrScatterFn) (const RsrSeg *s, uint32_t c0, uint32_t c1,
-							  const float *qt, uint32_t batch,
-							  float *buckets);
-typedef void (*RsrFoldFn) (float *buckets, uint32_t nbits, uint32_t batch,
-						   float *acc);
+							  const float *qt, size_t qt_stride,
+							  uint32_t lanes, float *buckets);
+typedef void (*RsrFoldFn) (float *buckets, uint32_t nbits, uint32_t lanes,
+						   float *acc, size_t acc_stride);
 typedef void (*RsrRowFn) (RsrKind kind, const uint8_t *row, uint32_t dims,
 						  const float *q, float *out);
 
@@ -128,6 +155,7 @@ typedef void (*RsrRowFn) (RsrKind kind, const uint8_t *row, uint32_t dims,
 typedef struct RsrKernels
 {
 	const char *name;
+	uint32_t	lanes;			/* the batched kernels pad B to a multiple */
 	RsrSegGemvFn gemv_perm;		/* layout (a), single query */
 	RsrSegGemvFn gemv_bucket;	/* layout (b), single query */
 	RsrScatterFn scatter;		/* layout (b), batched: aggregate step */
@@ -141,16 +169,18 @@ extern RsrStatus rsr_seg_gemv_perm_scalar(const RsrSeg *s, const float *q,
 extern RsrStatus rsr_seg_gemv_bucket_scalar(const RsrSeg *s, const float *q,
 											float *acc, float *buckets);
 extern void rsr_scatter_scalar(const RsrSeg *s, uint32_t c0, uint32_t c1,
-							   const float *qt, uint32_t batch,
-							   float *buckets);
-extern void rsr_fold_scalar(float *buckets, uint32_t nbits, uint32_t batch,
-							float *acc);
+							   const float *qt, size_t qt_stride,
+							   uint32_t lanes, float *buckets);
+extern void rsr_fold_scalar(float *buckets, uint32_t nbits, uint32_t lanes,
+							float *acc, size_t acc_stride);
 extern void rsr_row_scalar(RsrKind kind, const uint8_t *row, uint32_t dims,
 						   const float *q, float *out);
 extern const RsrKernels rsr_kernels_scalar;
 
 /* rsr_simd.c: AVX2 kernels (x86-64 only; NULL name when not built) */
 extern const RsrKernels *rsr_kernels_avx2(void);
+extern RsrStatus rsr_gemv_codes_blend_avx2(const RsrSeg *s, const float *q,
+										   float *acc, float *buckets);
 
 /*
  * rsr_gemv.c: run the drivers with an explicit kernel set (the benchmark

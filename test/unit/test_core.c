@@ -627,6 +627,11 @@ test_args(void)
 	check(rsr_gemv(&ref, 1, q, 31, y, work, sizeof(work), 1) == RSR_EINVAL, "args", "dims mismatch");
 	check(rsr_gemv(&ref, 1, q, 32, y, work, 16, 1) == RSR_ENOMEM, "args", "small workspace");
 	check(rsr_gemv(&ref, 1, q, 32, y, work, sizeof(work), 0) == RSR_EINVAL, "args", "0 threads");
+	q[5] = INFINITY;
+	check(rsr_gemv(&ref, 1, q, 32, y, work, sizeof(work), 1) == RSR_EINVAL, "args", "infinite query");
+	q[5] = NAN;
+	check(rsr_gemm(&ref, 1, q, 1, 32, y, work, sizeof(work), 1) == RSR_EINVAL, "args", "NaN query");
+	q[5] = 0.0f;
 	check(rsr_gemm(&ref, 1, q, 65, 32, y, work, sizeof(work), 1) == RSR_EINVAL, "args", "batch 65");
 	check(rsr_gemv(&ref, 1, q, 32, y, work, sizeof(work), 1) == RSR_OK && y[0] == 0.0f, "args", "gemv");
 	check(rsr_segment_get_row(seg, size, 1, (uint8_t *) work, 8) == RSR_EINVAL, "args", "get_row past nrows");
