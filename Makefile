@@ -74,10 +74,11 @@ sanitizecheck: test/unit/test_core_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
-
-# SQL benchmark of the rsr index (throwaway cluster, 1M rows; not in `make test`)
+# SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
+# index against sequential scans, then bulk scoring against index scans
 sqlbench:
 	bash test/bench/sqlbench.sh
+	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
 
 print-regress:
 	@echo $(REGRESS)
