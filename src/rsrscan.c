@@ -62,6 +62,7 @@ typedef struct RsrScanOpaqueData
 	bool		scored;			/* scores computed for this query */
 	bool		queryIsNull;	/* ORDER BY value is NULL */
 	double		bound;			/* subtracted from -score: a lower bound */
+	double		scale;			/* score * scale = score of the query */
 
 	/* One slot per row position, one score per slot */
 	RsrScores	sc;				/* score NaN = empty, dead or returned */
@@ -456,6 +457,25 @@ StartScan(IndexScanDesc scan)
 		 */
 		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
 			DBL_MIN;
+
+		/*
+		 * No float32 partial sum may overflow (inf - inf gives NaN, which
+		 * top-n never selects): every partial sum is at most sum |q|, so
+		 * score q * 2^-e with sum |q| * 2^-e < FLT_MAX / 4.  Scaling by a
+		 * power of two is exact except for values it makes subnormal; each
+		 * loses less than FLT_TRUE_MIN * 2^e, added to the bound.
+		 */
+		so->scale = 1.0;
+		if (qabs >= FLT_MAX / 4)
+		{
+			int			e;
+
+			(void) frexp(qabs / (FLT_MAX / 4), &e);
+			for (j = 0; j < n; j++)
+				q[j] = ldexpf(q[j], -e);
+			so->scale = ldexp(1.0, e);
+			so->bound += n * ldexp(FLT_TRUE_MIN, e);
+		}
 		RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
 	}
 	MemoryContextSwitchTo(oldCtx);
@@ -498,7 +518,7 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 	else
 	{
 		scan->xs_orderbyvals[0] =
-			Float8GetDatum(-(double) so->batchScores[i] - so->bound);
+			Float8GetDatum(-(double) so->batchScores[i] * so->scale - so->bound);
 		scan->xs_orderbynulls[0] = false;
 	}
 	return true;
