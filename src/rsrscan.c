@@ -63,6 +63,7 @@ typedef struct RsrScanOpaqueData
 	bool		scored;			/* scores computed for this query */
 	bool		queryIsNull;	/* ORDER BY value is NULL */
 	double		bound;			/* subtracted from -score: a lower bound */
+	double		scale;			/* score * scale = score of the query */
 
 	/* One slot per row position, one score per slot */
 	RsrScores	sc;				/* score NaN = empty, dead or returned */
@@ -463,6 +464,25 @@ StartScan(IndexScanDesc scan)
 		 */
 		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
 			DBL_MIN;
+
+		/*
+		 * No float32 partial sum may overflow (inf - inf gives NaN, which
+		 * top-n never selects): every partial sum is at most sum |q|, so
+		 * score q * 2^-e with sum |q| * 2^-e < FLT_MAX / 4.  Scaling by a
+		 * power of two is exact except for values it makes subnormal; each
+		 * loses less than FLT_TRUE_MIN * 2^e, added to the bound.
+		 */
+		so->scale = 1.0;
+		if (qabs >= FLT_MAX / 4)
+		{
+			int			e;
+
+			(void) frexp(qabs / (FLT_MAX / 4), &e);
+			for (j = 0; j < n; j++)
+				q[j] = ldexpf(q[j], -e);
+			so->scale = ldexp(1.0, e);
+			so->bound += n * ldexp(FLT_TRUE_MIN, e);
+		}
 		so->query = q;
 		so->queryDims = n;
 		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);
@@ -547,7 +567,8 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 	else
 	{
-		so->lastValue = Max(so->lastValue, -(double) score - so->bound);
+		so->lastValue = Max(so->lastValue,
+							-(double) score * so->scale - so->bound);
 		scan->xs_orderbyvals[0] = Float8GetDatum(so->lastValue);
 		scan->xs_orderbynulls[0] = false;
 	}
