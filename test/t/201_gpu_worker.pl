@@ -134,8 +134,10 @@ for my $i (0 .. $#queries)
 same_on_both('tvec top 700 (several batches)', 'v', $queries[0], 700);
 same_on_both('bit filter id % 13 = 0 (rows deep in the order)',
 	'b', $queries[1], 40, 'id % 13 = 0');
+my $huge = "'{" . join(',', map { sprintf('%.3e', (rand(2) - 1) * 3e38) } 1 .. $dims) . "}'::real[]";
+same_on_both('tvec huge query (scaled against float32 overflow)', 'v', $huge, 10);
 my $after = status();
-cmp_ok($after->{requests}, '>=', $before->{requests} + 8,
+cmp_ok($after->{requests}, '>=', $before->{requests} + 9,
 	'the worker answered the gpu requests');
 is($after->{loads} - $before->{loads}, 2, 'each index was streamed to the worker once');
 
