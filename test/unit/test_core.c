@@ -414,7 +414,7 @@ test_kernels(void)
 					/* every k for small dims; a spread of k for wide rows */
 					if (!all_k && k != 1 && k != 5 && k != 8 && k != 12 && k != 16)
 						continue;
-					if (quick && dims >= 4099 && k != 8 && k != 16)
+					if (quick && dims >= 4099 && k != 16)
 						continue;
 					counts[nc++] = 1;
 					if (k > 2)
@@ -422,7 +422,7 @@ test_kernels(void)
 					if (k > 1)
 						counts[nc++] = k;
 					counts[nc++] = k + 1;
-					if ((k == 3 || k == 8 || k == 16) && dims <= (quick ? 1024u : 4099u))
+					if ((k == 3 || k == 8 || k == 16) && dims <= (quick ? 384u : 4099u))
 						counts[nc++] = 1000;
 					for (ci = 0; ci < nc; ci++)
 					{
