@@ -7,7 +7,7 @@ MODULE_big   = rsr_vector
 
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
-               src/core/rsr_topn.o src/core/rsr_choose.o
+               src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o
 
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
@@ -17,7 +17,7 @@ INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
                src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o
 
 # Bulk functions and GPU client/worker
-BULK_OBJS    =
+BULK_OBJS    = src/rsrbulk.o
 
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
 
@@ -28,9 +28,11 @@ TYPE_REGRESS  = tvec_type tvec_ops
 
 INDEX_REGRESS = rsr_index rsr_validate
 
-BULK_REGRESS  =
+BULK_REGRESS  = rsr_bulk rsr_weights
 
-REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS)
+LIMITS_REGRESS = rsr_limits
+
+REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
@@ -40,7 +42,7 @@ PROVE_TESTS  = $(wildcard test/t/*.pl)
 PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS    = -std=gnu11 -fopenmp
 SHLIB_LINK   = -fopenmp -lm
-EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core \
+EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core test/bench/gen_rows \
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
@@ -72,9 +74,82 @@ sanitizecheck: test/unit/test_core_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
+# SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
+# index against sequential scans, then bulk scoring against index scans
+sqlbench:
+	bash test/bench/sqlbench.sh
+	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
 
 print-regress:
 	@echo $(REGRESS)
+
+# ---- fuzzing: libFuzzer targets under ASan+UBSan, no server needed ----
+# `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke` (in `make
+# test`) runs the regression inputs and 20 s of each.
+FUZZ_TARGETS = tvec_text tvec_binary segment
+FUZZ_BINS    = $(FUZZ_TARGETS:%=test/fuzz/%_fuzzer)
+FUZZ_SECONDS ?= 60
+FUZZ_CC     ?= clang
+FUZZ_FLAGS   = -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unknown-pragmas -Wno-unused-parameter \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Isrc/core
+
+$(FUZZ_BINS): test/fuzz/%_fuzzer: test/fuzz/%_fuzzer.c $(CORE_SRCS) $(CORE_HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+test/fuzz/make_seeds: test/fuzz/make_seeds.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+
+fuzz: $(FUZZ_BINS)
+	bash test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke: $(FUZZ_BINS)
+	bash test/fuzz/run.sh 20 $(FUZZ_TARGETS)
+fuzz-seeds: test/fuzz/make_seeds
+	mkdir -p test/fuzz/corpus/segment
+	./test/fuzz/make_seeds test/fuzz/corpus/segment
+fuzz-clean:
+	rm -f $(FUZZ_BINS) test/fuzz/make_seeds
+
+.PHONY: fuzz fuzz-smoke fuzz-seeds fuzz-clean
+
+# ---- optional CUDA part: only with `make WITH_CUDA=1`; nothing else needs nvcc ----
+# rsr_vector_cuda.so carries the kernels, the C API of cuda/rsr_cuda.h and a
+# private (hidden) copy of the segment validation; rsr_vector.so never links
+# libcudart.  Device code for sm_80 (A100) and sm_90 (H100), plus PTX.
+CUDA_SRCS    = cuda/index.cu cuda/gemv.cu cuda/topn.cu
+CUDA_HDRS    = cuda/rsr_cuda.h cuda/common.cuh
+EXTRA_CLEAN += cuda/rsr_vector_cuda.so cuda/rsr_pack_pic.o test/unit/test_cuda test/bench/bench_cuda
+
+ifeq ($(WITH_CUDA),1)
+NVCC        ?= nvcc
+CUDA_HOME   := $(patsubst %/bin/nvcc,%,$(realpath $(shell command -v $(NVCC))))
+CUDA_ARCH   ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90
+NVCC_FLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-fPIC
+NVCC_ALL     = $(NVCC_FLAGS) $(CUDA_ARCH) -Isrc/core -Icuda -cudart shared \
+               -Xlinker -rpath,$(CUDA_HOME)/lib64
+
+all: cuda/rsr_vector_cuda.so
+
+cuda/rsr_pack_pic.o: src/core/rsr_pack.c $(CORE_HDRS)
+	$(CORE_CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Isrc/core -c -o $@ $<
+cuda/rsr_vector_cuda.so: $(CUDA_SRCS) $(CUDA_HDRS) cuda/rsr_pack_pic.o
+	$(NVCC) $(NVCC_ALL) -shared -Xlinker --no-undefined -o $@ $(CUDA_SRCS) cuda/rsr_pack_pic.o
+test/unit/test_cuda: test/unit/test_cuda.cu cuda/rsr_vector_cuda.so $(CORE_SRCS) $(CORE_HDRS)
+	$(NVCC) $(NVCC_ALL) -Xcompiler -fopenmp -o $@ $< $(CORE_SRCS) cuda/rsr_vector_cuda.so \
+		-Xlinker -rpath,'$$ORIGIN/../../cuda' -lgomp
+test/bench/bench_cuda: test/bench/bench_cuda.cu cuda/rsr_vector_cuda.so $(CORE_SRCS) $(CORE_HDRS)
+	$(NVCC) $(NVCC_ALL) -Xcompiler -fopenmp -o $@ $< $(CORE_SRCS) cuda/rsr_vector_cuda.so \
+		-Xlinker -rpath,'$$ORIGIN/../../cuda' -lcublas -lgomp
+
+cudacheck: test/unit/test_cuda
+	./test/unit/test_cuda
+cudabench: test/bench/bench_cuda
+	./test/bench/bench_cuda
+
+install: install-cuda
+install-cuda: cuda/rsr_vector_cuda.so
+	$(INSTALL_SHLIB) $< '$(DESTDIR)$(pkglibdir)/'
+endif
+
 
 # ---- the two commands of README.md ----
 test:
@@ -82,7 +157,7 @@ test:
 demo:
 	bash test/demo.sh
 
-FORMAT_FILES = $(wildcard src/*.[ch] src/core/*.[ch] cuda/*.cu cuda/*.cuh cuda/*.h test/unit/*.c test/unit/*.cu test/bench/*.c)
+FORMAT_FILES = $(wildcard src/*.[ch] src/core/*.[ch] cuda/*.cu cuda/*.cuh cuda/*.h test/unit/*.c test/unit/*.cu test/bench/*.c test/bench/*.cu)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
@@ -92,4 +167,5 @@ dist:
 	mkdir -p dist
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
-.PHONY: print-regress unitcheck sanitizecheck bench test demo format format-check dist
+.PHONY: print-regress unitcheck sanitizecheck bench sqlbench test demo format format-check dist \
+        cudacheck cudabench install-cuda

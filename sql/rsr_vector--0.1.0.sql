@@ -207,4 +207,21 @@ CREATE FUNCTION rsr_index_check(regclass) RETURNS boolean
 
 -- ==== bulk scoring and introspection ====
 
+CREATE FUNCTION rsr_scores(index regclass, query real[])
+	RETURNS TABLE(tid tid, score double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_scores(regclass, real[]) IS 'kernel inner product of every visible row of an rsr index with the query';
+
+CREATE FUNCTION rsr_topk(index regclass, queries real[], n integer)
+	RETURNS TABLE(query integer, tid tid, score double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_topk(regclass, real[], integer) IS 'exact top n rows of an rsr index for each query (one per row of a 2-D array), scored in batches';
+
+CREATE FUNCTION rsr_index_info(index regclass) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_index_info(regclass) IS 'shape, size and row counts of an rsr index and the kernel that scores it';
+
 -- ==== GPU ====

@@ -43,7 +43,9 @@
 #define RSR_FORMAT_VERSION	1
 #define RSR_PAGE_ID			0xFF8A	/* unused by bloom, ivfflat, hnsw */
 #define RSR_MAX_RANGES		128		/* column ranges per block of rows */
-#define RSR_SCAN_PAGES		32		/* data pages pinned at once by a scan */
+#define RSR_SCAN_PAGES		128		/* data pages share-locked at once by a
+									 * scan: one kernel call each, well below
+									 * MAX_SIMUL_LWLOCKS (200) */
 
 /* Page flags */
 #define RSR_META			(1 << 0)
@@ -133,6 +135,29 @@ typedef struct RsrShape
 	uint32		rowBytes;		/* packed bytes of one full row */
 } RsrShape;
 
+/*
+ * Rows scored by RsrScoreIndex(): one slot per row position (k per block
+ * of rows) with `batch` scores each.
+ */
+typedef struct RsrScores RsrScores;
+
+/* Consume slots [0, count) of sc; called between batches of pages */
+typedef void (*RsrScoresFlush) (RsrScores *sc, uint64 count, void *arg);
+
+struct RsrScores
+{
+	MemoryContext cxt;			/* holds scores and tids */
+	uint32		batch;			/* scores per slot, 1..RSR_MAX_BATCH */
+	float	   *scores;			/* [slot * batch + b]; NaN = empty or dead */
+	ItemPointerData *tids;		/* heap TID of each slot */
+	uint64		nslots;			/* slots in use */
+	uint64		capacity;		/* slots allocated (plus RSR_MAX_K spare) */
+	uint64		nentries;		/* entries (segments) read */
+	uint64		segbytes;		/* segment bytes read */
+	RsrScoresFlush flush;		/* NULL: keep every slot */
+	void	   *flushArg;		/* passed to flush */
+};
+
 /* rsrutils.c */
 extern void RsrInitReloptions(void);
 extern bytea *rsroptions(Datum reloptions, bool validate);
@@ -173,6 +198,8 @@ extern void rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 					  ScanKey orderbys, int norderbys);
 extern bool rsrgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void rsrendscan(IndexScanDesc scan);
+extern void RsrScoreIndex(Relation index, const float *Q, uint32 batch,
+						  uint32 dims, RsrScores *sc);
 
 /* rsrvacuum.c */
 extern IndexBulkDeleteResult *rsrbulkdelete(IndexVacuumInfo *info,

@@ -36,6 +36,7 @@
 #include "access/relscan.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/float.h"
@@ -62,11 +63,8 @@ typedef struct RsrScanOpaqueData
 	bool		queryIsNull;	/* ORDER BY value is NULL */
 	double		bound;			/* subtracted from -score: a lower bound */
 
-	/* One slot per row position */
-	float	   *scores;			/* kernel score, NaN = empty, dead or returned */
-	ItemPointerData *tids;		/* heap TID of each slot */
-	uint64		nslots;			/* slots in use */
-	uint64		capacity;		/* slots allocated (plus RSR_MAX_K spare) */
+	/* One slot per row position, one score per slot */
+	RsrScores	sc;				/* score NaN = empty, dead or returned */
 
 	/* The batch being returned */
 	uint32	   *batchIdx;		/* slots, best first */
@@ -146,40 +144,69 @@ QueryFloats(ArrayType *arr, int *count)
 
 /* Make room for `more` slots; new slots start at zero */
 static void
-GrowSlots(RsrScanOpaque so, uint64 more)
+GrowSlots(RsrScores *sc, uint64 more)
 {
-	uint64		need = so->nslots + more + RSR_MAX_K;
+	uint64		need = sc->nslots + more + RSR_MAX_K;
 	uint64		newcap;
 
-	if (need <= so->capacity)
+	if (need <= sc->capacity)
 		return;
-	newcap = Max(need, so->capacity * 2);
-	if (so->scores == NULL)
+	newcap = Max(need, sc->capacity * 2);
+	if (sc->scores == NULL)
 	{
-		so->scores = MemoryContextAllocHuge(so->scanCtx, newcap * sizeof(float));
-		so->tids = MemoryContextAllocHuge(so->scanCtx,
+		sc->scores = MemoryContextAllocHuge(sc->cxt,
+											newcap * sc->batch * sizeof(float));
+		sc->tids = MemoryContextAllocHuge(sc->cxt,
 										  newcap * sizeof(ItemPointerData));
 	}
 	else
 	{
-		so->scores = repalloc_huge(so->scores, newcap * sizeof(float));
-		so->tids = repalloc_huge(so->tids, newcap * sizeof(ItemPointerData));
+		sc->scores = repalloc_huge(sc->scores,
+								   newcap * sc->batch * sizeof(float));
+		sc->tids = repalloc_huge(sc->tids, newcap * sizeof(ItemPointerData));
 	}
-	memset(so->scores + so->capacity, 0,
-		   (newcap - so->capacity) * sizeof(float));
-	so->capacity = newcap;
+	memset(sc->scores + sc->capacity * sc->batch, 0,
+		   (newcap - sc->capacity) * sc->batch * sizeof(float));
+	sc->capacity = newcap;
 }
 
 /*
- * Score every row of the index for the query.  Pages are read in chain
- * order in batches of RSR_SCAN_PAGES, share-locked while the kernel reads
- * them; the metapage is only read at the start, never held with them.
+ * Hand the first `count` slots to the flush callback, then move the slots
+ * after them to the front; freed slots start at zero again.
  */
 static void
-ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
+FlushSlots(RsrScores *sc, uint64 count)
 {
-	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
-	Relation	index = scan->indexRelation;
+	uint64		keep = sc->nslots - count;
+
+	if (count == 0)
+		return;
+	sc->flush(sc, count, sc->flushArg);
+	memmove(sc->scores, sc->scores + count * sc->batch,
+			keep * sc->batch * sizeof(float));
+	memmove(sc->tids, sc->tids + count, keep * sizeof(ItemPointerData));
+	memset(sc->scores + keep * sc->batch, 0,
+		   count * sc->batch * sizeof(float));
+	sc->nslots = keep;
+}
+
+/*
+ * Score every row of the index for `batch` queries Q[b * dims + j] (Q NULL:
+ * only list the rows).  Pages are read in chain order in batches of
+ * RSR_SCAN_PAGES, share-locked while the kernel reads them; the metapage is
+ * only read at the start, never held with them.
+ *
+ * Slot s holds the TID and the scores scores[s * batch + b] of one row
+ * position; empty and dead slots get NaN.  Without a flush callback every
+ * slot stays in sc (O(rows) memory).  With one, the slots of finished
+ * blocks of rows are handed to it after each batch of pages and dropped:
+ * only the last block, whose column ranges may continue on the next pages,
+ * is kept.  sc->cxt and sc->batch must be set, the rest zero.
+ */
+void
+RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
+			  RsrScores *sc)
+{
 	Buffer		metabuf;
 	RsrMetaPage meta;
 	RsrShape	shape;
@@ -193,19 +220,21 @@ ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
 	size_t		worksize = 0;
 	int			threads = rsr_threads;
 
+	Assert(batch >= 1 && batch <= RSR_MAX_BATCH);
+
 	/* Read the shape and the first data page, then let go of the metapage */
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
 	RsrShapeFromMeta(meta, &shape);
 	blkno = meta->firstBlkno;
-	if (meta->dims > 0)
-		GrowSlots(so, Min(meta->nblocks, (uint64) 1 << 28) * meta->k);
+	if (meta->dims > 0 && sc->flush == NULL)
+		GrowSlots(sc, Min(meta->nblocks, (uint64) 1 << 28) * meta->k);
 	UnlockReleaseBuffer(metabuf);
 
 	if (shape.dims == 0)
 		return;					/* no row yet */
-	if (q != NULL && dims != shape.dims)
+	if (Q != NULL && dims != shape.dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %u dimensions, not %u", shape.dims, dims),
@@ -213,9 +242,9 @@ ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
 
 	refs = palloc(refcap * sizeof(RsrSegmentRef));
 	masks = palloc(maskcap * sizeof(RsrBlockMask));
-	if (q != NULL)
+	if (Q != NULL)
 	{
-		worksize = rsr_workspace_size(shape.k, 1, threads);
+		worksize = rsr_workspace_size(shape.k, batch, threads);
 		work = palloc(Max(worksize, 1));
 	}
 
@@ -263,24 +292,26 @@ ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
 				{
 					uint32		nrows = Min(entry->nrows, shape.k);
 
-					GrowSlots(so, shape.k);
+					GrowSlots(sc, shape.k);
 					if (nmasks == maskcap)
 					{
 						maskcap *= 2;
 						masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
 					}
-					masks[nmasks].base = so->nslots;
+					masks[nmasks].base = sc->nslots;
 					masks[nmasks].nrows = nrows;
 					masks[nmasks].deadmask = entry->deadmask;
 					nmasks++;
-					memcpy(so->tids + so->nslots, entry->tids,
+					memcpy(sc->tids + sc->nslots, entry->tids,
 						   nrows * sizeof(ItemPointerData));
-					so->nslots += shape.k;
+					sc->nslots += shape.k;
 				}
-				else if (so->nslots == 0)
+				else if (sc->nslots == 0)
 					continue;	/* range before any head: orphan */
 
-				if (q == NULL)
+				sc->nentries++;
+				sc->segbytes += len - hdr;
+				if (Q == NULL)
 					continue;
 				if (nrefs == refcap)
 				{
@@ -289,7 +320,7 @@ ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
 				}
 				refs[nrefs].data = (const uint8 *) entry + hdr;
 				refs[nrefs].size = len - hdr;
-				refs[nrefs].out = so->nslots - shape.k;
+				refs[nrefs].out = sc->nslots - shape.k;
 				nrefs++;
 			}
 			blkno = RsrPageGetOpaque(page)->nextblkno;
@@ -301,8 +332,12 @@ ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
 			sigset_t	mask;
 
 			RsrThreadsBegin(&mask);
-			status = rsr_gemv(refs, nrefs, q, shape.dims, so->scores, work,
-							  worksize, threads);
+			if (batch == 1)
+				status = rsr_gemv(refs, nrefs, Q, shape.dims, sc->scores,
+								  work, worksize, threads);
+			else
+				status = rsr_gemm(refs, nrefs, Q, batch, shape.dims,
+								  sc->scores, work, worksize, threads);
 			RsrThreadsEnd(&mask);
 		}
 
@@ -314,13 +349,19 @@ ScoreAll(IndexScanDesc scan, const float *q, uint32 dims)
 		for (i = 0; i < nmasks; i++)
 		{
 			uint32		r;
+			uint32		b;
 
 			for (r = 0; r < shape.k; r++)
 				if (r >= masks[i].nrows || (masks[i].deadmask & (1 << r)))
-					so->scores[masks[i].base + r] = NAN;
+					for (b = 0; b < batch; b++)
+						sc->scores[(masks[i].base + r) * batch + b] = NAN;
 		}
+		if (sc->flush != NULL && nmasks > 0)
+			FlushSlots(sc, masks[nmasks - 1].base);
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (sc->flush != NULL)
+		FlushSlots(sc, sc->nslots);
 
 	pfree(refs);
 	pfree(masks);
@@ -336,7 +377,7 @@ NextBatch(RsrScanOpaque so)
 	size_t		need = rsr_topn_work_size(n);
 	size_t		i;
 
-	if (so->nslots == 0)
+	if (so->sc.nslots == 0)
 	{
 		so->batchCount = 0;
 		return;
@@ -355,14 +396,14 @@ NextBatch(RsrScanOpaque so)
 		so->batchIdx = MemoryContextAlloc(so->scanCtx, n * sizeof(uint32));
 		so->batchScores = MemoryContextAlloc(so->scanCtx, n * sizeof(float));
 	}
-	so->batchCount = rsr_topn(so->scores, so->nslots, n, so->batchIdx,
+	so->batchCount = rsr_topn(so->sc.scores, so->sc.nslots, n, so->batchIdx,
 							  so->topnWork);
 
 	/* Returned slots never come back */
 	for (i = 0; i < so->batchCount; i++)
 	{
-		so->batchScores[i] = so->scores[so->batchIdx[i]];
-		so->scores[so->batchIdx[i]] = NAN;
+		so->batchScores[i] = so->sc.scores[so->batchIdx[i]];
+		so->sc.scores[so->batchIdx[i]] = NAN;
 	}
 	so->batchPos = 0;
 	so->batchSize = Min(n * 4, RSR_SCAN_MAX_BATCH);
@@ -381,13 +422,16 @@ StartScan(IndexScanDesc scan)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot scan rsr index without order")));
 	key = &scan->orderByData[0];
+	pgstat_count_index_scan(scan->indexRelation);
 
 	oldCtx = MemoryContextSwitchTo(so->scanCtx);
+	so->sc.cxt = so->scanCtx;
+	so->sc.batch = 1;
 	if (key->sk_flags & SK_ISNULL)
 	{
 		/* <#> is strict: every row's value is NULL, in no particular order */
 		so->queryIsNull = true;
-		ScoreAll(scan, NULL, 0);
+		RsrScoreIndex(scan->indexRelation, NULL, 1, 0, &so->sc);
 	}
 	else
 	{
@@ -412,7 +456,7 @@ StartScan(IndexScanDesc scan)
 		 */
 		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
 			DBL_MIN;
-		ScoreAll(scan, q, n);
+		RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
 	}
 	MemoryContextSwitchTo(oldCtx);
 
@@ -443,7 +487,7 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 
 	i = so->batchPos++;
-	scan->xs_heaptid = so->tids[so->batchIdx[i]];
+	scan->xs_heaptid = so->sc.tids[so->batchIdx[i]];
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = true;
 	if (so->queryIsNull)

@@ -27,6 +27,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "rsr_core.h"
 #include "tvec.h"
 
 PG_FUNCTION_INFO_V1(tvec_in);
@@ -75,14 +76,6 @@ CheckExpectedDim(int32 typmod, int dim)
 				 errmsg("expected %d dimensions, not %d", typmod, dim)));
 }
 
-/* Whitespace accepted around elements, as in array literals */
-static inline bool
-tvec_isspace(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-		ch == '\v' || ch == '\f';
-}
-
 /* Value (-1, 0 or 1) of element j of a tvec */
 static inline int
 TvecElement(const Tvec *v, int j)
@@ -128,102 +121,63 @@ PackTvec(const int8 *x, int dim)
 	return result;
 }
 
-/* Convert the text form [1,0,-1] into a tvec */
+/* Convert the text form [1,0,-1] into a tvec (parsed by src/core) */
 Datum
 tvec_in(PG_FUNCTION_ARGS)
 {
 	char	   *lit = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	char	   *pt = lit;
+	size_t		len = strlen(lit);
+	size_t		cap = Min(len / 2 + 1, TVEC_MAX_DIM);
 	int8	   *x;
-	int			dim = 0;
+	RsrTvecParse res;
 	Tvec	   *result;
 
 	/* Each element takes at least one character and one separator */
-	x = (int8 *) palloc(strlen(lit) / 2 + 1);
+	x = (int8 *) palloc(cap);
 
-	while (tvec_isspace(*pt))
-		pt++;
-
-	if (*pt != '[')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type tvec: \"%s\"", lit),
-				 errdetail("Vector contents must start with \"[\".")));
-	pt++;
-
-	while (tvec_isspace(*pt))
-		pt++;
-
-	if (*pt == ']')
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("tvec must have at least 1 dimension")));
-
-	for (;;)
+	if (rsr_tvec_parse_text(lit, len, typmod, x, cap, &res) != RSR_OK)
 	{
-		long		val;
-		char	   *end;
-
-		if (dim == TVEC_MAX_DIM)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("tvec cannot have more than %d dimensions", TVEC_MAX_DIM)));
-
-		while (tvec_isspace(*pt))
-			pt++;
-
-		if (*pt == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type tvec: \"%s\"", lit)));
-
-		errno = 0;
-		val = strtol(pt, &end, 10);
-		if (end == pt)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type tvec: \"%s\"", lit)));
-
-		if (errno == ERANGE || val < -1 || val > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type tvec: \"%s\"", lit),
-					 errdetail("Element %d is \"%s\", but elements must be -1, 0 or 1.",
-							   dim + 1, pnstrdup(pt, end - pt))));
-
-		x[dim++] = (int8) val;
-		pt = end;
-
-		while (tvec_isspace(*pt))
-			pt++;
-
-		if (*pt == ',')
-			pt++;
-		else if (*pt == ']')
+		switch (res.error)
 		{
-			pt++;
-			break;
+			case RSR_TVEC_NO_BRACKET:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid input syntax for type tvec: \"%s\"", lit),
+						 errdetail("Vector contents must start with \"[\".")));
+				break;
+			case RSR_TVEC_NO_DIMS:
+			case RSR_TVEC_TOO_MANY_DIMS:
+				CheckDim(res.error == RSR_TVEC_NO_DIMS ? 0 : (int64) TVEC_MAX_DIM + 1);
+				break;
+			case RSR_TVEC_BAD_ELEMENT:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid input syntax for type tvec: \"%s\"", lit),
+						 errdetail("Element %u is \"%s\", but elements must be -1, 0 or 1.",
+								   res.elem, pnstrdup(lit + res.off, res.len))));
+				break;
+			case RSR_TVEC_JUNK:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid input syntax for type tvec: \"%s\"", lit),
+						 errdetail("Junk after closing right bracket.")));
+				break;
+			case RSR_TVEC_DIM_MISMATCH:
+				CheckExpectedDim(typmod, (int) res.dim);
+				break;
+			case RSR_TVEC_SYNTAX:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid input syntax for type tvec: \"%s\"", lit)));
+				break;
+			default:
+				break;
 		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type tvec: \"%s\"", lit)));
+		elog(ERROR, "unexpected tvec parse result %d", (int) res.error);
 	}
 
-	/* Only whitespace may follow the closing bracket */
-	while (tvec_isspace(*pt))
-		pt++;
-
-	if (*pt != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type tvec: \"%s\"", lit),
-				 errdetail("Junk after closing right bracket.")));
-
-	CheckExpectedDim(typmod, dim);
-
-	result = PackTvec(x, dim);
+	result = PackTvec(x, (int) res.dim);
 	pfree(x);
 
 	PG_RETURN_TVEC_P(result);
@@ -305,7 +259,7 @@ tvec_typmod_out(PG_FUNCTION_ARGS)
  * The external form is the storage form without the varlena header: int32
  * dim (network order), then the plus plane and the minus plane.  Bytes from
  * a client are checked like text: dim in range, no element in both planes,
- * padding bits zero; a short message fails in pq_copymsgbytes and a long
+ * padding bits zero; a short message fails as in pq_copymsgbytes and a long
  * one in the caller (COPY's "incorrect binary data format").
  */
 Datum
@@ -313,42 +267,49 @@ tvec_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int32		dim;
-	int			nbytes;
-	uint8	   *plus;
-	uint8	   *minus;
-	uint8		padmask;
+	RsrTvecParse res;
 	Tvec	   *result;
 
-	dim = (int32) pq_getmsgint(buf, sizeof(int32));
-	CheckDim(dim);
-	CheckExpectedDim(typmod, dim);
-
-	result = InitTvec(dim);
-	nbytes = TvecPlaneBytes(dim);
-	pq_copymsgbytes(buf, (char *) result->data, 2 * nbytes);
-
-	plus = TvecPlus(result);
-	minus = TvecMinus(result);
-	for (int i = 0; i < nbytes; i++)
+	if (rsr_tvec_parse_binary((const uint8 *) buf->data + buf->cursor,
+							  buf->len - buf->cursor, typmod, &res) != RSR_OK)
 	{
-		uint8		both = plus[i] & minus[i];
-
-		if (both != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid external tvec value"),
-					 errdetail("Element %d is set in both the plus and the minus plane.",
-							   i * 8 + (7 - pg_leftmost_one_pos32(both)) + 1)));
+		switch (res.error)
+		{
+			case RSR_TVEC_SHORT:
+				/* pq_getmsgint's and pq_copymsgbytes's report */
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("insufficient data left in message")));
+				break;
+			case RSR_TVEC_NO_DIMS:
+			case RSR_TVEC_TOO_MANY_DIMS:
+				CheckDim((int32) res.dim);
+				break;
+			case RSR_TVEC_DIM_MISMATCH:
+				CheckExpectedDim(typmod, (int32) res.dim);
+				break;
+			case RSR_TVEC_BOTH_PLANES:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("invalid external tvec value"),
+						 errdetail("Element %u is set in both the plus and the minus plane.",
+								   res.elem)));
+				break;
+			case RSR_TVEC_PADDING:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("invalid external tvec value"),
+						 errdetail("Padding bits after the last element must be zero.")));
+				break;
+			default:
+				break;
+		}
+		elog(ERROR, "unexpected tvec parse result %d", (int) res.error);
 	}
 
-	/* Bits past the last element, in the last byte of each plane */
-	padmask = (uint8) (0xFF >> (((dim - 1) & 7) + 1));
-	if (((plus[nbytes - 1] | minus[nbytes - 1]) & padmask) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid external tvec value"),
-				 errdetail("Padding bits after the last element must be zero.")));
+	result = InitTvec((int) res.dim);
+	memcpy(result->data, buf->data + buf->cursor + res.off, res.len - res.off);
+	buf->cursor += (int) res.len;
 
 	PG_RETURN_TVEC_P(result);
 }

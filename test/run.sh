@@ -28,6 +28,7 @@ stage() {
 stage "build" make -s WERROR=1
 stage "engine unit tests" make -s unitcheck
 stage "engine unit tests under ASan+UBSan" make -s sanitizecheck
+stage "fuzz smoke (libFuzzer, ASan+UBSan)" make -s fuzz-smoke
 stage "private installation" make_tmp_install
 
 work=$(mktemp -d /tmp/rsr_vector_test.XXXXXX)

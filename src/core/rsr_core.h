@@ -208,6 +208,48 @@ extern const char *rsr_kernel_name(void);
 
 extern const char *rsr_status_string(RsrStatus status);
 
+/*
+ * tvec input (rsr_tvec_parse.c): the checks behind tvec_in and tvec_recv,
+ * free of PostgreSQL so that the fuzz targets run them directly.  On
+ * RSR_EINVAL, res->error says which check failed; RSR_TVEC_BAD_ELEMENT
+ * sets elem (1-based) and the element's text lit[off..off+len),
+ * RSR_TVEC_BOTH_PLANES sets elem, RSR_TVEC_JUNK the junk's offset.
+ */
+typedef enum RsrTvecError
+{
+	RSR_TVEC_OK = 0,
+	RSR_TVEC_NO_BRACKET,		/* text does not start with "[" */
+	RSR_TVEC_NO_DIMS,			/* no element (binary: dim < 1) */
+	RSR_TVEC_TOO_MANY_DIMS,		/* more than RSR_MAX_DIMS elements */
+	RSR_TVEC_SYNTAX,			/* any other malformed text */
+	RSR_TVEC_BAD_ELEMENT,		/* an element that is not -1, 0 or 1 */
+	RSR_TVEC_JUNK,				/* text after the closing bracket */
+	RSR_TVEC_DIM_MISMATCH,		/* dim differs from expected_dim */
+	RSR_TVEC_NO_SPACE,			/* the caller's element buffer is full */
+	RSR_TVEC_SHORT,				/* binary: message shorter than its dim */
+	RSR_TVEC_BOTH_PLANES,		/* binary: element set in both planes */
+	RSR_TVEC_PADDING			/* binary: padding bit set */
+} RsrTvecError;
+
+typedef struct RsrTvecParse
+{
+	RsrTvecError error;
+	uint32_t	dim;			/* elements (as read, for binary errors) */
+	uint32_t	elem;			/* 1-based element of BAD_ELEMENT, BOTH_PLANES */
+	size_t		off;			/* text: error span; binary: planes offset */
+	size_t		len;			/* text: error span; binary: bytes consumed */
+} RsrTvecParse;
+
+/* Text form: x[0..dim) = elements; expected_dim -1 for any */
+extern RsrStatus rsr_tvec_parse_text(const char *lit, size_t len,
+									 int32_t expected_dim, int8_t *x,
+									 size_t x_cap, RsrTvecParse *res);
+
+/* Binary form: big-endian int32 dim, plus plane, minus plane */
+extern RsrStatus rsr_tvec_parse_binary(const uint8_t *msg, size_t len,
+									   int32_t expected_dim,
+									   RsrTvecParse *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,766 @@
+/*-------------------------------------------------------------------------
+ *
+ * rsrbulk.c
+ *	  Bulk scoring and introspection of rsr indexes: rsr_scores(),
+ *	  rsr_topk() and rsr_index_info().
+ *
+ * All three walk the index with RsrScoreIndex() (rsrscan.c), the page walk
+ * of the ordered scan, and consume the scores of each batch of pages through
+ * its flush callback, so memory stays bounded by one batch of pages times
+ * the number of queries, plus the results.
+ *
+ * Rows come from the index, so an entry may point to a heap tuple that the
+ * caller's snapshot cannot see (deleted, updated or aborted, not yet
+ * vacuumed).  Every row reported is therefore checked against the heap
+ * with the active snapshot, following HOT chains, and reported with the TID
+ * of its visible version: `JOIN t ON t.ctid = s.tid` finds it.
+ *
+ * Exact top-n.  The kernels accumulate in float32; a kernel score f and the
+ * exact value x (double, element order: the inner_product operator) differ
+ * by at most e = rsr_error_bound(dims, sum |q|) plus a margin for the double
+ * sum.  rsr_topk keeps, per query, the n best exact scores seen so far; L
+ * is the n-th of them.  A row whose f + e < L can never reach the top n, so
+ * it is skipped without touching the heap; every other row is fetched,
+ * checked for visibility and scored exactly with the operator of the
+ * index's operator class.  Rows whose exact score falls below L are dropped
+ * as L rises.  What is left is sorted by exact score, ties by TID.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/rsrbulk.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+
+#include "rsr_index.h"
+#include "tvec.h"
+
+PG_FUNCTION_INFO_V1(rsr_scores);
+PG_FUNCTION_INFO_V1(rsr_topk);
+PG_FUNCTION_INFO_V1(rsr_index_info);
+
+/* The indexed table and the index, locked, with what scoring needs */
+typedef struct BulkRel
+{
+	Relation	heap;
+	Relation	index;
+	RsrMetaPageData meta;		/* copy of the metapage */
+	Snapshot	snapshot;		/* active snapshot, for visibility */
+	IndexFetchTableData *fetch; /* heap fetches by TID */
+	TupleTableSlot *slot;		/* the fetched tuple */
+	EState	   *estate;			/* evaluates the index expression */
+	IndexInfo  *indexInfo;
+} BulkRel;
+
+/* One candidate row of one query of rsr_topk */
+typedef struct TopkRow
+{
+	double		score;			/* exact inner product */
+	ItemPointerData tid;		/* TID of the visible version */
+} TopkRow;
+
+/* State of one query of rsr_topk */
+typedef struct TopkQuery
+{
+	FmgrInfo	op;				/* the <#> operator, with its own query cache */
+	Datum		query;			/* the query as a real[] datum */
+	double		bound;			/* |kernel score - exact score| <= bound */
+	double		floor;			/* rows with kernel score < floor are out */
+	double	   *best;			/* min-heap of the best exact scores */
+	int64		nbest;			/* entries in best, at most n */
+	int64		bestcap;		/* entries allocated */
+	TopkRow    *rows;			/* candidates */
+	int64		nrows;
+	int64		rowcap;
+} TopkQuery;
+
+typedef struct TopkState
+{
+	BulkRel    *rel;
+	int64		n;				/* results per query */
+	TopkQuery  *queries;		/* batch entries */
+	uint32		batch;
+	MemoryContext cxt;			/* holds the candidates */
+} TopkState;
+
+/* State of rsr_scores while the index is walked */
+typedef struct ScoresState
+{
+	BulkRel    *rel;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} ScoresState;
+
+/* Rows counted by rsr_index_info */
+typedef struct InfoState
+{
+	uint64		live;
+} InfoState;
+
+/*
+ * Open and lock the table and the rsr index `indexOid`, after checking the
+ * caller's SELECT privilege on the table.  The table is locked first, as
+ * every other path does; both with AccessShareLock until the end of the
+ * transaction.
+ */
+static void
+OpenBulk(Oid indexOid, BulkRel *rel)
+{
+	Oid			heapOid;
+	AclResult	aclresult;
+	char		relkind = get_rel_relkind(indexOid);
+	Buffer		metabuf;
+
+	memset(rel, 0, sizeof(BulkRel));
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation with OID %u does not exist", indexOid)));
+	heapOid = IndexGetRelation(indexOid, true);
+	if (!OidIsValid(heapOid) ||
+		(relkind != RELKIND_INDEX && relkind != RELKIND_PARTITIONED_INDEX))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an index", get_rel_name(indexOid))));
+	if (relkind == RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a partitioned index", get_rel_name(indexOid)),
+				 errdetail("Partitioned indexes store no rows; score the index of each partition.")));
+
+	/* Check the privilege before taking any lock on the table */
+	aclresult = pg_class_aclcheck(heapOid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(heapOid)),
+					   get_rel_name(heapOid));
+	rel->heap = table_open(heapOid, AccessShareLock);
+	rel->index = index_open(indexOid, AccessShareLock);
+
+	/* The index may have been dropped and its OID reused before the lock */
+	if (IndexGetRelation(indexOid, true) != heapOid)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index \"%s\" changed while it was being opened",
+						RelationGetRelationName(rel->index))));
+	if (rel->index->rd_indam == NULL ||
+		rel->index->rd_indam->ambuild != rsrbuild)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an rsr index",
+						RelationGetRelationName(rel->index))));
+
+	metabuf = ReadBuffer(rel->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	memcpy(&rel->meta, RsrCheckMeta(rel->index, BufferGetPage(metabuf)),
+		   sizeof(RsrMetaPageData));
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* Prepare heap fetches and the evaluation of the indexed value */
+static void
+BeginFetch(BulkRel *rel)
+{
+	rel->snapshot = GetActiveSnapshot();
+	rel->fetch = table_index_fetch_begin(rel->heap);
+	rel->slot = table_slot_create(rel->heap, NULL);
+	rel->estate = CreateExecutorState();
+	GetPerTupleExprContext(rel->estate)->ecxt_scantuple = rel->slot;
+	rel->indexInfo = BuildIndexInfo(rel->index);
+}
+
+/* Release what OpenBulk and BeginFetch took; the locks stay */
+static void
+CloseBulk(BulkRel *rel)
+{
+	if (rel->fetch)
+	{
+		table_index_fetch_end(rel->fetch);
+		ExecDropSingleTupleTableSlot(rel->slot);
+		FreeExecutorState(rel->estate);
+	}
+	index_close(rel->index, NoLock);
+	table_close(rel->heap, NoLock);
+}
+
+/*
+ * Fetch the version of heap row *tid visible to the snapshot into
+ * rel->slot; false when there is none.  *tid becomes the TID of that
+ * version (a HOT chain member of the indexed one).
+ */
+static bool
+FetchVisible(BulkRel *rel, ItemPointer tid)
+{
+	bool		call_again = false;
+	bool		all_dead = false;
+
+	if (!table_index_fetch_tuple(rel->fetch, tid, rel->snapshot, rel->slot,
+								 &call_again, &all_dead))
+		return false;
+	*tid = rel->slot->tts_tid;
+	return true;
+}
+
+/* The indexed value of the tuple in rel->slot; false when it is NULL */
+static bool
+IndexedValue(BulkRel *rel, Datum *value)
+{
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	ResetExprContext(GetPerTupleExprContext(rel->estate));
+	FormIndexDatum(rel->indexInfo, rel->slot, rel->estate, values, isnull);
+	*value = values[0];
+	return !isnull[0];
+}
+
+/* The <#> operator of the index's operator class */
+static Oid
+OrderingProc(Relation index)
+{
+	Oid			opno;
+
+	opno = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+							   FLOAT4ARRAYOID, 1);
+	if (!OidIsValid(opno))
+		elog(ERROR, "missing ordering operator for rsr index \"%s\"",
+			 RelationGetRelationName(index));
+	return get_opcode(opno);
+}
+
+/*
+ * Error margin of kernel scores against the operator's exact value for a
+ * query with sum |q| = qabs: the kernel's float32 bound, plus the error of
+ * the operator's double sum (at most dims ulps of qabs) and a rounding
+ * margin (as the ordered scan does).
+ */
+static double
+ScoreBound(uint32 dims, double qabs)
+{
+	return rsr_error_bound(dims, qabs) + qabs * (dims + 4) * DBL_EPSILON +
+		DBL_MIN;
+}
+
+/*
+ * Sum |q_j| of a query of n values, checked to stay far from float32
+ * overflow: the kernels' partial sums are at most this large, and an
+ * infinite or NaN kernel score would be taken for an empty slot.
+ */
+static double
+QueryAbsSum(const float *q, int n)
+{
+	double		qabs = 0;
+	int			j;
+
+	for (j = 0; j < n; j++)
+		qabs += fabs((double) q[j]);
+	if (qabs >= 1e37)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("query values are too large"),
+				 errdetail("The sum of the absolute values of a query must be less than 1e37.")));
+	return qabs;
+}
+
+/* ---- rsr_scores ---- */
+
+/* Report the visible rows of slots [0, count) with their kernel scores */
+static void
+ScoresFlush(RsrScores *sc, uint64 count, void *arg)
+{
+	ScoresState *st = (ScoresState *) arg;
+	uint64		s;
+
+	for (s = 0; s < count; s++)
+	{
+		float		f = sc->scores[s];
+		ItemPointerData tid;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (isnan(f))
+			continue;			/* empty or dead */
+		tid = sc->tids[s];
+		if (!FetchVisible(st->rel, &tid))
+			continue;
+		values[0] = PointerGetDatum(&tid);
+		values[1] = Float8GetDatum((double) f);
+		tuplestore_putvalues(st->store, st->desc, values, nulls);
+	}
+}
+
+/*
+ * rsr_scores(index regclass, query real[]) RETURNS TABLE(tid, score):
+ * the kernel's inner product of every row visible to the snapshot.
+ */
+Datum
+rsr_scores(PG_FUNCTION_ARGS)
+{
+	Oid			indexOid = PG_GETARG_OID(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	BulkRel		rel;
+	ScoresState st;
+	RsrScores	sc;
+	float	   *q;
+	int			dims;
+
+	OpenBulk(indexOid, &rel);
+	q = RsrQueryFromArray(arr, rel.meta.dims > 0 ? (int) rel.meta.dims : -1,
+						  &dims);
+	(void) QueryAbsSum(q, dims);
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (rel.meta.dims > 0)
+	{
+		BeginFetch(&rel);
+		st.rel = &rel;
+		st.store = rsinfo->setResult;
+		st.desc = rsinfo->setDesc;
+		memset(&sc, 0, sizeof(sc));
+		sc.cxt = CurrentMemoryContext;
+		sc.batch = 1;
+		sc.flush = ScoresFlush;
+		sc.flushArg = &st;
+		RsrScoreIndex(rel.index, q, 1, dims, &sc);
+	}
+	CloseBulk(&rel);
+	return (Datum) 0;
+}
+
+/* ---- rsr_topk ---- */
+
+/*
+ * Check a real[][] of queries: two dimensions, not empty, no NULLs, NaN or
+ * infinities, rows of `dims` elements (any length when dims is 0).  Returns
+ * the values, query after query; *nq and *qdims receive the shape.
+ */
+static float *
+QueriesFromArray(ArrayType *a, uint32 dims, int *nq, int *qdims)
+{
+	float	   *x;
+	int			total;
+	int			i;
+
+	if (ARR_ELEMTYPE(a) != FLOAT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("queries must be a real[] array")));
+	if (ARR_NDIM(a) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array of queries must not be empty")));
+	if (ARR_NDIM(a) != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array of queries must be 2-D"),
+				 errhint("Write one query per row, as in ARRAY[[1,2,3]]::real[].")));
+	if (ARR_HASNULL(a) && array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
+	*nq = ARR_DIMS(a)[0];
+	*qdims = ARR_DIMS(a)[1];
+	if (dims > 0 && *qdims != (int) dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %u and %d",
+						dims, *qdims)));
+	if (*qdims > TVEC_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vector cannot have more than %d dimensions",
+						TVEC_MAX_DIM)));
+
+	x = (float *) ARR_DATA_PTR(a);
+	total = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	for (i = 0; i < total; i++)
+	{
+		if (unlikely(isnan(x[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("NaN not allowed in vector")));
+		if (unlikely(isinf(x[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("infinite value not allowed in vector")));
+	}
+	for (i = 0; i < *nq; i++)
+		(void) QueryAbsSum(x + (size_t) i * *qdims, *qdims);
+	return x;
+}
+
+/* Sift the root of the min-heap best[0..n) down */
+static void
+HeapSiftDown(double *best, int64 n)
+{
+	int64		i = 0;
+	double		v = best[0];
+
+	for (;;)
+	{
+		int64		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && best[c + 1] < best[c])
+			c++;
+		if (best[c] >= v)
+			break;
+		best[i] = best[c];
+		i = c;
+	}
+	best[i] = v;
+}
+
+/* Add exact score x to the min-heap of the n best scores of a query */
+static void
+HeapAdd(TopkQuery *tq, int64 n, double x)
+{
+	if (tq->nbest < n)
+	{
+		int64		i;
+
+		if (tq->nbest == tq->bestcap)
+		{
+			tq->bestcap = Min(tq->bestcap * 2, n);
+			tq->best = repalloc_huge(tq->best, tq->bestcap * sizeof(double));
+		}
+		i = tq->nbest++;
+
+		/* Sift up */
+		while (i > 0 && tq->best[(i - 1) / 2] > x)
+		{
+			tq->best[i] = tq->best[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		tq->best[i] = x;
+	}
+	else if (x > tq->best[0])
+	{
+		tq->best[0] = x;
+		HeapSiftDown(tq->best, tq->nbest);
+	}
+	else
+		return;
+	if (tq->nbest == n)
+		tq->floor = tq->best[0] - tq->bound;
+}
+
+/* Drop the candidates whose exact score is below the n-th best */
+static void
+PruneRows(TopkQuery *tq, int64 n)
+{
+	int64		i;
+	int64		m = 0;
+
+	if (tq->nbest < n)
+		return;
+	for (i = 0; i < tq->nrows; i++)
+		if (tq->rows[i].score >= tq->best[0])
+			tq->rows[m++] = tq->rows[i];
+	tq->nrows = m;
+}
+
+/* Keep the row as a candidate of the query */
+static void
+AddRow(TopkState *ts, TopkQuery *tq, double x, ItemPointer tid)
+{
+	if (tq->nbest == ts->n && x < tq->best[0])
+		return;
+	HeapAdd(tq, ts->n, x);
+	if (tq->nrows == tq->rowcap)
+	{
+		PruneRows(tq, ts->n);
+		if (tq->nrows * 2 > tq->rowcap)
+		{
+			tq->rowcap *= 2;
+			tq->rows = repalloc_huge(tq->rows, tq->rowcap * sizeof(TopkRow));
+		}
+	}
+	tq->rows[tq->nrows].score = x;
+	tq->rows[tq->nrows].tid = *tid;
+	tq->nrows++;
+}
+
+/*
+ * Take the slots [0, count) that may reach a query's top n: fetch each such
+ * row once, check its visibility and score it exactly for every query that
+ * wants it.
+ */
+static void
+TopkFlush(RsrScores *sc, uint64 count, void *arg)
+{
+	TopkState  *ts = (TopkState *) arg;
+	uint32		batch = ts->batch;
+	uint64		s;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ts->cxt);
+
+	for (s = 0; s < count; s++)
+	{
+		const float *y = sc->scores + s * batch;
+		bool		want = false;
+		ItemPointerData tid;
+		Datum		value;
+		uint32		b;
+
+		if (isnan(y[0]))
+			continue;			/* empty or dead */
+		for (b = 0; b < batch; b++)
+			want |= (double) y[b] >= ts->queries[b].floor;
+		if (!want)
+			continue;
+
+		tid = sc->tids[s];
+		if (!FetchVisible(ts->rel, &tid) || !IndexedValue(ts->rel, &value))
+			continue;
+		for (b = 0; b < batch; b++)
+		{
+			TopkQuery  *tq = &ts->queries[b];
+			double		x;
+
+			if ((double) y[b] < tq->floor)
+				continue;
+			x = 0.0 - DatumGetFloat8(FunctionCall2(&tq->op, value, tq->query));
+			AddRow(ts, tq, x, &tid);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Order candidates by exact score, best first, then by TID */
+static int
+CompareRows(const void *a, const void *b)
+{
+	const TopkRow *ra = (const TopkRow *) a;
+	const TopkRow *rb = (const TopkRow *) b;
+
+	if (ra->score != rb->score)
+		return ra->score > rb->score ? -1 : 1;
+	return ItemPointerCompare((ItemPointer) &ra->tid, (ItemPointer) &rb->tid);
+}
+
+/*
+ * rsr_topk(index regclass, queries real[][], n int)
+ *		RETURNS TABLE(query int, tid tid, score double precision):
+ * the exact top n rows of each query (numbered from 1), best first.
+ *
+ * Queries are scored RSR_MAX_BATCH at a time with the batched kernel, one
+ * pass over the index per batch.
+ */
+Datum
+rsr_topk(PG_FUNCTION_ARGS)
+{
+	Oid			indexOid = PG_GETARG_OID(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	int32		n = PG_GETARG_INT32(2);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	BulkRel		rel;
+	TopkState	ts;
+	float	   *Q;
+	int			nq;
+	int			dims;
+	int			first;
+	Oid			opproc;
+	MemoryContext batchCxt;
+
+	if (n <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must be greater than zero")));
+	OpenBulk(indexOid, &rel);
+	Q = QueriesFromArray(arr, rel.meta.dims, &nq, &dims);
+	InitMaterializedSRF(fcinfo, 0);
+	if (rel.meta.dims == 0)
+	{
+		CloseBulk(&rel);
+		return (Datum) 0;
+	}
+
+	BeginFetch(&rel);
+	opproc = OrderingProc(rel.index);
+	batchCxt = AllocSetContextCreate(CurrentMemoryContext,
+									 "rsr_topk batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	memset(&ts, 0, sizeof(ts));
+	ts.rel = &rel;
+	ts.n = n;
+	ts.cxt = batchCxt;
+
+	for (first = 0; first < nq; first += RSR_MAX_BATCH)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(batchCxt);
+		uint32		batch = Min(nq - first, RSR_MAX_BATCH);
+		int64		heapcap = Min((int64) n, 1024);
+		RsrScores	sc;
+		uint32		b;
+
+		ts.batch = batch;
+		ts.queries = palloc0(batch * sizeof(TopkQuery));
+		for (b = 0; b < batch; b++)
+		{
+			TopkQuery  *tq = &ts.queries[b];
+			const float *q = Q + (size_t) (first + b) * dims;
+			Datum	   *elems = palloc(dims * sizeof(Datum));
+			double		qabs = QueryAbsSum(q, dims);
+			int			j;
+
+			for (j = 0; j < dims; j++)
+				elems[j] = Float4GetDatum(q[j]);
+			tq->query = PointerGetDatum(construct_array(elems, dims, FLOAT4OID,
+														sizeof(float4), true,
+														TYPALIGN_INT));
+			pfree(elems);
+			fmgr_info_cxt(opproc, &tq->op, batchCxt);
+			tq->bound = ScoreBound(dims, qabs);
+			tq->floor = -INFINITY;
+			tq->bestcap = heapcap;
+			tq->best = palloc(heapcap * sizeof(double));
+			tq->rowcap = Max(2 * heapcap, 64);
+			tq->rows = palloc_extended(tq->rowcap * sizeof(TopkRow),
+									   MCXT_ALLOC_HUGE);
+		}
+
+		memset(&sc, 0, sizeof(sc));
+		sc.cxt = batchCxt;
+		sc.batch = batch;
+		sc.flush = TopkFlush;
+		sc.flushArg = &ts;
+		RsrScoreIndex(rel.index, Q + (size_t) first * dims, batch, dims, &sc);
+
+		for (b = 0; b < batch; b++)
+		{
+			TopkQuery  *tq = &ts.queries[b];
+			int64		i;
+
+			PruneRows(tq, n);
+			qsort(tq->rows, tq->nrows, sizeof(TopkRow), CompareRows);
+			for (i = 0; i < Min(tq->nrows, (int64) n); i++)
+			{
+				Datum		values[3];
+				bool		nulls[3] = {false, false, false};
+
+				values[0] = Int32GetDatum(first + b + 1);
+				values[1] = PointerGetDatum(&tq->rows[i].tid);
+				values[2] = Float8GetDatum(tq->rows[i].score);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+									 values, nulls);
+			}
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(batchCxt);
+	}
+	MemoryContextDelete(batchCxt);
+	CloseBulk(&rel);
+	return (Datum) 0;
+}
+
+/* ---- rsr_index_info ---- */
+
+/* Count the live slots of [0, count) */
+static void
+InfoFlush(RsrScores *sc, uint64 count, void *arg)
+{
+	InfoState  *st = (InfoState *) arg;
+	uint64		s;
+
+	for (s = 0; s < count; s++)
+		if (!isnan(sc->scores[s]))
+			st->live++;
+}
+
+/*
+ * rsr_index_info(index regclass) RETURNS jsonb: the shape, size and row
+ * counts of an rsr index and the kernel that scores it on this machine.
+ */
+Datum
+rsr_index_info(PG_FUNCTION_ARGS)
+{
+	Oid			indexOid = PG_GETARG_OID(0);
+	BulkRel		rel;
+	InfoState	st;
+	RsrScores	sc;
+	StringInfoData buf;
+	BlockNumber pages;
+	RsrKind		kind;
+	const char *layout;
+	double		weights;
+
+	OpenBulk(indexOid, &rel);
+	kind = RsrIndexKind(rel.index);
+	memset(&st, 0, sizeof(st));
+	memset(&sc, 0, sizeof(sc));
+	sc.cxt = CurrentMemoryContext;
+	sc.batch = 1;
+	sc.flush = InfoFlush;
+	sc.flushArg = &st;
+	RsrScoreIndex(rel.index, NULL, 1, 0, &sc);
+	pages = RelationGetNumberOfBlocks(rel.index);
+
+	switch (rel.meta.layout)
+	{
+		case RSR_LAYOUT_PERM:
+			layout = "perm";
+			break;
+		case RSR_LAYOUT_BUCKET:
+			layout = "bucket";
+			break;
+		default:
+			layout = "none";
+			break;
+	}
+	weights = (double) rel.meta.ntuples * rel.meta.dims;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"type\": \"%s\", \"dims\": %u, \"k\": %u, "
+					 "\"layout\": \"%s\", \"ranges\": %u",
+					 kind == RSR_KIND_TERNARY ? "ternary" : "binary",
+					 rel.meta.dims, rel.meta.k, layout, rel.meta.nranges);
+	appendStringInfo(&buf, ", \"rows\": " UINT64_FORMAT
+					 ", \"live_rows\": " UINT64_FORMAT
+					 ", \"dead_rows\": " UINT64_FORMAT
+					 ", \"blocks\": " UINT64_FORMAT
+					 ", \"segments\": " UINT64_FORMAT,
+					 rel.meta.ntuples, st.live,
+					 rel.meta.ntuples - Min(rel.meta.ntuples, st.live),
+					 rel.meta.nblocks, sc.nentries);
+	appendStringInfo(&buf, ", \"pages\": %u, \"bytes\": " UINT64_FORMAT
+					 ", \"segment_bytes\": " UINT64_FORMAT,
+					 pages, (uint64) pages * BLCKSZ, sc.segbytes);
+	if (weights > 0)
+		appendStringInfo(&buf, ", \"bits_per_weight\": %.3f",
+						 (double) sc.segbytes * 8.0 / weights);
+	else
+		appendStringInfoString(&buf, ", \"bits_per_weight\": null");
+	appendStringInfo(&buf, ", \"kernel\": \"%s\", \"threads\": %d}",
+					 rsr_kernel_name(), rsr_threads);
+
+	CloseBulk(&rel);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
