@@ -344,6 +344,12 @@ run_case(RsrKind kind, RsrLayout layout, uint32_t k, uint32_t dims,
 	memset(Ys, 0, sizeof(float) * (nrows + SLACK) * batch);
 	st = rsr_gemm(segs, nsegs, Q, batch, dims, Y, work, wsize, 2);
 	check(st == RSR_OK, what, rsr_status_string(st));
+	memset(Ys, 0, sizeof(float) * (nrows + SLACK) * batch);
+	st = rsr_gemm(segs, nsegs, Q, batch, dims, Ys, work, wsize, 1);
+	check(st == RSR_OK, what, rsr_status_string(st));
+	check(memcmp(Y, Ys, sizeof(float) * (nrows + SLACK) * batch) == 0, what,
+		  "batched: 1 thread and 2 threads differ");
+	memset(Ys, 0, sizeof(float) * (nrows + SLACK) * batch);
 	st = rsr_gemm_with(&rsr_kernels_scalar, segs, nsegs, Q, batch, dims, Ys, work, wsize, 1);
 	check(st == RSR_OK, what, rsr_status_string(st));
 	for (b = 0; b < batch; b++)
