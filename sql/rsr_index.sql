@@ -331,3 +331,7 @@ RESET max_parallel_workers_per_gather;
 EXPLAIN (COSTS OFF) SELECT id FROM plan_bits ORDER BY v <#> (SELECT pg_temp.rand_query(256)) LIMIT 10;
 -- but not for a scan without ORDER BY
 EXPLAIN (COSTS OFF) SELECT id FROM plan_bits WHERE id < 10;
+
+-- The suites share one database: leave nothing behind
+DROP TABLE bits, empty_bits, empty_tvec, mixed, nulls, plan_bits, sizes, sizes_1,
+	sizes_4, sizes_5, sizes_6, terns, ties, unlogged_bits, wide;

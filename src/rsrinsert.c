@@ -10,9 +10,10 @@
  *
  * Locking: the metapage is locked exclusively for the whole insert, which
  * serializes inserts into one index; data pages are locked after it, one at
- * a time, in increasing block order except the head entry's page, which is
- * locked last.  Scans and VACUUM never lock the metapage while they hold a
- * data page, so there is no deadlock.
+ * a time, except when a new page is linked: then the old last page, then
+ * the new page (the highest block, which no scan can reach yet).  Scans and
+ * VACUUM never lock the metapage while they hold a data page, and scans
+ * lock their batch of pages in chain order, so there is no deadlock.
  *
  * WAL and crash safety: every page change is a GenericXLog record.  A block
  * of several column ranges needs several records; the head entry (range 0)
