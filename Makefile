@@ -125,7 +125,13 @@ NVCC        ?= nvcc
 CUDA_HOME   := $(patsubst %/bin/nvcc,%,$(realpath $(shell command -v $(NVCC))))
 CUDA_ARCH   ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
                -gencode arch=compute_90,code=compute_90
-NVCC_FLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-fPIC
+ifeq ($(CUDA_HOME),)
+$(error WITH_CUDA=1 needs nvcc: put it on PATH or set NVCC)
+endif
+NVCC_FLAGS  ?= -O3 -std=c++17 -lineinfo -Xcompiler -Wall,-Wextra,-fPIC
+ifeq ($(WERROR),1)
+override NVCC_FLAGS += -Werror all-warnings
+endif
 NVCC_ALL     = $(NVCC_FLAGS) $(CUDA_ARCH) -Isrc/core -Icuda -cudart shared \
                -Xlinker -rpath,$(CUDA_HOME)/lib64
 
