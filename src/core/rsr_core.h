@@ -103,6 +103,9 @@ extern uint32_t rsr_segment_max_cols(RsrKind kind, RsrLayout layout,
  * over the columns [col_start, col_start + ncols) into out[0..out_cap).
  * On success *out_size is the segment's size.  RSR_ENOMEM when out_cap is
  * too small, RSR_EINVAL for bad parameters or an invalid ternary element.
+ * Layout (a) sorts in the output buffer, so it needs 32 + 4 * ncols bytes
+ * of out_cap (never more than rsr_segment_max_size()) even when the
+ * finished segment is smaller.
  */
 extern RsrStatus rsr_segment_build(RsrKind kind, RsrLayout layout, uint32_t k,
 								   const uint8_t *const *rows, uint32_t nrows,
