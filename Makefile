@@ -20,6 +20,8 @@ INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
 BULK_OBJS    = src/rsrbulk.o
 
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
+GPU_OBJS     = src/gpu_client.o src/gpu_worker.o
+OBJS        += $(GPU_OBJS)
 
 DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -74,10 +76,11 @@ sanitizecheck: test/unit/test_core_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
-
-# SQL benchmark of the rsr index (throwaway cluster, 1M rows; not in `make test`)
+# SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
+# index against sequential scans, then bulk scoring against index scans
 sqlbench:
 	bash test/bench/sqlbench.sh
+	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
 
 print-regress:
 	@echo $(REGRESS)
@@ -122,7 +125,13 @@ NVCC        ?= nvcc
 CUDA_HOME   := $(patsubst %/bin/nvcc,%,$(realpath $(shell command -v $(NVCC))))
 CUDA_ARCH   ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
                -gencode arch=compute_90,code=compute_90
-NVCC_FLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-fPIC
+ifeq ($(CUDA_HOME),)
+$(error WITH_CUDA=1 needs nvcc: put it on PATH or set NVCC)
+endif
+NVCC_FLAGS  ?= -O3 -std=c++17 -lineinfo -Xcompiler -Wall,-Wextra,-fPIC
+ifeq ($(WERROR),1)
+override NVCC_FLAGS += -Werror all-warnings
+endif
 NVCC_ALL     = $(NVCC_FLAGS) $(CUDA_ARCH) -Isrc/core -Icuda -cudart shared \
                -Xlinker -rpath,$(CUDA_HOME)/lib64
 

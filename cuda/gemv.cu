@@ -4,18 +4,20 @@
  *	  RSR matrix-vector products on the device: one query (gemv) and a
  *	  batch of up to RSR_MAX_BATCH queries (gemm), over layout (b) codes.
  *
- * Single query: one warp per block of rows, lane l takes the columns
- * j = l, l + 32, ... of each of the block's segments (coalesced byte or u16
- * code loads and float query loads), adds q[j] to the row accumulators
- * whose bit is set in the code, and a warp reduction gives the k results;
- * lane r writes row r.  This direct form reads exactly what the shared
- * memory bucket form reads (each code once, the query from cache), keeps
- * no shared state, is deterministic, and its correctness is one line:
- * y[r] = sum_j [bit r of code_j] q[j] (minus the "-1" plane for ternary).
- * Its cost is about 2 instructions per code bit (a bit test and a
- * predicated add), so for k = 8 it is compute-bound near 8 codes per clock
- * per SM; the bucket form trades that for a shared-memory read-modify-write
- * per code plus a fold, which pays off only when the queries are many.
+ * Single query: one warp per block of rows, lane l takes four columns at
+ * a time, 4l .. 4l + 3, then 128 further on (one 4- or 8-byte code load
+ * per lane, 128 or 256 contiguous bytes per warp), adds q[j] to the row
+ * accumulators whose bit is set in the code, and a warp reduction gives
+ * the k results; lane r writes row r.  This direct form reads exactly the
+ * bytes the shared-memory bucket form reads (each code once, the query
+ * from cache), keeps no shared state, is deterministic, and its
+ * correctness is one line: y[r] = sum_j [bit r of code_j] q[j] (minus the
+ * "-1" plane for ternary).  It costs 2-3 instructions per code bit (a bit
+ * test, an add or a select), so for k = 8 an SM handles roughly 5-8 codes
+ * per clock and the kernel may be bound by arithmetic rather than memory
+ * on the fastest GPUs.  The bucket form would need a shared-memory atomic
+ * per code (the lanes of a warp share the buckets) plus a fold per block;
+ * it was not chosen without a GPU to measure the two on.
  *
  * Batched: one thread block per block of rows, thread b owns query b.
  * For k <= 8 each thread aggregates its query's values into its own
@@ -37,7 +39,6 @@
 #include "common.cuh"
 
 #define GEMV_WARPS 4			/* warps (blocks of rows) per thread block */
-#define GEMM_BUCKET_MAX_K 8		/* largest k of the bucket form */
 
 /* Add x to acc[r] for the bits of p, subtract it for the bits of n */
 template <bool Ternary, int K>
@@ -55,8 +56,43 @@ add_code(float (&acc)[K], uint32_t p, uint32_t n, float x)
 }
 
 /*
- * y[out + r] = row r . q for each block of rows, one warp per block.
- * K is the number of code bits computed (>= k: bits past nrows are zero).
+ * Codes j .. j + 3 of a plane (j a multiple of 4): one 4- or 8-byte load.
+ * Planes are 16-byte aligned and zero-padded to a multiple of 16 bytes, so
+ * the load stays inside the plane and codes past ncols read as zero.
+ */
+template <typename CodeT>
+static __device__ __forceinline__ void
+load4(const CodeT *p, uint32_t (&c)[4]);
+
+template <>
+__device__ __forceinline__ void
+load4<uint8_t>(const uint8_t *p, uint32_t (&c)[4])
+{
+	uint32_t	w = *reinterpret_cast<const uint32_t *>(p);
+
+	c[0] = w & 0xff;
+	c[1] = (w >> 8) & 0xff;
+	c[2] = (w >> 16) & 0xff;
+	c[3] = w >> 24;
+}
+
+template <>
+__device__ __forceinline__ void
+load4<uint16_t>(const uint16_t *p, uint32_t (&c)[4])
+{
+	uint2		w = *reinterpret_cast<const uint2 *>(p);
+
+	c[0] = w.x & 0xffff;
+	c[1] = w.x >> 16;
+	c[2] = w.y & 0xffff;
+	c[3] = w.y >> 16;
+}
+
+/*
+ * y[out + r] = row r . q for each block of rows, one warp per block; lane l
+ * takes columns 4l .. 4l + 3, then 128 further, and so on (a warp reads 128
+ * or 256 contiguous bytes of codes per step).  K is the number of code bits
+ * computed (>= k: bits past nrows are zero).
  */
 template <bool Ternary, typename CodeT, int K>
 static __global__ void __launch_bounds__(GEMV_WARPS * RSR_CUDA_WARP)
@@ -84,9 +120,24 @@ gemv_kernel(const uint8_t *__restrict__ codes,
 		const CodeT *neg = reinterpret_cast<const CodeT *>(codes + d.off + d.plane);
 		const float *qc = q + d.col_start;
 
-#pragma unroll 4
-		for (uint32_t j = lane; j < d.ncols; j += RSR_CUDA_WARP)
-			add_code<Ternary, K>(acc, pos[j], Ternary ? neg[j] : 0, qc[j]);
+#pragma unroll 2
+		for (uint32_t j = 4 * lane; j < d.ncols; j += 4 * RSR_CUDA_WARP)
+		{
+			uint32_t	pc[4];
+			uint32_t	nc[4] = {0, 0, 0, 0};
+
+			load4<CodeT>(pos + j, pc);
+			if (Ternary)
+				load4<CodeT>(neg + j, nc);
+#pragma unroll
+			for (int v = 0; v < 4; v++)
+			{
+				// past ncols the code is zero; only the read of q needs the guard
+				float		x = j + v < d.ncols ? qc[j + v] : 0.0f;
+
+				add_code<Ternary, K>(acc, pc[v], nc[v], x);
+			}
+		}
 	}
 
 #pragma unroll
@@ -132,16 +183,30 @@ gemm_bucket_kernel(const uint8_t *__restrict__ codes,
 		const uint8_t *neg = codes + d.off + d.plane;
 		const float *qc = qt + (size_t) d.col_start * batch + b;
 
-#pragma unroll 4
-		for (uint32_t j = 0; j < d.ncols; j++)
+		for (uint32_t j = 0; j < d.ncols; j += 4)
 		{
-			float		x = qc[(size_t) j * batch];
+			uint32_t	pc[4];
+			uint32_t	nc[4] = {0, 0, 0, 0};
+			uint32_t	nv = d.ncols - j < 4 ? d.ncols - j : 4;
 
-			// codes of a validated segment use only the nrows bits; the
-			// mask keeps even a bad one inside the buckets
-			u[(pos[j] & mask) * batch] += x;
+			// the same four codes for every thread: one broadcast load
+			load4<uint8_t>(pos + j, pc);
 			if (Ternary)
-				u[(neg[j] & mask) * batch] -= x;
+				load4<uint8_t>(neg + j, nc);
+#pragma unroll
+			for (uint32_t v = 0; v < 4; v++)
+			{
+				if (v < nv)
+				{
+					float		x = qc[(size_t) (j + v) * batch];
+
+					// codes of a validated segment use only the nrows bits;
+					// the mask keeps even a bad one inside the buckets
+					u[(pc[v] & mask) * batch] += x;
+					if (Ternary)
+						u[(nc[v] & mask) * batch] -= x;
+				}
+			}
 		}
 	}
 

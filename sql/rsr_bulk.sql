@@ -108,172 +108,174 @@ SELECT setseed(0.5);
 
 -- Ternary rows, two layouts, k not dividing the row count, and duplicate
 -- rows so that exact ties occur
-CREATE TABLE docs (id int, v tvec(40));
-INSERT INTO docs SELECT i, pg_temp.rand_tvec(40 + 0 * i) FROM generate_series(1, 500) i;
-INSERT INTO docs SELECT id + 1000, v FROM docs WHERE id <= 60;
-CREATE INDEX docs_bucket ON docs USING rsr (v tvec_ip_ops) WITH (k = 6, layout = bucket);
-CREATE INDEX docs_perm ON docs USING rsr (v tvec_ip_ops) WITH (k = 3, layout = perm);
+CREATE TABLE bulk_docs (id int, v tvec(40));
+INSERT INTO bulk_docs SELECT i, pg_temp.rand_tvec(40 + 0 * i) FROM generate_series(1, 500) i;
+INSERT INTO bulk_docs SELECT id + 1000, v FROM bulk_docs WHERE id <= 60;
+CREATE INDEX bulk_docs_bucket ON bulk_docs USING rsr (v tvec_ip_ops) WITH (k = 6, layout = bucket);
+CREATE INDEX bulk_docs_perm ON bulk_docs USING rsr (v tvec_ip_ops) WITH (k = 3, layout = perm);
 CREATE TEMP TABLE q40 AS SELECT i, pg_temp.rand_query(40 + 0 * i) AS q FROM generate_series(1, 70) i;
 -- Integer queries: many rows tie exactly, order then follows the TID
 CREATE TEMP TABLE q40int AS
 SELECT i, array(SELECT (floor(random() * 3) - 1)::real FROM generate_series(1, 40 + 0 * i)) AS q
 FROM generate_series(1, 3) i;
 
-SELECT pg_temp.info('docs_bucket');
-SELECT pg_temp.info('docs_perm');
+SELECT pg_temp.info('bulk_docs_bucket');
+SELECT pg_temp.info('bulk_docs_perm');
 
 -- rsr_scores: every visible row once, within the bound
-SELECT pg_temp.scores_vs_exact('docs_bucket', 'docs', 'v', q) FROM q40 WHERE i <= 2;
-SELECT pg_temp.scores_vs_exact('docs_perm', 'docs', 'v', q) FROM q40 WHERE i = 3;
-SELECT tid, score FROM rsr_scores('docs_bucket', (SELECT q FROM q40int WHERE i = 1)) ORDER BY tid LIMIT 5;
+SELECT pg_temp.scores_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', q) FROM q40 WHERE i <= 2;
+SELECT pg_temp.scores_vs_exact('bulk_docs_perm', 'bulk_docs', 'v', q) FROM q40 WHERE i = 3;
+SELECT tid, score FROM rsr_scores('bulk_docs_bucket', (SELECT q FROM q40int WHERE i = 1)) ORDER BY tid LIMIT 5;
 SELECT d.id, s.score, inner_product(d.v, (SELECT q FROM q40int WHERE i = 1)) AS exact
-FROM rsr_scores('docs_bucket', (SELECT q FROM q40int WHERE i = 1)) s JOIN docs d ON d.ctid = s.tid
+FROM rsr_scores('bulk_docs_bucket', (SELECT q FROM q40int WHERE i = 1)) s JOIN bulk_docs d ON d.ctid = s.tid
 ORDER BY d.id LIMIT 5;
 
 -- rsr_topk: one query, a few, more than one batch (70 > 64), n from 1 to
 -- more than the rows; exact ties broken by TID
-SELECT pg_temp.topk_vs_exact('docs_bucket', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i = 1), 10);
-SELECT pg_temp.topk_vs_exact('docs_bucket', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 5), 1);
-SELECT pg_temp.topk_vs_exact('docs_bucket', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40), 7);
-SELECT pg_temp.topk_vs_exact('docs_perm', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40), 7);
-SELECT pg_temp.topk_vs_exact('docs_perm', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 2), 1000);
-SELECT pg_temp.topk_vs_exact('docs_bucket', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40int), 25);
-SELECT query, tid, score FROM rsr_topk('docs_bucket', (SELECT array_agg(q ORDER BY i) FROM q40int), 4);
+SELECT pg_temp.topk_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i = 1), 10);
+SELECT pg_temp.topk_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 5), 1);
+SELECT pg_temp.topk_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40), 7);
+SELECT pg_temp.topk_vs_exact('bulk_docs_perm', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40), 7);
+SELECT pg_temp.topk_vs_exact('bulk_docs_perm', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 2), 1000);
+SELECT pg_temp.topk_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40int), 25);
+SELECT query, tid, score FROM rsr_topk('bulk_docs_bucket', (SELECT array_agg(q ORDER BY i) FROM q40int), 4);
 SELECT count(*), count(DISTINCT query), min(query), max(query)
-FROM rsr_topk('docs_perm', (SELECT array_agg(q ORDER BY i) FROM q40), 3);
+FROM rsr_topk('bulk_docs_perm', (SELECT array_agg(q ORDER BY i) FROM q40), 3);
 
 -- Deletes, HOT and non-HOT updates, then VACUUM: only visible rows, with
 -- the TID of their visible version
-DELETE FROM docs WHERE id % 7 = 0;
-UPDATE docs SET id = id + 0 WHERE id % 7 = 1;
-UPDATE docs SET v = v WHERE id % 11 = 2;
-SELECT pg_temp.scores_vs_exact('docs_bucket', 'docs', 'v', q) FROM q40 WHERE i = 4;
-SELECT pg_temp.topk_vs_exact('docs_bucket', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40), 9);
-SELECT pg_temp.topk_vs_exact('docs_perm', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40int), 30);
-SELECT (pg_temp.info('docs_bucket'))->'rows' AS rows, (pg_temp.info('docs_bucket'))->'dead_rows' AS dead;
-VACUUM docs;
-SELECT (pg_temp.info('docs_bucket'))->'rows' AS rows, (pg_temp.info('docs_bucket'))->'dead_rows' AS dead,
-	   (pg_temp.info('docs_bucket'))->'live_rows' AS live, (SELECT count(*) FROM docs) AS table_rows;
-SELECT pg_temp.scores_vs_exact('docs_bucket', 'docs', 'v', q) FROM q40 WHERE i = 5;
-SELECT pg_temp.topk_vs_exact('docs_perm', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 10), 12);
+DELETE FROM bulk_docs WHERE id % 7 = 0;
+UPDATE bulk_docs SET id = id + 0 WHERE id % 7 = 1;
+UPDATE bulk_docs SET v = v WHERE id % 11 = 2;
+SELECT pg_temp.scores_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', q) FROM q40 WHERE i = 4;
+SELECT pg_temp.topk_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40), 9);
+SELECT pg_temp.topk_vs_exact('bulk_docs_perm', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40int), 30);
+SELECT (pg_temp.info('bulk_docs_bucket'))->'rows' AS rows, (pg_temp.info('bulk_docs_bucket'))->'dead_rows' AS dead;
+VACUUM bulk_docs;
+SELECT (pg_temp.info('bulk_docs_bucket'))->'rows' AS rows, (pg_temp.info('bulk_docs_bucket'))->'dead_rows' AS dead,
+	   (pg_temp.info('bulk_docs_bucket'))->'live_rows' AS live, (SELECT count(*) FROM bulk_docs) AS table_rows;
+SELECT pg_temp.scores_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', q) FROM q40 WHERE i = 5;
+SELECT pg_temp.topk_vs_exact('bulk_docs_perm', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 10), 12);
 
 -- A transaction's own uncommitted rows are seen; rolled back rows are not
 BEGIN;
-INSERT INTO docs SELECT 5000 + i, pg_temp.rand_tvec(40 + 0 * i) FROM generate_series(1, 20) i;
-SELECT pg_temp.scores_vs_exact('docs_bucket', 'docs', 'v', q) FROM q40 WHERE i = 6;
-SELECT pg_temp.topk_vs_exact('docs_bucket', 'docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 10), 5);
+INSERT INTO bulk_docs SELECT 5000 + i, pg_temp.rand_tvec(40 + 0 * i) FROM generate_series(1, 20) i;
+SELECT pg_temp.scores_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', q) FROM q40 WHERE i = 6;
+SELECT pg_temp.topk_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', (SELECT array_agg(q ORDER BY i) FROM q40 WHERE i <= 10), 5);
 ROLLBACK;
-SELECT pg_temp.scores_vs_exact('docs_bucket', 'docs', 'v', q) FROM q40 WHERE i = 6;
+SELECT pg_temp.scores_vs_exact('bulk_docs_bucket', 'bulk_docs', 'v', q) FROM q40 WHERE i = 6;
 
 -- Near ties: rows that differ only where the query is tiny; float32
 -- kernel sums cannot tell them apart, the exact rescoring can
-CREATE TABLE ties (id int, v bit(64));
-INSERT INTO ties
+CREATE TABLE bulk_ties (id int, v bit(64));
+INSERT INTO bulk_ties
 SELECT i, (repeat('1', 56) || '0' || (i::bit(7))::text)::bit(64) FROM generate_series(0, 79) i;
-INSERT INTO ties
+INSERT INTO bulk_ties
 SELECT 100 + i, (repeat('1', 55) || '00' || (i::bit(7))::text)::bit(64) FROM generate_series(0, 9) i;
-CREATE INDEX ties_idx ON ties USING rsr (v bit_ip_ops) WITH (k = 8);
+CREATE INDEX bulk_ties_idx ON bulk_ties USING rsr (v bit_ip_ops) WITH (k = 8);
 CREATE TEMP TABLE qties AS
 SELECT ARRAY[array_fill(1000::real, ARRAY[57]) || ARRAY(SELECT (1e-6 * 2 ^ (6 - b))::real FROM generate_series(0, 6) b),
 			 array_fill(1000::real, ARRAY[57]) || ARRAY(SELECT (-1e-6 * 2 ^ (6 - b))::real FROM generate_series(0, 6) b)] AS qs;
-SELECT pg_temp.topk_vs_exact('ties_idx', 'ties', 'v', (SELECT qs FROM qties), 12);
-SELECT pg_temp.topk_vs_exact('ties_idx', 'ties', 'v', (SELECT qs FROM qties), 100);
-SELECT r.query, t.id FROM rsr_topk('ties_idx', (SELECT qs FROM qties), 6) r JOIN ties t ON t.ctid = r.tid;
+SELECT pg_temp.topk_vs_exact('bulk_ties_idx', 'bulk_ties', 'v', (SELECT qs FROM qties), 12);
+SELECT pg_temp.topk_vs_exact('bulk_ties_idx', 'bulk_ties', 'v', (SELECT qs FROM qties), 100);
+SELECT r.query, t.id FROM rsr_topk('bulk_ties_idx', (SELECT qs FROM qties), 6) r JOIN bulk_ties t ON t.ctid = r.tid;
 
 -- Binary rows over many pages (several batches of pages per pass)
-CREATE TABLE bits (id int, v bit(512));
-INSERT INTO bits
+CREATE TABLE bulk_bits (id int, v bit(512));
+INSERT INTO bulk_bits
 SELECT i, ('x' || md5(i || 'a') || md5(i || 'b') || md5(i || 'c') || md5(i || 'd'))::bit(512)
 FROM generate_series(1, 5000) i;
-CREATE INDEX bits_idx ON bits USING rsr (v bit_ip_ops) WITH (k = 8);
+CREATE INDEX bulk_bits_idx ON bulk_bits USING rsr (v bit_ip_ops) WITH (k = 8);
 CREATE TEMP TABLE q512 AS SELECT i, pg_temp.rand_query(512 + 0 * i) AS q FROM generate_series(1, 20) i;
-SELECT (pg_temp.info('bits_idx'))->'segments' AS segments, (rsr_index_info('bits_idx')->>'pages')::int > 32 AS many_pages;
-SELECT pg_temp.scores_vs_exact('bits_idx', 'bits', 'v', q) FROM q512 WHERE i = 1;
-SELECT pg_temp.topk_vs_exact('bits_idx', 'bits', 'v', (SELECT array_agg(q ORDER BY i) FROM q512), 10);
+SELECT (pg_temp.info('bulk_bits_idx'))->'segments' AS segments, (rsr_index_info('bulk_bits_idx')->>'pages')::int > 32 AS many_pages;
+SELECT pg_temp.scores_vs_exact('bulk_bits_idx', 'bulk_bits', 'v', q) FROM q512 WHERE i = 1;
+SELECT pg_temp.topk_vs_exact('bulk_bits_idx', 'bulk_bits', 'v', (SELECT array_agg(q ORDER BY i) FROM q512), 10);
 
 -- Rows wider than a page: the column ranges of one block of rows span
 -- pages and batches of pages
-CREATE TABLE wide (id int, v tvec(20000));
-INSERT INTO wide SELECT i, pg_temp.rand_tvec(20000 + 0 * i) FROM generate_series(1, 80) i;
-CREATE INDEX wide_idx ON wide USING rsr (v tvec_ip_ops) WITH (k = 16);
+CREATE TABLE bulk_wide (id int, v tvec(20000));
+INSERT INTO bulk_wide SELECT i, pg_temp.rand_tvec(20000 + 0 * i) FROM generate_series(1, 80) i;
+CREATE INDEX bulk_wide_idx ON bulk_wide USING rsr (v tvec_ip_ops) WITH (k = 16);
 CREATE TEMP TABLE q20000 AS SELECT i, pg_temp.rand_query(20000 + 0 * i) AS q FROM generate_series(1, 3) i;
-SELECT (rsr_index_info('wide_idx')->>'ranges')::int > 1 AS ranges, (rsr_index_info('wide_idx')->>'pages')::int > 32 AS many_pages;
-SELECT pg_temp.scores_vs_exact('wide_idx', 'wide', 'v', q) FROM q20000 WHERE i = 1;
-SELECT pg_temp.topk_vs_exact('wide_idx', 'wide', 'v', (SELECT array_agg(q ORDER BY i) FROM q20000), 5);
+SELECT (rsr_index_info('bulk_wide_idx')->>'ranges')::int > 1 AS ranges, (rsr_index_info('bulk_wide_idx')->>'pages')::int > 32 AS many_pages;
+SELECT pg_temp.scores_vs_exact('bulk_wide_idx', 'bulk_wide', 'v', q) FROM q20000 WHERE i = 1;
+SELECT pg_temp.topk_vs_exact('bulk_wide_idx', 'bulk_wide', 'v', (SELECT array_agg(q ORDER BY i) FROM q20000), 5);
 
 -- Expression index: rescoring evaluates the indexed expression
-CREATE TABLE emb (id int, x real[]);
-INSERT INTO emb SELECT i, pg_temp.rand_query(40 + 0 * i) FROM generate_series(1, 200) i;
-CREATE INDEX emb_idx ON emb USING rsr ((ternary_quantize(x)) tvec_ip_ops);
-SELECT count(*) = 200 AS all_rows FROM rsr_scores('emb_idx', (SELECT q FROM q40 WHERE i = 1));
+CREATE TABLE bulk_emb (id int, x real[]);
+INSERT INTO bulk_emb SELECT i, pg_temp.rand_query(40 + 0 * i) FROM generate_series(1, 200) i;
+CREATE INDEX bulk_emb_idx ON bulk_emb USING rsr ((ternary_quantize(x)) tvec_ip_ops);
+SELECT count(*) = 200 AS all_rows FROM rsr_scores('bulk_emb_idx', (SELECT q FROM q40 WHERE i = 1));
 SELECT array_agg(e.id ORDER BY r.score DESC, r.tid) =
-	   (SELECT array_agg(id) FROM (SELECT id FROM emb ORDER BY inner_product(ternary_quantize(x), (SELECT q FROM q40 WHERE i = 1)) DESC, ctid LIMIT 8) s) AS same
-FROM rsr_topk('emb_idx', (SELECT array_agg(q) FROM q40 WHERE i = 1), 8) r JOIN emb e ON e.ctid = r.tid;
+	   (SELECT array_agg(id) FROM (SELECT id FROM bulk_emb ORDER BY inner_product(ternary_quantize(x), (SELECT q FROM q40 WHERE i = 1)) DESC, ctid LIMIT 8) s) AS same
+FROM rsr_topk('bulk_emb_idx', (SELECT array_agg(q) FROM q40 WHERE i = 1), 8) r JOIN bulk_emb e ON e.ctid = r.tid;
 
 -- Empty indexes and a NULL-only table: no rows
-CREATE TABLE nothing (id int, v tvec(8));
-CREATE INDEX nothing_idx ON nothing USING rsr (v tvec_ip_ops);
-SELECT pg_temp.info('nothing_idx');
-SELECT * FROM rsr_scores('nothing_idx', '{1,2,3,4,5,6,7,8}');
-SELECT * FROM rsr_topk('nothing_idx', '{{1,2,3,4,5,6,7,8}}', 3);
-INSERT INTO nothing VALUES (1, NULL);
-SELECT * FROM rsr_topk('nothing_idx', '{{1,2,3,4,5,6,7,8}}', 3);
+CREATE TABLE bulk_empty (id int, v tvec(8));
+CREATE INDEX bulk_empty_idx ON bulk_empty USING rsr (v tvec_ip_ops) WITH (k = 8);
+SELECT pg_temp.info('bulk_empty_idx');
+SELECT * FROM rsr_scores('bulk_empty_idx', '{1,2,3,4,5,6,7,8}');
+SELECT * FROM rsr_topk('bulk_empty_idx', '{{1,2,3,4,5,6,7,8}}', 3);
+INSERT INTO bulk_empty VALUES (1, NULL);
+SELECT * FROM rsr_topk('bulk_empty_idx', '{{1,2,3,4,5,6,7,8}}', 3);
 -- Without a typmod the dimension is unknown until the first row
-CREATE TABLE anydim (id int, v tvec);
-CREATE INDEX anydim_idx ON anydim USING rsr (v tvec_ip_ops);
-SELECT (pg_temp.info('anydim_idx'))->'dims' AS dims;
-SELECT * FROM rsr_scores('anydim_idx', '{1,2,3}');
-SELECT * FROM rsr_topk('anydim_idx', '{{1,2,3},{4,5,6}}', 3);
-INSERT INTO anydim VALUES (1, '[1,0,-1]'), (2, '[1,1,1]');
-SELECT * FROM rsr_topk('anydim_idx', '{{1,2,3},{4,5,6}}', 3);
-SELECT s.score, a.id FROM rsr_scores('anydim_idx', '{1,2,3}') s JOIN anydim a ON a.ctid = s.tid ORDER BY a.id;
+CREATE TABLE bulk_anydim (id int, v tvec);
+CREATE INDEX bulk_anydim_idx ON bulk_anydim USING rsr (v tvec_ip_ops);
+SELECT (pg_temp.info('bulk_anydim_idx'))->'dims' AS dims;
+SELECT * FROM rsr_scores('bulk_anydim_idx', '{1,2,3}');
+SELECT * FROM rsr_topk('bulk_anydim_idx', '{{1,2,3},{4,5,6}}', 3);
+INSERT INTO bulk_anydim VALUES (1, '[1,0,-1]'), (2, '[1,1,1]');
+SELECT * FROM rsr_topk('bulk_anydim_idx', '{{1,2,3},{4,5,6}}', 3);
+SELECT s.score, a.id FROM rsr_scores('bulk_anydim_idx', '{1,2,3}') s JOIN bulk_anydim a ON a.ctid = s.tid ORDER BY a.id;
 
 -- NULL arguments: the functions are strict
 SELECT count(*) FROM rsr_scores(NULL, '{1}');
-SELECT count(*) FROM rsr_topk('docs_bucket', NULL, 3);
-SELECT count(*) FROM rsr_topk('docs_bucket', (SELECT array_agg(q) FROM q40 WHERE i = 1), NULL);
+SELECT count(*) FROM rsr_topk('bulk_docs_bucket', NULL, 3);
+SELECT count(*) FROM rsr_topk('bulk_docs_bucket', (SELECT array_agg(q) FROM q40 WHERE i = 1), NULL);
 SELECT rsr_index_info(NULL);
 
 -- Errors
-CREATE INDEX docs_btree ON docs (id);
-CREATE TABLE parted (id int, v tvec(3)) PARTITION BY RANGE (id);
-CREATE INDEX parted_idx ON parted USING rsr (v tvec_ip_ops);
-SELECT pg_temp.try($$SELECT rsr_scores('docs', '{1}')$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_btree', '{{1}}', 1)$$);
-SELECT pg_temp.try($$SELECT rsr_index_info('docs_btree')$$);
-SELECT pg_temp.try($$SELECT rsr_index_info('parted_idx')$$);
+CREATE INDEX bulk_docs_btree ON bulk_docs (id);
+CREATE TABLE bulk_parted (id int, v tvec(3)) PARTITION BY RANGE (id);
+CREATE INDEX bulk_parted_idx ON bulk_parted USING rsr (v tvec_ip_ops);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs', '{1}')$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_btree', '{{1}}', 1)$$);
+SELECT pg_temp.try($$SELECT rsr_index_info('bulk_docs_btree')$$);
+SELECT pg_temp.try($$SELECT rsr_index_info('bulk_parted_idx')$$);
 SELECT pg_temp.try($$SELECT rsr_index_info(0)$$);
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', '{1,2,3}')$$);
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', '{}')$$);
-SELECT pg_temp.try($$SELECT rsr_scores('nothing_idx', '{}')$$);
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', array_fill(1::real, ARRAY[39]) || 'NaN'::real)$$);
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', array_fill(1::real, ARRAY[39]) || 'Infinity'::real)$$);
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', array_fill(1::real, ARRAY[39]) || NULL::real)$$);
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', array_fill(1::real, ARRAY[2, 20]))$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', array_fill(1::real, ARRAY[2, 39]), 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', array_fill(1::real, ARRAY[40]), 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', array_fill(1::real, ARRAY[2, 2, 10]), 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', '{}', 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', '{{1,2},{3}}', 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[39]) || NULL::real], 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[39]) || 'NaN'::real], 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[39]) || '-Infinity'::real], 1)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], 0)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], -5)$$);
-SELECT pg_temp.try($$SELECT rsr_topk('nothing_idx', '{{1,2,3},{4,5,6}}', 0)$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', '{1,2,3}')$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', '{}')$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_empty_idx', '{}')$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', array_fill(1::real, ARRAY[39]) || 'NaN'::real)$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', array_fill(1::real, ARRAY[39]) || 'Infinity'::real)$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', array_fill(1::real, ARRAY[39]) || NULL::real)$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', array_fill(3e36::real, ARRAY[40]))$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', array_fill(1::real, ARRAY[2, 20]))$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', array_fill(1::real, ARRAY[2, 39]), 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', array_fill(1::real, ARRAY[40]), 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', array_fill(1::real, ARRAY[2, 2, 10]), 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', '{}', 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', '{{1,2},{3}}', 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[39]) || NULL::real], 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[39]) || 'NaN'::real], 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[39]) || '-Infinity'::real], 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[40]), array_fill(3e36::real, ARRAY[40])], 1)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], 0)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], -5)$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_empty_idx', '{{1,2,3},{4,5,6}}', 0)$$);
 
 -- Permissions: SELECT on the table is required
 CREATE ROLE regress_rsr_bulk_reader;
 SET ROLE regress_rsr_bulk_reader;
-SELECT pg_temp.try($$SELECT rsr_scores('docs_bucket', array_fill(1::real, ARRAY[40]))$$);
-SELECT pg_temp.try($$SELECT rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], 1)$$);
-SELECT pg_temp.try($$SELECT rsr_index_info('docs_bucket')$$);
+SELECT pg_temp.try($$SELECT rsr_scores('bulk_docs_bucket', array_fill(1::real, ARRAY[40]))$$);
+SELECT pg_temp.try($$SELECT rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], 1)$$);
+SELECT pg_temp.try($$SELECT rsr_index_info('bulk_docs_bucket')$$);
 RESET ROLE;
-GRANT SELECT ON docs TO regress_rsr_bulk_reader;
+GRANT SELECT ON bulk_docs TO regress_rsr_bulk_reader;
 SET ROLE regress_rsr_bulk_reader;
-SELECT count(*) = (SELECT count(*) FROM docs) AS all_rows FROM rsr_scores('docs_bucket', array_fill(1::real, ARRAY[40]));
-SELECT count(*) FROM rsr_topk('docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], 3);
-SELECT (rsr_index_info('docs_bucket'))->'dims' AS dims;
+SELECT count(*) = (SELECT count(*) FROM bulk_docs) AS all_rows FROM rsr_scores('bulk_docs_bucket', array_fill(1::real, ARRAY[40]));
+SELECT count(*) FROM rsr_topk('bulk_docs_bucket', ARRAY[array_fill(1::real, ARRAY[40])], 3);
+SELECT (rsr_index_info('bulk_docs_bucket'))->'dims' AS dims;
 RESET ROLE;
-REVOKE SELECT ON docs FROM regress_rsr_bulk_reader;
+REVOKE SELECT ON bulk_docs FROM regress_rsr_bulk_reader;
 DROP ROLE regress_rsr_bulk_reader;

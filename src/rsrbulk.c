@@ -267,6 +267,27 @@ ScoreBound(uint32 dims, double qabs)
 		DBL_MIN;
 }
 
+/*
+ * Sum |q_j| of a query of n values, checked to stay far from float32
+ * overflow: the kernels' partial sums are at most this large, and an
+ * infinite or NaN kernel score would be taken for an empty slot.
+ */
+static double
+QueryAbsSum(const float *q, int n)
+{
+	double		qabs = 0;
+	int			j;
+
+	for (j = 0; j < n; j++)
+		qabs += fabs((double) q[j]);
+	if (qabs >= 1e37)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("query values are too large"),
+				 errdetail("The sum of the absolute values of a query must be less than 1e37.")));
+	return qabs;
+}
+
 /* ---- rsr_scores ---- */
 
 /* Report the visible rows of slots [0, count) with their kernel scores */
@@ -313,6 +334,7 @@ rsr_scores(PG_FUNCTION_ARGS)
 	OpenBulk(indexOid, &rel);
 	q = RsrQueryFromArray(arr, rel.meta.dims > 0 ? (int) rel.meta.dims : -1,
 						  &dims);
+	(void) QueryAbsSum(q, dims);
 	InitMaterializedSRF(fcinfo, 0);
 
 	if (rel.meta.dims > 0)
@@ -389,6 +411,8 @@ QueriesFromArray(ArrayType *a, uint32 dims, int *nq, int *qdims)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("infinite value not allowed in vector")));
 	}
+	for (i = 0; i < *nq; i++)
+		(void) QueryAbsSum(x + (size_t) i * *qdims, *qdims);
 	return x;
 }
 
@@ -604,14 +628,11 @@ rsr_topk(PG_FUNCTION_ARGS)
 			TopkQuery  *tq = &ts.queries[b];
 			const float *q = Q + (size_t) (first + b) * dims;
 			Datum	   *elems = palloc(dims * sizeof(Datum));
-			double		qabs = 0;
+			double		qabs = QueryAbsSum(q, dims);
 			int			j;
 
 			for (j = 0; j < dims; j++)
-			{
 				elems[j] = Float4GetDatum(q[j]);
-				qabs += fabs((double) q[j]);
-			}
 			tq->query = PointerGetDatum(construct_array(elems, dims, FLOAT4OID,
 														sizeof(float4), true,
 														TYPALIGN_INT));

@@ -179,8 +179,6 @@ extern const RsrKernels rsr_kernels_scalar;
 
 /* rsr_simd.c: AVX2 kernels (x86-64 only; NULL name when not built) */
 extern const RsrKernels *rsr_kernels_avx2(void);
-extern RsrStatus rsr_gemv_codes_blend_avx2(const RsrSeg *s, const float *q,
-										   float *acc, float *buckets);
 
 /*
  * rsr_gemv.c: run the drivers with an explicit kernel set (the benchmark

@@ -232,6 +232,52 @@ build_perm(RsrKind kind, uint32_t k, const uint8_t *const *rows,
 	return RSR_OK;
 }
 
+/*
+ * Transpose an 8x8 bit matrix: bit 8 i + j goes to bit 8 j + i (Hacker's
+ * Delight, transpose8rS64).
+ */
+static inline uint64_t
+transpose8(uint64_t x)
+{
+	uint64_t	t;
+
+	t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAULL;
+	x = x ^ t ^ (t << 7);
+	t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCULL;
+	x = x ^ t ^ (t << 14);
+	t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ULL;
+	x = x ^ t ^ (t << 28);
+	return x;
+}
+
+/*
+ * Layout (b) codes of a byte-aligned column range, 8 rows x 8 columns at a
+ * time: byte r of the matrix is row r's byte (column t at bit 7 - t), so
+ * after the transpose byte 7 - t holds column t's code for those rows.
+ */
+static void
+build_codes_aligned(const uint8_t *const *rows, uint32_t nrows,
+					size_t offset, uint32_t ncols, uint32_t cb,
+					uint8_t *codes)
+{
+	uint32_t	jb;
+	uint32_t	g;
+
+	for (jb = 0; 8 * jb < ncols; jb++)
+		for (g = 0; g < cb; g++)
+		{
+			uint64_t	x = 0;
+			uint32_t	rr;
+			uint32_t	t;
+
+			for (rr = 0; rr < 8 && 8 * g + rr < nrows; rr++)
+				x |= (uint64_t) rows[8 * g + rr][offset + jb] << (8 * rr);
+			x = transpose8(x);
+			for (t = 0; t < 8 && 8 * jb + t < ncols; t++)
+				codes[(size_t) (8 * jb + t) * cb + g] = (uint8_t) (x >> (8 * (7 - t)));
+		}
+}
+
 /* Layout (b): one code per column, "+1" codes then "-1" codes for ternary */
 static void
 build_bucket(RsrKind kind, uint32_t k, const uint8_t *const *rows,
@@ -249,6 +295,12 @@ build_bucket(RsrKind kind, uint32_t k, const uint8_t *const *rows,
 	{
 		uint8_t    *codes = out + RSR_SEG_HEADER + (size_t) p * ncols * cb;
 
+		if (col_start % 8 == 0)
+		{
+			build_codes_aligned(rows, nrows, p * plane + col_start / 8, ncols,
+								cb, codes);
+			continue;
+		}
 		for (j = 0; j < ncols; j++)
 		{
 			uint32_t	code = 0;

@@ -4,9 +4,12 @@
  *	  AVX2 kernels, compiled per function with target attributes and
  *	  chosen at run time by CPUID; absent on other architectures.
  *
- * Masks come from shifting the wanted bit into the sign bit of each lane
- * (vpsllvd) and selecting with vblendvps, so every kernel adds exactly the
- * same float values as the scalar reference, only in another order.
+ * Every kernel adds exactly the float values the scalar reference adds,
+ * only in another order: the row kernel selects q[j] by shifting the
+ * wanted bit into the sign of each lane (vpsllvd) for vblendvps; the
+ * single-query kernel on layout (b) multiplies q[j] by 0 or 1 from a table
+ * (an FMA by 1 rounds like the addition); the batched kernel adds and
+ * subtracts query values in buckets.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -103,90 +106,6 @@ row_avx2(RsrKind kind, const uint8_t *row, uint32_t dims, const float *q,
 	if (kind == RSR_KIND_TERNARY)
 		s -= plane_dot(row + ((size_t) dims + 7) / 8, dims, q);
 	*out = s;
-}
-
-/*
- * Direct kernel on one plane of 8-bit codes (k <= 8): the code byte of a
- * column is an 8-row bit slice, so lane r of the accumulator is row r:
- * broadcast q[j], select the lanes whose bit is set, add.  4 columns per
- * step share one broadcast of their code bytes.
- */
-AVX2 static __m256
-codes8_dot(const uint8_t *codes, uint32_t ncols, const float *q)
-{
-	const __m256i t0 = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
-	const __m256i t1 = _mm256_setr_epi32(23, 22, 21, 20, 19, 18, 17, 16);
-	const __m256i t2 = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
-	const __m256i t3 = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
-	__m256		a0 = _mm256_setzero_ps();
-	__m256		a1 = _mm256_setzero_ps();
-	__m256		a2 = _mm256_setzero_ps();
-	__m256		a3 = _mm256_setzero_ps();
-	uint32_t	j;
-
-	for (j = 0; j + 4 <= ncols; j += 4)
-	{
-		uint32_t	w;
-		__m256i		v;
-
-		memcpy(&w, codes + j, 4);
-		v = _mm256_set1_epi32((int) w);
-		a0 = _mm256_add_ps(a0, SELECT(_mm256_broadcast_ss(q + j), v, t0));
-		a1 = _mm256_add_ps(a1, SELECT(_mm256_broadcast_ss(q + j + 1), v, t1));
-		a2 = _mm256_add_ps(a2, SELECT(_mm256_broadcast_ss(q + j + 2), v, t2));
-		a3 = _mm256_add_ps(a3, SELECT(_mm256_broadcast_ss(q + j + 3), v, t3));
-	}
-	for (; j < ncols; j++)
-	{
-		__m256i		v = _mm256_set1_epi32((int) codes[j]);
-
-		a0 = _mm256_add_ps(a0, SELECT(_mm256_broadcast_ss(q + j), v, t0));
-	}
-	return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-}
-
-/*
- * Direct kernel on one plane of 16-bit codes (k = 9..16): rows 0-7 and
- * 8-15 in two accumulators that share the broadcast of q[j].
- */
-AVX2 static void
-codes16_dot(const uint8_t *codes, uint32_t ncols, const float *q,
-			__m256 *lo, __m256 *hi)
-{
-	const __m256i t0 = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
-	const __m256i t1 = _mm256_setr_epi32(23, 22, 21, 20, 19, 18, 17, 16);
-	const __m256i t2 = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
-	const __m256i t3 = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
-	__m256		l0 = _mm256_setzero_ps();
-	__m256		l1 = _mm256_setzero_ps();
-	__m256		h0 = _mm256_setzero_ps();
-	__m256		h1 = _mm256_setzero_ps();
-	uint32_t	j;
-
-	for (j = 0; j + 2 <= ncols; j += 2)
-	{
-		uint32_t	w;
-		__m256i		v;
-		__m256		q0 = _mm256_broadcast_ss(q + j);
-		__m256		q1 = _mm256_broadcast_ss(q + j + 1);
-
-		memcpy(&w, codes + 2 * j, 4);
-		v = _mm256_set1_epi32((int) w);
-		l0 = _mm256_add_ps(l0, SELECT(q0, v, t0));
-		h0 = _mm256_add_ps(h0, SELECT(q0, v, t1));
-		l1 = _mm256_add_ps(l1, SELECT(q1, v, t2));
-		h1 = _mm256_add_ps(h1, SELECT(q1, v, t3));
-	}
-	if (j < ncols)
-	{
-		__m256i		v = _mm256_set1_epi32((int) rsr_rd16(codes + 2 * j));
-		__m256		q0 = _mm256_broadcast_ss(q + j);
-
-		l0 = _mm256_add_ps(l0, SELECT(q0, v, t0));
-		h0 = _mm256_add_ps(h0, SELECT(q0, v, t1));
-	}
-	*lo = _mm256_add_ps(l0, l1);
-	*hi = _mm256_add_ps(h0, h1);
 }
 
 /*
@@ -330,46 +249,6 @@ gemv_codes_fma(const RsrSeg *s, const float *q, float *acc, float *buckets)
 		__m256		hi;
 
 		codes16_fma(s->payload, neg, s->ncols, qc, &lo, &hi);
-		_mm256_storeu_ps(lanes, lo);
-		_mm256_storeu_ps(lanes + 8, hi);
-	}
-	for (r = 0; r < s->nrows; r++)
-		acc[r] = lanes[r];
-	return RSR_OK;
-}
-
-/* Layout (b), single query, directly on the codes (shift and blend) */
-AVX2 RsrStatus
-rsr_gemv_codes_blend_avx2(const RsrSeg *s, const float *q, float *acc, float *buckets)
-{
-	const float *qc = q + s->col_start;
-	float		lanes[16];
-	uint32_t	r;
-
-	(void) buckets;
-	if (s->k <= 8)
-	{
-		__m256		a = codes8_dot(s->payload, s->ncols, qc);
-
-		if (s->kind == RSR_KIND_TERNARY)
-			a = _mm256_sub_ps(a, codes8_dot(s->payload + s->ncols, s->ncols, qc));
-		_mm256_storeu_ps(lanes, a);
-	}
-	else
-	{
-		__m256		lo;
-		__m256		hi;
-
-		codes16_dot(s->payload, s->ncols, qc, &lo, &hi);
-		if (s->kind == RSR_KIND_TERNARY)
-		{
-			__m256		nlo;
-			__m256		nhi;
-
-			codes16_dot(s->payload + 2 * (size_t) s->ncols, s->ncols, qc, &nlo, &nhi);
-			lo = _mm256_sub_ps(lo, nlo);
-			hi = _mm256_sub_ps(hi, nhi);
-		}
 		_mm256_storeu_ps(lanes, lo);
 		_mm256_storeu_ps(lanes + 8, hi);
 	}
