@@ -42,7 +42,7 @@ PROVE_TESTS  = $(wildcard test/t/*.pl)
 PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS    = -std=gnu11 -fopenmp
 SHLIB_LINK   = -fopenmp -lm
-EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core \
+EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core test/bench/gen_rows \
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
@@ -74,7 +74,10 @@ sanitizecheck: test/unit/test_core_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
+# SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
+# index against sequential scans, then bulk scoring against index scans
 sqlbench:
+	bash test/bench/sqlbench.sh
 	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
 
 print-regress:

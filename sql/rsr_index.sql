@@ -51,6 +51,18 @@ BEGIN
 END
 $$;
 
+-- The plan of a query, without the (long) literals of its Order By line
+CREATE FUNCTION pg_temp.plan_shape(query text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		RETURN NEXT regexp_replace(line, 'Order By: .*', 'Order By: ...');
+	END LOOP;
+END
+$$;
+
 -- Seeded random data
 CREATE FUNCTION pg_temp.rand_bits(n int) RETURNS varbit
 LANGUAGE sql AS $$
@@ -182,6 +194,22 @@ CREATE TEMP TABLE lateral_seq AS
 SELECT q200.i, array_agg(b.id) AS ids FROM q200, LATERAL (SELECT id FROM bits ORDER BY v <#> q200.q LIMIT 5) b GROUP BY 1;
 RESET enable_indexscan;
 SELECT i, l.ids = s.ids AS same FROM lateral_idx l JOIN lateral_seq s USING (i) ORDER BY i;
+
+-- Inside a parallel worker: force_parallel_mode runs the whole query under
+-- Gather (initplans and temp tables would keep it in the leader, so the
+-- query is a literal)
+SELECT q AS q1 FROM q200 WHERE i = 1 \gset
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET max_parallel_workers_per_gather = 2;
+SET enable_seqscan = off;
+SELECT pg_temp.plan_shape(format('SELECT id FROM bits ORDER BY v <#> %L LIMIT 5', :'q1'));
+SELECT array_agg(id) FROM (SELECT id FROM bits ORDER BY v <#> :'q1' LIMIT 5) s;
+RESET enable_seqscan;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+SET max_parallel_workers_per_gather = 0;
+SELECT ids FROM lateral_seq WHERE i = 1;
 
 -- Prepared statement (generic plan) and cursor, against a sequential scan
 SET enable_seqscan = off;

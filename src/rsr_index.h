@@ -43,7 +43,9 @@
 #define RSR_FORMAT_VERSION	1
 #define RSR_PAGE_ID			0xFF8A	/* unused by bloom, ivfflat, hnsw */
 #define RSR_MAX_RANGES		128		/* column ranges per block of rows */
-#define RSR_SCAN_PAGES		32		/* data pages pinned at once by a scan */
+#define RSR_SCAN_PAGES		128		/* data pages share-locked at once by a
+									 * scan: one kernel call each, well below
+									 * MAX_SIMUL_LWLOCKS (200) */
 
 /* Page flags */
 #define RSR_META			(1 << 0)

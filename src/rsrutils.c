@@ -25,17 +25,7 @@
 #include "utils/varbit.h"
 
 #include "rsr_index.h"
-
-/*
- * A tvec datum: int32 varlena header, int32 dim, then the "+1" plane and the
- * "-1" plane of (dim + 7) / 8 bytes each (src/tvec.h).
- */
-typedef struct RsrTvecData
-{
-	int32		vl_len_;		/* varlena header (do not touch directly!) */
-	int32		dim;			/* number of elements */
-	uint8		data[FLEXIBLE_ARRAY_MEMBER];	/* plus plane, minus plane */
-} RsrTvecData;
+#include "tvec.h"
 
 static relopt_kind rsr_relopt_kind;
 
@@ -296,7 +286,7 @@ RsrDatumRow(Datum value, RsrKind kind, uint32 *dims, Pointer *detoasted)
 	}
 	else
 	{
-		RsrTvecData *t = (RsrTvecData *) v;
+		Tvec	   *t = (Tvec *) v;
 
 		*dims = t->dim;
 		return t->data;

@@ -473,7 +473,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 	int			i;
 	static const uint32_t perm_k[] = {2, 4};
 	static const uint32_t direct_k[] = {8, 16};
-	static const uint32_t batched_k[] = {8, 12, 16};
+	static const uint32_t batched_k[] = {8, 16};
 
 	make_config(&c, sh, dist);
 	memset(kn, 0, sizeof(kn));
@@ -501,7 +501,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 	kn[nk] = kn[nk - 2];
 	snprintf(kn[nk].name, 32, "rsr-bucket1 k=8");
 	kn[nk++].kind = K_BUCKET;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 2; i++)
 	{
 		int			j;
 		int			shared = -1;
@@ -605,7 +605,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 int
 main(int argc, char **argv)
 {
-	int			rounds = 9;
+	int			rounds = 7;
 	int			quick = 0;
 	const char *only = NULL;
 	uint64_t	seed = 42;
@@ -625,7 +625,7 @@ main(int argc, char **argv)
 			only = argv[++i];
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS)
-		rounds = 9;
+		rounds = 7;
 	rng_state = seed * 2654435761ULL + 1;
 	rsr_init();
 	printf("kernels: %s, rounds: %d, seed: %llu\n", rsr_kernel_name(), rounds,
