@@ -212,7 +212,7 @@ FROM rsr_topk('bulk_emb_idx', (SELECT array_agg(q) FROM q40 WHERE i = 1), 8) r J
 
 -- Empty indexes and a NULL-only table: no rows
 CREATE TABLE bulk_empty (id int, v tvec(8));
-CREATE INDEX bulk_empty_idx ON bulk_empty USING rsr (v tvec_ip_ops);
+CREATE INDEX bulk_empty_idx ON bulk_empty USING rsr (v tvec_ip_ops) WITH (k = 8);
 SELECT pg_temp.info('bulk_empty_idx');
 SELECT * FROM rsr_scores('bulk_empty_idx', '{1,2,3,4,5,6,7,8}');
 SELECT * FROM rsr_topk('bulk_empty_idx', '{{1,2,3,4,5,6,7,8}}', 3);

@@ -107,3 +107,46 @@ SELECT left(b::text, 14) AS bytes, length(b) AS length, pg_temp.recv(b) AS resul
 FROM unnest(ARRAY['\x0000000404ff', '\x0000000404f0', '\x00000004a050',
 				  '\x0000fffe' || repeat('00', 2 * 8192)::text,
 				  '\x0000ffff' || repeat('00', 2 * 8192)::text]::bytea[]) AS b;
+
+-- The same limits through rsr indexes: every answer equals the sequential
+-- scan's (above) or is a clear error.  Rows tied at a score come in no
+-- particular order, so results are sorted again by (score, id) outside.
+SET enable_seqscan = off;
+CREATE INDEX lim_wide_v ON lim_wide USING rsr (v tvec_ip_ops);
+CREATE INDEX lim_wide_b ON lim_wide USING rsr (b bit_ip_ops);
+SELECT * FROM (SELECT id, v <#> array_fill(1::real, ARRAY[65535]) AS score FROM lim_wide ORDER BY v <#> array_fill(1::real, ARRAY[65535]) LIMIT 4) s ORDER BY score, id;
+SELECT * FROM (SELECT id, b <#> (SELECT array_agg(j::real) FROM generate_series(1, 65535) j) AS score FROM lim_wide ORDER BY b <#> (SELECT array_agg(j::real) FROM generate_series(1, 65535) j) LIMIT 4) s ORDER BY score, id;
+SELECT pg_temp.try('SELECT id FROM lim_wide ORDER BY v <#> array_fill(1::real, ARRAY[65534]) LIMIT 1') AS short_query;
+SELECT rsr_index_check('lim_wide_v') AND rsr_index_check('lim_wide_b') AS wide_checks;
+
+CREATE INDEX lim_small_v ON lim_small USING rsr (v tvec_ip_ops);
+SELECT * FROM (SELECT id, v <#> '{1,2,3,4}' AS score FROM lim_small ORDER BY v <#> '{1,2,3,4}' LIMIT 1000000) s ORDER BY score, id;
+SELECT count(*) FROM (SELECT id FROM lim_small ORDER BY v <#> '{1,2,3,4}' LIMIT 9223372036854775807) s;
+SELECT id FROM lim_small ORDER BY v <#> '{1,2,3,4}' LIMIT 5 OFFSET 1000;
+
+-- an index scan returns the non-NULL rows only (as pgvector's indexes do)
+CREATE INDEX lim_nulls_v ON lim_nulls USING rsr (v tvec_ip_ops);
+SELECT count(*) AS through_index FROM (SELECT id FROM lim_nulls ORDER BY v <#> '{1,1,1,1}' LIMIT 100) s;
+SELECT v <#> '{1,1,1,1}' AS score FROM lim_nulls ORDER BY v <#> '{1,1,1,1}' LIMIT 3;
+SELECT rsr_index_check('lim_nulls_v') AS nulls_check;
+
+-- float32 kernels: huge, denormal and -0.0 queries, and sums past the real
+-- range, still come back exactly ordered with exact scores
+SELECT * FROM (SELECT id, v <#> '{1e30,-1e30,1e30,-1e30}' AS huge FROM lim_small ORDER BY v <#> '{1e30,-1e30,1e30,-1e30}' LIMIT 2) s ORDER BY huge, id;
+SELECT * FROM (SELECT id, v <#> '{1.4e-45,1.4e-45,-1.4e-45,1e-40}' AS denormal FROM lim_small ORDER BY v <#> '{1.4e-45,1.4e-45,-1.4e-45,1e-40}' LIMIT 2) s ORDER BY denormal, id;
+SELECT v <#> '{-0.0,-0.0,-0.0,-0.0}' AS negative_zero FROM lim_small ORDER BY v <#> '{-0.0,-0.0,-0.0,-0.0}' LIMIT 1;
+-- (float32 partial sums would overflow here: the scan scales the query by a
+-- power of two; before, rows scored inf - inf = NaN went missing)
+INSERT INTO lim_small VALUES (6, '[1,1,0,0]'), (7, '[-1,1,-1,1]');
+EXPLAIN (COSTS OFF) SELECT id FROM lim_small ORDER BY v <#> '{3.4e38,3.4e38,3.4e38,3.4e38}' LIMIT 3;
+SELECT * FROM (SELECT id, v <#> '{3.4e38,3.4e38,3.4e38,3.4e38}' AS over_float4 FROM lim_small ORDER BY v <#> '{3.4e38,3.4e38,3.4e38,3.4e38}' LIMIT 2) s ORDER BY over_float4, id;
+SELECT * FROM (SELECT id, v <#> '{-3.4e38,-3.4e38,-3.4e38,-3.4e38}' AS over_float4_neg FROM lim_small ORDER BY v <#> '{-3.4e38,-3.4e38,-3.4e38,-3.4e38}' LIMIT 1) s ORDER BY over_float4_neg, id;
+SELECT * FROM (SELECT id, v <#> '{3.4e38,-3.4e38,3.4e38,-3.4e38}' AS alternating FROM lim_small ORDER BY v <#> '{3.4e38,-3.4e38,3.4e38,-3.4e38}' LIMIT 7) s ORDER BY alternating, id;
+SELECT * FROM (SELECT id, v <#> '{3.4e38,3.4e38,-3.4e38,-3.4e38}' AS halves FROM lim_small ORDER BY v <#> '{3.4e38,3.4e38,-3.4e38,-3.4e38}' LIMIT 7) s ORDER BY halves, id;
+SELECT * FROM (SELECT id, v <#> '{2e38,2e38,1e-45,0}' AS mixed FROM lim_small ORDER BY v <#> '{2e38,2e38,1e-45,0}' LIMIT 7) s ORDER BY mixed, id;
+SELECT * FROM (SELECT id, v <#> '{3.4e38,3.4e38,3.4e38,3.4e38}' AS all_rows FROM lim_small ORDER BY v <#> '{3.4e38,3.4e38,3.4e38,3.4e38}' LIMIT 100) s ORDER BY all_rows, id;
+SELECT count(*) AS wide_rows FROM (SELECT id FROM lim_wide ORDER BY v <#> array_fill(3.4e38::real, ARRAY[65535]) LIMIT 10) s;
+SELECT * FROM (SELECT id, v <#> array_fill(3.4e38::real, ARRAY[65535]) AS wide_over_float4 FROM lim_wide ORDER BY v <#> array_fill(3.4e38::real, ARRAY[65535]) LIMIT 4) s ORDER BY wide_over_float4, id;
+SELECT pg_temp.try('SELECT id FROM lim_small ORDER BY v <#> ''{NaN,1,1,1}'' LIMIT 1') AS nan,
+	   pg_temp.try('SELECT id FROM lim_small ORDER BY v <#> ''{1,1,Infinity,1}'' LIMIT 1') AS inf;
+RESET enable_seqscan;

@@ -225,3 +225,8 @@ CREATE FUNCTION rsr_index_info(index regclass) RETURNS jsonb
 COMMENT ON FUNCTION rsr_index_info(regclass) IS 'shape, size and row counts of an rsr index and the kernel that scores it';
 
 -- ==== GPU ====
+
+CREATE FUNCTION rsr_gpu_status() RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION rsr_gpu_status() IS 'state of the rsr_vector GPU worker: running, engine, device, requests served, index copies resident';

@@ -80,6 +80,9 @@ typedef struct RsrMetaPageData
 	BlockNumber lastBlkno;		/* last data page, or InvalidBlockNumber */
 	ItemPointerData tail[RSR_MAX_RANGES];	/* entries of the last block, by
 											 * range; valid when nblocks > 0 */
+	uint64		changeCount;	/* bumped by every insert and every VACUUM
+								 * that marks rows dead: the version the GPU
+								 * worker keys its resident copy by */
 } RsrMetaPageData;
 
 typedef RsrMetaPageData *RsrMetaPage;

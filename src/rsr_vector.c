@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "rsr_vector.h"
+#include "rsr_gpu.h"
 #include "rsr_index.h"
 
 PG_MODULE_MAGIC;
@@ -40,6 +41,9 @@ _PG_init(void)
 							1, 1, 64,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	/* GPU settings; when preloaded, shared memory and the GPU worker */
+	RsrGpuInit();
 
 	MarkGUCPrefixReserved("rsr_vector");
 

@@ -167,6 +167,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid, bool setShape)
 	memcpy(meta->tail, locs, shape->nranges * sizeof(ItemPointerData));
 	meta->nblocks++;
 	meta->ntuples++;
+	meta->changeCount++;
 	GenericXLogFinish(xlog);
 	UnlockReleaseBuffer(headbuf);
 }
@@ -251,6 +252,7 @@ RebuildRange(RsrInsertState *st, uint32 range, ItemPointerData loc,
 
 		meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, st->metabuf, 0));
 		meta->ntuples++;
+		meta->changeCount++;
 	}
 	GenericXLogFinish(xlog);
 	UnlockReleaseBuffer(buf);

@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "rsr_gpu.h"
 #include "rsr_index.h"
 
 #define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
@@ -62,6 +63,7 @@ typedef struct RsrScanOpaqueData
 	bool		scored;			/* scores computed for this query */
 	bool		queryIsNull;	/* ORDER BY value is NULL */
 	double		bound;			/* subtracted from -score: a lower bound */
+	double		scale;			/* score * scale = score of the query */
 
 	/* One slot per row position, one score per slot */
 	RsrScores	sc;				/* score NaN = empty, dead or returned */
@@ -74,6 +76,12 @@ typedef struct RsrScanOpaqueData
 	size_t		batchSize;		/* size of the next top-n */
 	void	   *topnWork;
 	size_t		topnWorkSize;
+
+	/* Scoring by the GPU worker (rsr_vector.device) */
+	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
+	float	   *query;			/* the query, for a CPU fallback */
+	uint32		queryDims;
+	double		lastValue;		/* last lower bound returned */
 } RsrScanOpaqueData;
 
 typedef RsrScanOpaqueData *RsrScanOpaque;
@@ -456,12 +464,59 @@ StartScan(IndexScanDesc scan)
 		 */
 		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
 			DBL_MIN;
-		RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
+
+		/*
+		 * No float32 partial sum may overflow (inf - inf gives NaN, which
+		 * top-n never selects): every partial sum is at most sum |q|, so
+		 * score q * 2^-e with sum |q| * 2^-e < FLT_MAX / 4.  Scaling by a
+		 * power of two is exact except for values it makes subnormal; each
+		 * loses less than FLT_TRUE_MIN * 2^e, added to the bound.
+		 */
+		so->scale = 1.0;
+		if (qabs >= FLT_MAX / 4)
+		{
+			int			e;
+
+			(void) frexp(qabs / (FLT_MAX / 4), &e);
+			for (j = 0; j < n; j++)
+				q[j] = ldexpf(q[j], -e);
+			so->scale = ldexp(1.0, e);
+			so->bound += n * ldexp(FLT_TRUE_MIN, e);
+		}
+		so->query = q;
+		so->queryDims = n;
+		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);
+		if (so->gpu == NULL)
+			RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
 	}
 	MemoryContextSwitchTo(oldCtx);
+	so->lastValue = -get_float8_infinity();
 
 	so->batchSize = RSR_SCAN_FIRST_BATCH;
 	so->scored = true;
+}
+
+/*
+ * The GPU worker failed in the middle of a scan: score on the CPU and skip
+ * the rows already returned.  Lower bounds stay ascending: every row left
+ * scored below the last one returned, so the last bound still holds.
+ */
+static void
+GpuFallback(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+	const uint32 *slots;
+	size_t		nslots;
+	size_t		i;
+
+	RsrScoreIndex(scan->indexRelation, so->query, 1, so->queryDims, &so->sc);
+	slots = RsrGpuScanReturned(so->gpu, &nslots);
+	for (i = 0; i < nslots; i++)
+		if (slots[i] < so->sc.nslots)
+			so->sc.scores[slots[i]] = NAN;
+	so->gpu = NULL;
+	MemoryContextSwitchTo(oldCtx);
 }
 
 /* Return the next TID in ascending order of <#> lower bounds */
@@ -469,25 +524,40 @@ bool
 rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
-	size_t		i;
+	float		score = 0;
 
 	if (!ScanDirectionIsForward(dir))
 		elog(ERROR, "rsr index scans only go forward");
 	if (!so->scored)
 		StartScan(scan);
 
-	if (so->batchPos >= so->batchCount)
+	if (so->gpu != NULL)
 	{
-		MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+		RsrGpuNext next = RsrGpuScanNext(so->gpu, &scan->xs_heaptid, &score);
 
-		NextBatch(so);
-		MemoryContextSwitchTo(oldCtx);
-		if (so->batchCount == 0)
+		if (next == RSR_GPU_NEXT_END)
 			return false;
+		if (next == RSR_GPU_NEXT_FALLBACK)
+			GpuFallback(scan);
+	}
+	if (so->gpu == NULL)
+	{
+		size_t		i;
+
+		if (so->batchPos >= so->batchCount)
+		{
+			MemoryContext oldCtx = MemoryContextSwitchTo(so->scanCtx);
+
+			NextBatch(so);
+			MemoryContextSwitchTo(oldCtx);
+			if (so->batchCount == 0)
+				return false;
+		}
+		i = so->batchPos++;
+		scan->xs_heaptid = so->sc.tids[so->batchIdx[i]];
+		score = so->batchScores[i];
 	}
 
-	i = so->batchPos++;
-	scan->xs_heaptid = so->sc.tids[so->batchIdx[i]];
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = true;
 	if (so->queryIsNull)
@@ -497,8 +567,9 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 	else
 	{
-		scan->xs_orderbyvals[0] =
-			Float8GetDatum(-(double) so->batchScores[i] - so->bound);
+		so->lastValue = Max(so->lastValue,
+							-(double) score * so->scale - so->bound);
+		scan->xs_orderbyvals[0] = Float8GetDatum(so->lastValue);
 		scan->xs_orderbynulls[0] = false;
 	}
 	return true;

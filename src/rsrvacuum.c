@@ -38,6 +38,26 @@ FirstDataBlock(Relation index, uint32 *k)
 }
 
 /*
+ * Bump the metapage's change counter.  Only the metapage is locked, after
+ * every data page lock was released.
+ */
+static void
+BumpChangeCount(Relation index)
+{
+	Buffer		metabuf;
+	GenericXLogState *xlog;
+	RsrMetaPage meta;
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	xlog = GenericXLogStart(index);
+	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+	meta->changeCount++;
+	GenericXLogFinish(xlog);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
  * Mark the rows whose heap TIDs the callback reports dead.  Each data page
  * is locked exclusively on its own and changed in one GenericXLog record;
  * the metapage is not locked, so inserts go on meanwhile (an insert that
@@ -50,9 +70,11 @@ rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	BlockNumber blkno;
 	uint32		k;
+	double		removedBefore;
 
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+	removedBefore = stats->tuples_removed;
 
 	blkno = FirstDataBlock(index, &k);
 	while (BlockNumberIsValid(blkno))
@@ -104,6 +126,10 @@ rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			GenericXLogAbort(xlog);
 		UnlockReleaseBuffer(buf);
 	}
+
+	/* A new version for the GPU worker's resident copy, if rows died */
+	if (stats->tuples_removed > removedBefore)
+		BumpChangeCount(index);
 	return stats;
 }
 

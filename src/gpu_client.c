@@ -1,0 +1,630 @@
+/*-------------------------------------------------------------------------
+ *
+ * gpu_client.c
+ *	  Backend side of the GPU worker: settings, shared memory, worker
+ *	  registration, and the scoring requests of index scans.
+ *
+ * A request never hangs a backend: every wait is a WaitLatch() of at most
+ * 10 ms that checks for interrupts, for the worker's exit (its PID and start
+ * generation in shared memory) and for rsr_vector.gpu_timeout without a
+ * message moving.  When the worker is absent or fails, rsr_vector.device =
+ * auto goes on with the CPU engine and gpu raises an error.
+ *
+ * Exact order: the worker returns candidates with the engine's float32
+ * scores; the scan turns them into lower bounds exactly as on the CPU
+ * path, and the executor rechecks and reorders.  Candidates come in
+ * batches of growing size; every batch is a fresh top-n, so the rows
+ * already returned are skipped by their (score, slot) order key.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/gpu_client.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/shm_mq.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "rsr_gpu.h"
+#include "rsr_index.h"
+
+#define RSR_GPU_FIRST_BATCH	64		/* candidates of the first request */
+#define RSR_GPU_WAIT_MS		10		/* longest single sleep */
+
+/* Settings */
+int			rsr_device = RSR_DEVICE_AUTO;
+int			rsr_gpu_timeout = 10000;
+bool		rsr_gpu_worker = false;
+int			rsr_gpu_worker_engine = RSR_ENGINE_CUDA;
+int			rsr_gpu_memory = 1024;
+
+RsrGpuShared *RsrGpu = NULL;
+
+static shmem_request_hook_type prevShmemRequest = NULL;
+static shmem_startup_hook_type prevShmemStartup = NULL;
+
+static const struct config_enum_entry deviceOptions[] = {
+	{"auto", RSR_DEVICE_AUTO, false},
+	{"cpu", RSR_DEVICE_CPU, false},
+	{"gpu", RSR_DEVICE_GPU, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry engineOptions[] = {
+	{"cuda", RSR_ENGINE_CUDA, false},
+	{"cpu", RSR_ENGINE_CPU, false},
+	{NULL, 0, false}
+};
+
+/* One exchange with the worker: where it is and how long we wait */
+typedef struct Exchange
+{
+	dsm_segment *seg;
+	shm_mq_handle *toWorker;
+	shm_mq_handle *fromWorker;
+	pid_t		pid;			/* worker PID when the request was queued */
+	uint32		generation;		/* and its start generation */
+	const char *why;			/* reason of a failure */
+} Exchange;
+
+struct RsrGpuScan
+{
+	MemoryContext ctx;			/* the scan's: holds this and the batches */
+	Relation	index;
+	RsrGpuRequest req;			/* the request, n updated per batch */
+	float	   *q;				/* req.dims floats */
+	RsrGpuCandidate *cands;		/* current batch, best first */
+	size_t		ncands;
+	size_t		pos;			/* next candidate to return */
+	bool		exhausted;		/* the last batch held every row */
+	bool		haveLast;		/* a row was returned */
+	float		lastScore;		/* order key of the last row returned */
+	uint32		lastSlot;
+	uint32	   *returned;		/* slots returned so far */
+	size_t		nreturned;
+	size_t		capreturned;
+};
+
+/* Request the shared memory and the lock of the worker state */
+static void
+GpuShmemRequest(void)
+{
+	if (prevShmemRequest)
+		prevShmemRequest();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(RsrGpuShared)));
+	RequestNamedLWLockTranche("rsr_vector_gpu", 1);
+}
+
+/* Create or find the worker state in shared memory */
+static void
+GpuShmemStartup(void)
+{
+	bool		found;
+
+	if (prevShmemStartup)
+		prevShmemStartup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	RsrGpu = ShmemInitStruct("rsr_vector gpu worker", sizeof(RsrGpuShared),
+							 &found);
+	if (!found)
+	{
+		memset(RsrGpu, 0, sizeof(RsrGpuShared));
+		RsrGpu->lock = &(GetNamedLWLockTranche("rsr_vector_gpu"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Define the GPU settings; when preloaded, set up shared memory and the worker */
+void
+RsrGpuInit(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomEnumVariable("rsr_vector.device",
+							 "Chooses where index scans score rows: auto, cpu or gpu.",
+							 "auto uses the GPU worker when it is up and the CPU otherwise; gpu raises an error when the worker cannot answer.",
+							 &rsr_device, RSR_DEVICE_AUTO, deviceOptions,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("rsr_vector.gpu_timeout",
+							"Sets how long a backend waits for the GPU worker without progress.",
+							NULL,
+							&rsr_gpu_timeout, 10000, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("rsr_vector.gpu_memory",
+							"Sets the memory the GPU worker may keep index copies in.",
+							NULL,
+							&rsr_gpu_memory, 1024, 1, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+
+	/* PGC_POSTMASTER settings can only be defined while preloading */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomBoolVariable("rsr_vector.gpu_worker",
+							 "Starts the GPU worker (rsr_vector must be in shared_preload_libraries).",
+							 NULL,
+							 &rsr_gpu_worker, false,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("rsr_vector.gpu_worker_engine",
+							 "Chooses the engine of the GPU worker: cuda, or cpu for tests and diagnosis.",
+							 NULL,
+							 &rsr_gpu_worker_engine, RSR_ENGINE_CUDA, engineOptions,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	prevShmemRequest = shmem_request_hook;
+	shmem_request_hook = GpuShmemRequest;
+	prevShmemStartup = shmem_startup_hook;
+	shmem_startup_hook = GpuShmemStartup;
+
+	if (!rsr_gpu_worker)
+		return;
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "rsr_vector");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "RsrGpuWorkerMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "rsr_vector gpu worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "rsr_vector gpu worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Raise the error of rsr_vector.device = gpu when the worker cannot answer */
+void
+RsrGpuFail(const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("gpu worker cannot score %s", what),
+			 errdetail("%s", detail),
+			 errhint("Set rsr_vector.device to auto or cpu to use the CPU engine.")));
+}
+
+/* Sleep a little while waiting for the worker; false if it is gone or late */
+static bool
+WaitWorker(Exchange *ex, TimestampTz start)
+{
+	if (RsrGpu->pid != ex->pid || RsrGpu->generation != ex->generation)
+	{
+		ex->why = "The GPU worker exited.";
+		return false;
+	}
+	if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+								   rsr_gpu_timeout))
+	{
+		ex->why = psprintf("The GPU worker did not answer within rsr_vector.gpu_timeout (%d ms).",
+						   rsr_gpu_timeout);
+		return false;
+	}
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 RSR_GPU_WAIT_MS, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/* Send one message without blocking past the timeout */
+static bool
+SendMsg(Exchange *ex, const void *data, Size len)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		shm_mq_result res = shm_mq_send(ex->toWorker, len, data, true, true);
+
+		if (res == SHM_MQ_SUCCESS)
+			return true;
+		if (res == SHM_MQ_DETACHED)
+		{
+			ex->why = "The GPU worker stopped reading the request.";
+			return false;
+		}
+		if (!WaitWorker(ex, start))
+			return false;
+	}
+}
+
+/* Receive one message (valid until the next receive) within the timeout */
+static bool
+ReceiveMsg(Exchange *ex, void **data, Size *len)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		shm_mq_result res = shm_mq_receive(ex->fromWorker, len, data, true);
+
+		if (res == SHM_MQ_SUCCESS)
+			return true;
+		if (res == SHM_MQ_DETACHED)
+		{
+			ex->why = "The GPU worker ended the request without an answer.";
+			return false;
+		}
+		if (!WaitWorker(ex, start))
+			return false;
+	}
+}
+
+/* Create the queues of one exchange and put it in the worker's queue */
+static bool
+StartExchange(Exchange *ex)
+{
+	shm_mq	   *mq;
+	RsrGpuSegmentHeader *header;
+	char	   *base;
+	PGPROC	   *proc = NULL;
+	RsrGpuSlot *slot;
+	TimestampTz start;
+	bool		queued = false;
+
+	memset(ex, 0, sizeof(Exchange));
+	if (RsrGpu == NULL)
+	{
+		ex->why = "rsr_vector is not in shared_preload_libraries.";
+		return false;
+	}
+
+	ex->seg = dsm_create(RSR_GPU_SEGMENT_SIZE, 0);
+	header = dsm_segment_address(ex->seg);
+	header->magic = RSR_GPU_MAGIC;
+	header->tag = 0;
+	base = (char *) header + RSR_GPU_MQ_OFFSET;
+	mq = shm_mq_create(base, RSR_GPU_MQ_SIZE);
+	shm_mq_set_sender(mq, MyProc);
+	ex->toWorker = shm_mq_attach(mq, ex->seg, NULL);
+	mq = shm_mq_create(base + RSR_GPU_MQ_SIZE, RSR_GPU_MQ_SIZE);
+	shm_mq_set_receiver(mq, MyProc);
+	ex->fromWorker = shm_mq_attach(mq, ex->seg, NULL);
+
+	/* A full queue is waited on, within the timeout */
+	start = GetCurrentTimestamp();
+	for (;;)
+	{
+		bool		full = false;
+
+		LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
+		if (RsrGpu->pid == 0)
+			ex->why = "The GPU worker is not running (see rsr_vector.gpu_worker).";
+		else if (!RsrGpu->ready)
+			ex->why = psprintf("The GPU worker serves no device: %s.", RsrGpu->device);
+		else if (RsrGpu->count == RSR_GPU_QUEUE)
+			full = true;
+		else
+		{
+			slot = &RsrGpu->queue[(RsrGpu->head + RsrGpu->count) % RSR_GPU_QUEUE];
+			slot->handle = dsm_segment_handle(ex->seg);
+			slot->tag = header->tag = ++RsrGpu->nextTag;
+			RsrGpu->count++;
+			ex->pid = RsrGpu->pid;
+			ex->generation = RsrGpu->generation;
+			proc = RsrGpu->proc;
+			queued = true;
+		}
+		LWLockRelease(RsrGpu->lock);
+		if (!full)
+			break;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   rsr_gpu_timeout))
+		{
+			ex->why = "The GPU worker's request queue stayed full for rsr_vector.gpu_timeout.";
+			break;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (!queued)
+	{
+		dsm_detach(ex->seg);
+		ex->seg = NULL;
+		return false;
+	}
+	SetLatch(&proc->procLatch);
+	return true;
+}
+
+/*
+ * Stream the index pages to the worker, in chain order, in batches of
+ * RSR_SCAN_PAGES pages share-locked together as the CPU scan reads them;
+ * no lock is held while waiting for the worker.
+ */
+static bool
+SendPages(Exchange *ex, Relation index)
+{
+	Buffer		metabuf;
+	BlockNumber blkno;
+	RsrGpuPages *msg;
+	Size		msgsize = sizeof(RsrGpuPages) + (Size) RSR_SCAN_PAGES * BLCKSZ;
+	bool		ok = true;
+
+	msg = palloc(msgsize);
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	blkno = RsrCheckMeta(index, BufferGetPage(metabuf))->firstBlkno;
+	UnlockReleaseBuffer(metabuf);
+
+	while (ok && BlockNumberIsValid(blkno))
+	{
+		Buffer		bufs[RSR_SCAN_PAGES];
+		int			nbufs = 0;
+		int			i;
+
+		while (nbufs < RSR_SCAN_PAGES && BlockNumberIsValid(blkno))
+		{
+			Page		page;
+
+			bufs[nbufs] = ReadBuffer(index, blkno);
+			LockBuffer(bufs[nbufs], BUFFER_LOCK_SHARE);
+			page = BufferGetPage(bufs[nbufs]);
+			memcpy((char *) (msg + 1) + (Size) nbufs * BLCKSZ, page, BLCKSZ);
+			blkno = RsrPageGetOpaque(page)->nextblkno;
+			nbufs++;
+		}
+		for (i = 0; i < nbufs; i++)
+			UnlockReleaseBuffer(bufs[i]);
+
+		msg->type = RSR_GPU_PAGES;
+		msg->npages = nbufs;
+		ok = SendMsg(ex, msg, sizeof(RsrGpuPages) + (Size) nbufs * BLCKSZ);
+	}
+	if (ok)
+	{
+		msg->type = RSR_GPU_PAGES_END;
+		msg->npages = 0;
+		ok = SendMsg(ex, msg, sizeof(RsrGpuPages));
+	}
+	pfree(msg);
+	return ok;
+}
+
+/* Ask the worker for the top gs->req.n rows; the answer goes to gs->cands */
+static bool
+Request(RsrGpuScan *gs, const char **why)
+{
+	Exchange	ex;
+	Size		reqsize;
+	char	   *reqmsg;
+	void	   *data;
+	Size		len;
+	bool		ok;
+
+	if (!StartExchange(&ex))
+	{
+		*why = ex.why;
+		return false;
+	}
+
+	reqsize = sizeof(RsrGpuRequest) + (Size) gs->req.dims * sizeof(float);
+	reqmsg = palloc(reqsize);
+	memcpy(reqmsg, &gs->req, sizeof(RsrGpuRequest));
+	memcpy(reqmsg + sizeof(RsrGpuRequest), gs->q, gs->req.dims * sizeof(float));
+	ok = SendMsg(&ex, reqmsg, reqsize) && ReceiveMsg(&ex, &data, &len);
+	pfree(reqmsg);
+
+	if (ok && len >= sizeof(uint32) && *(uint32 *) data == RSR_GPU_NEED_DATA)
+		ok = SendPages(&ex, gs->index) && ReceiveMsg(&ex, &data, &len);
+
+	if (ok)
+	{
+		RsrGpuResult *res = (RsrGpuResult *) data;
+		Size		head = sizeof(RsrGpuResult) + sizeof(uint32);
+
+		if (len >= sizeof(RsrGpuResult) && res->type == RSR_GPU_ERROR)
+		{
+			ex.why = pnstrdup((char *) (res + 1), len - sizeof(RsrGpuResult));
+			ok = false;
+		}
+		else if (len < head || res->type != RSR_GPU_RESULT ||
+				 res->nqueries != 1 ||
+				 len != head + *(uint32 *) (res + 1) * sizeof(RsrGpuCandidate) ||
+				 *(uint32 *) (res + 1) > gs->req.n)
+		{
+			ex.why = "The GPU worker sent a malformed answer.";
+			ok = false;
+		}
+		else
+		{
+			gs->ncands = *(uint32 *) (res + 1);
+			if (gs->cands)
+				pfree(gs->cands);
+			gs->cands = palloc(Max(gs->ncands, 1) * sizeof(RsrGpuCandidate));
+			memcpy(gs->cands, (char *) data + head,
+				   gs->ncands * sizeof(RsrGpuCandidate));
+			gs->pos = 0;
+			gs->exhausted = gs->ncands < gs->req.n;
+		}
+	}
+	dsm_detach(ex.seg);
+	*why = ex.why;
+	return ok;
+}
+
+/*
+ * Start a scan on the GPU worker, in the current memory context (the
+ * scan's, which must live as long as the scan): NULL means "score on the CPU", because
+ * rsr_vector.device says so, the worker is absent or failed (auto), or the
+ * index is empty or of another dimension (the CPU path reports that).
+ */
+RsrGpuScan *
+RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
+{
+	RsrGpuScan *gs;
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	const char *why;
+
+	if (rsr_device == RSR_DEVICE_CPU)
+		return NULL;
+	if (rsr_device == RSR_DEVICE_AUTO &&
+		(RsrGpu == NULL || RsrGpu->pid == 0 || !RsrGpu->ready))
+		return NULL;
+
+	gs = palloc0(sizeof(RsrGpuScan));
+	gs->ctx = CurrentMemoryContext;
+	gs->index = index;
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	gs->req.type = RSR_GPU_REQUEST;
+	gs->req.dbOid = MyDatabaseId;
+	gs->req.indexOid = RelationGetRelid(index);
+	gs->req.relNode = index->rd_node.relNode;
+	gs->req.version = meta->changeCount;
+	gs->req.kind = meta->kind;
+	gs->req.dims = meta->dims;
+	gs->req.k = meta->k;
+	gs->req.nqueries = 1;
+	gs->req.n = RSR_GPU_FIRST_BATCH;
+	UnlockReleaseBuffer(metabuf);
+
+	if (gs->req.dims == 0 || gs->req.dims != dims)
+	{
+		pfree(gs);
+		return NULL;
+	}
+	gs->q = palloc(dims * sizeof(float));
+	memcpy(gs->q, q, dims * sizeof(float));
+
+	if (!Request(gs, &why))
+	{
+		if (rsr_device == RSR_DEVICE_GPU)
+			RsrGpuFail("this index scan", why);
+		ereport(DEBUG1,
+				(errmsg_internal("rsr index scan falls back to the CPU: %s", why)));
+		pfree(gs->q);
+		pfree(gs);
+		return NULL;
+	}
+	return gs;
+}
+
+/* Is the candidate after the last row returned, in (score desc, slot asc)? */
+static bool
+AfterLast(RsrGpuScan *gs, const RsrGpuCandidate *c)
+{
+	if (!gs->haveLast)
+		return true;
+	if (c->score != gs->lastScore)
+		return c->score < gs->lastScore;
+	return c->slot > gs->lastSlot;
+}
+
+/* The next row of a scan answered by the worker, best first */
+RsrGpuNext
+RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
+{
+	RsrGpuCandidate *c;
+	MemoryContext old = MemoryContextSwitchTo(gs->ctx);
+
+	for (;;)
+	{
+		const char *why;
+
+		while (gs->pos < gs->ncands && !AfterLast(gs, &gs->cands[gs->pos]))
+			gs->pos++;
+		if (gs->pos < gs->ncands)
+			break;
+		if (gs->exhausted)
+		{
+			MemoryContextSwitchTo(old);
+			return RSR_GPU_NEXT_END;
+		}
+
+		/* A larger top-n; the rows before the last one are skipped */
+		gs->req.n = (uint32) Min((uint64) gs->req.n * 4, (uint64) PG_INT32_MAX);
+		if (!Request(gs, &why))
+		{
+			if (rsr_device == RSR_DEVICE_GPU)
+				RsrGpuFail("this index scan", why);
+			ereport(DEBUG1,
+					(errmsg_internal("rsr index scan goes on on the CPU: %s", why)));
+			MemoryContextSwitchTo(old);
+			return RSR_GPU_NEXT_FALLBACK;
+		}
+	}
+
+	c = &gs->cands[gs->pos++];
+	if (gs->nreturned == gs->capreturned)
+	{
+		gs->capreturned = Max(gs->capreturned * 2, 64);
+		gs->returned = gs->returned ?
+			repalloc_huge(gs->returned, gs->capreturned * sizeof(uint32)) :
+			palloc(gs->capreturned * sizeof(uint32));
+	}
+	gs->returned[gs->nreturned++] = c->slot;
+	gs->haveLast = true;
+	gs->lastScore = c->score;
+	gs->lastSlot = c->slot;
+	*tid = c->tid;
+	*score = c->score;
+	MemoryContextSwitchTo(old);
+	return RSR_GPU_NEXT_ROW;
+}
+
+/* The slots a scan has returned, for a CPU fallback to skip */
+const uint32 *
+RsrGpuScanReturned(RsrGpuScan *gs, size_t *count)
+{
+	*count = gs->nreturned;
+	return gs->returned;
+}
+
+PG_FUNCTION_INFO_V1(rsr_gpu_status);
+
+/* State of the GPU worker as jsonb */
+Datum
+rsr_gpu_status(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (RsrGpu == NULL)
+		appendStringInfoString(&buf, "{\"preloaded\": false, \"running\": false, \"ready\": false}");
+	else
+	{
+		RsrGpuShared s;
+
+		LWLockAcquire(RsrGpu->lock, LW_SHARED);
+		memcpy(&s, RsrGpu, sizeof(RsrGpuShared));
+		LWLockRelease(RsrGpu->lock);
+		appendStringInfo(&buf,
+						 "{\"preloaded\": true, \"running\": %s, \"ready\": %s, "
+						 "\"pid\": %d, \"generation\": %u, \"engine\": \"%s\", "
+						 "\"device\": ",
+						 s.pid != 0 ? "true" : "false",
+						 s.pid != 0 && s.ready ? "true" : "false",
+						 (int) s.pid, s.generation,
+						 s.engine == RSR_ENGINE_CPU ? "cpu" : "cuda");
+		escape_json(&buf, s.device);
+		appendStringInfo(&buf,
+						 ", \"queued\": %d, \"requests\": " UINT64_FORMAT
+						 ", \"loads\": " UINT64_FORMAT
+						 ", \"evictions\": " UINT64_FORMAT
+						 ", \"entries\": %u, \"resident_bytes\": " UINT64_FORMAT "}",
+						 s.count, s.requests, s.loads, s.evictions, s.entries,
+						 s.residentBytes);
+	}
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
