@@ -92,7 +92,9 @@ typedef struct TopkQuery
 	FmgrInfo	op;				/* the <#> operator, with its own query cache */
 	Datum		query;			/* the query as a real[] datum */
 	double		bound;			/* |kernel score - exact score| <= bound */
-	double		floor;			/* rows with kernel score < floor are out */
+	double		scale;			/* kernel score * scale = score */
+	double		floor;			/* rows with scaled kernel score < floor
+								 * are out */
 	double	   *best;			/* min-heap of the best exact scores */
 	int64		nbest;			/* entries in best, at most n */
 	int64		bestcap;		/* entries allocated */
@@ -116,6 +118,7 @@ typedef struct ScoresState
 	BulkRel    *rel;
 	Tuplestorestate *store;
 	TupleDesc	desc;
+	double		scale;			/* kernel score * scale = score */
 } ScoresState;
 
 /* Rows counted by rsr_index_info */
@@ -268,24 +271,37 @@ ScoreBound(uint32 dims, double qabs)
 }
 
 /*
- * Sum |q_j| of a query of n values, checked to stay far from float32
- * overflow: the kernels' partial sums are at most this large, and an
- * infinite or NaN kernel score would be taken for an empty slot.
+ * Copy the query q[0..n) into kq for the kernels and return the factor
+ * that turns a kernel score back into a score of q.
+ *
+ * No float32 partial sum may overflow (inf - inf gives NaN, which would be
+ * taken for an empty slot): every partial sum is at most sum |q|, so a
+ * query with sum |q| >= FLT_MAX / 4 is scored as q * 2^-e with
+ * sum |q| * 2^-e < FLT_MAX / 4, as the ordered scan does.  Scaling by a
+ * power of two is exact except for values it makes subnormal; each loses
+ * less than FLT_TRUE_MIN * 2^e, which *extra receives (0 without scaling).
+ * *qabs receives sum |q|.
  */
 static double
-QueryAbsSum(const float *q, int n)
+KernelQuery(const float *q, int n, float *kq, double *qabs, double *extra)
 {
-	double		qabs = 0;
 	int			j;
+	int			e;
 
+	*qabs = 0;
 	for (j = 0; j < n; j++)
-		qabs += fabs((double) q[j]);
-	if (qabs >= 1e37)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("query values are too large"),
-				 errdetail("The sum of the absolute values of a query must be less than 1e37.")));
-	return qabs;
+		*qabs += fabs((double) q[j]);
+	*extra = 0;
+	if (*qabs < FLT_MAX / 4)
+	{
+		memcpy(kq, q, n * sizeof(float));
+		return 1.0;
+	}
+	(void) frexp(*qabs / (FLT_MAX / 4), &e);
+	for (j = 0; j < n; j++)
+		kq[j] = ldexpf(q[j], -e);
+	*extra = n * ldexp(FLT_TRUE_MIN, e);
+	return ldexp(1.0, e);
 }
 
 /* ---- rsr_scores ---- */
@@ -310,7 +326,7 @@ ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 		if (!FetchVisible(st->rel, &tid))
 			continue;
 		values[0] = PointerGetDatum(&tid);
-		values[1] = Float8GetDatum((double) f);
+		values[1] = Float8GetDatum((double) f * st->scale);
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
 	}
 }
@@ -334,12 +350,16 @@ rsr_scores(PG_FUNCTION_ARGS)
 	OpenBulk(indexOid, &rel);
 	q = RsrQueryFromArray(arr, rel.meta.dims > 0 ? (int) rel.meta.dims : -1,
 						  &dims);
-	(void) QueryAbsSum(q, dims);
 	InitMaterializedSRF(fcinfo, 0);
 
 	if (rel.meta.dims > 0)
 	{
+		float	   *kq = palloc(Max(dims, 1) * sizeof(float));
+		double		qabs;
+		double		extra;
+
 		BeginFetch(&rel);
+		st.scale = KernelQuery(q, dims, kq, &qabs, &extra);
 		st.rel = &rel;
 		st.store = rsinfo->setResult;
 		st.desc = rsinfo->setDesc;
@@ -348,7 +368,7 @@ rsr_scores(PG_FUNCTION_ARGS)
 		sc.batch = 1;
 		sc.flush = ScoresFlush;
 		sc.flushArg = &st;
-		RsrScoreIndex(rel.index, q, 1, dims, &sc);
+		RsrScoreIndex(rel.index, kq, 1, dims, &sc);
 	}
 	CloseBulk(&rel);
 	return (Datum) 0;
@@ -411,8 +431,6 @@ QueriesFromArray(ArrayType *a, uint32 dims, int *nq, int *qdims)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("infinite value not allowed in vector")));
 	}
-	for (i = 0; i < *nq; i++)
-		(void) QueryAbsSum(x + (size_t) i * *qdims, *qdims);
 	return x;
 }
 
@@ -533,7 +551,8 @@ TopkFlush(RsrScores *sc, uint64 count, void *arg)
 		if (isnan(y[0]))
 			continue;			/* empty or dead */
 		for (b = 0; b < batch; b++)
-			want |= (double) y[b] >= ts->queries[b].floor;
+			want |= (double) y[b] * ts->queries[b].scale >=
+				ts->queries[b].floor;
 		if (!want)
 			continue;
 
@@ -545,7 +564,7 @@ TopkFlush(RsrScores *sc, uint64 count, void *arg)
 			TopkQuery  *tq = &ts->queries[b];
 			double		x;
 
-			if ((double) y[b] < tq->floor)
+			if ((double) y[b] * tq->scale < tq->floor)
 				continue;
 			x = 0.0 - DatumGetFloat8(FunctionCall2(&tq->op, value, tq->query));
 			AddRow(ts, tq, x, &tid);
@@ -618,17 +637,20 @@ rsr_topk(PG_FUNCTION_ARGS)
 		MemoryContext oldcxt = MemoryContextSwitchTo(batchCxt);
 		uint32		batch = Min(nq - first, RSR_MAX_BATCH);
 		int64		heapcap = Min((int64) n, 1024);
+		float	   *Qb;			/* the batch's queries, for the kernel */
 		RsrScores	sc;
 		uint32		b;
 
 		ts.batch = batch;
 		ts.queries = palloc0(batch * sizeof(TopkQuery));
+		Qb = palloc((size_t) batch * dims * sizeof(float));
 		for (b = 0; b < batch; b++)
 		{
 			TopkQuery  *tq = &ts.queries[b];
 			const float *q = Q + (size_t) (first + b) * dims;
 			Datum	   *elems = palloc(dims * sizeof(Datum));
-			double		qabs = QueryAbsSum(q, dims);
+			double		qabs;
+			double		extra;
 			int			j;
 
 			for (j = 0; j < dims; j++)
@@ -638,7 +660,9 @@ rsr_topk(PG_FUNCTION_ARGS)
 														TYPALIGN_INT));
 			pfree(elems);
 			fmgr_info_cxt(opproc, &tq->op, batchCxt);
-			tq->bound = ScoreBound(dims, qabs);
+			tq->scale = KernelQuery(q, dims, Qb + (size_t) b * dims, &qabs,
+									&extra);
+			tq->bound = ScoreBound(dims, qabs) + extra;
 			tq->floor = -INFINITY;
 			tq->bestcap = heapcap;
 			tq->best = palloc(heapcap * sizeof(double));
@@ -652,7 +676,7 @@ rsr_topk(PG_FUNCTION_ARGS)
 		sc.batch = batch;
 		sc.flush = TopkFlush;
 		sc.flushArg = &ts;
-		RsrScoreIndex(rel.index, Q + (size_t) first * dims, batch, dims, &sc);
+		RsrScoreIndex(rel.index, Qb, batch, dims, &sc);
 
 		for (b = 0; b < batch; b++)
 		{

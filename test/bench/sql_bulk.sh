@@ -2,7 +2,7 @@
 # sql_bulk.sh - SQL benchmark of batched scoring (part of `make sqlbench`).
 #
 # On a throwaway cluster: ROWS seeded random ternary rows of DIMS elements
-# (test/bench/gen_rows.py), an rsr index, then queries per second of the
+# (test/bench/gen_rows.c), an rsr index, then queries per second of the
 # exact top N for 16 and 64 queries answered as
 #   - separate index-scan queries (SELECT ... ORDER BY v <#> q LIMIT N),
 #   - one LATERAL join over the queries (an index scan per query),
@@ -24,9 +24,10 @@ THREADS=${THREADS:-1}
 [ "$KIND" = ternary ] && TYPE=tvec && OPC=tvec_ip_ops
 [ "$KIND" = binary ] && TYPE=bit && OPC=bit_ip_ops
 
-base_packages python3
+base_packages
 make -s WERROR=1
 make_tmp_install
+cc -O2 -o test/bench/gen_rows test/bench/gen_rows.c
 
 work=$(mktemp -d /tmp/rsr_vector_sqlbench.XXXXXX)
 chmod 755 "$work"
@@ -45,9 +46,9 @@ psql_() { as_pg "$TMP_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PG
 
 echo "== $ROWS x $DIMS $KIND rows, top $N, $THREADS kernel thread(s), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 psql_ -c "CREATE EXTENSION rsr_vector" \
-	-c "CREATE TABLE docs (id bigint, v $TYPE($DIMS))"
+	-c "CREATE TABLE docs (id int, v $TYPE($DIMS))"
 t0=$(date +%s.%N)
-python3 test/bench/gen_rows.py "$ROWS" "$DIMS" "$KIND" 1 | psql_ -c "COPY docs FROM STDIN (FORMAT binary)"
+test/bench/gen_rows "$KIND" "$ROWS" "$DIMS" 2 | psql_ -c "COPY docs FROM STDIN (FORMAT binary)"
 t1=$(date +%s.%N)
 psql_ -c "CREATE INDEX docs_idx ON docs USING rsr (v $OPC)" -c "VACUUM ANALYZE docs"
 t2=$(date +%s.%N)
