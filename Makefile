@@ -51,6 +51,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (an on-disk struct compiled two ways corrupts the index).
+$(OBJS): $(wildcard src/*.h src/core/*.h)
+
 # Development and CI: warnings are errors (not in the shipped defaults).
 ifeq ($(WERROR),1)
 override CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers

@@ -29,6 +29,29 @@ stage "build" make -s WERROR=1
 stage "engine unit tests" make -s unitcheck
 stage "engine unit tests under ASan+UBSan" make -s sanitizecheck
 stage "fuzz smoke (libFuzzer, ASan+UBSan)" make -s fuzz-smoke
+
+# The CUDA part compiles and links whenever nvcc exists (PATH or
+# /usr/local/cuda/bin); without a GPU test_cuda must skip cleanly.
+cuda() {
+	local out last
+	need_packages g++ || return 1
+	make -s WITH_CUDA=1 WERROR=1 cuda/rsr_vector_cuda.so test/unit/test_cuda test/bench/bench_cuda || return 1
+	out=$(./test/unit/test_cuda) || { echo "$out"; return 1; }
+	echo "$out" | tail -n 3
+	last=$(printf '%s\n' "$out" | tail -n 1)
+	case "$last" in
+		"skipped: no CUDA device" | *" passed, 0 failed") ;;
+		*) echo "test_cuda: unexpected last line: $last"; return 1 ;;
+	esac
+}
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+	export PATH="/usr/local/cuda/bin:$PATH"
+fi
+if command -v nvcc >/dev/null 2>&1; then
+	stage "CUDA build and GPU test" cuda
+else
+	echo "== nvcc not found: CUDA part not built"
+fi
 stage "private installation" make_tmp_install
 
 work=$(mktemp -d /tmp/rsr_vector_test.XXXXXX)
