@@ -173,6 +173,18 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid, bool setShape)
 	UnlockReleaseBuffer(headbuf);
 }
 
+/* The item of a tail entry at loc on its (locked) page, checked to exist */
+static ItemId
+TailItemId(RsrInsertState *st, Page page, ItemPointerData loc)
+{
+	if (ItemPointerGetOffsetNumber(&loc) > PageGetMaxOffsetNumber(page))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" has a tail entry out of its page",
+						RelationGetRelationName(st->index))));
+	return PageGetItemId(page, ItemPointerGetOffsetNumber(&loc));
+}
+
 /*
  * Rebuild one column range of the tail with the new row as row `nrows`.
  * For the head this publishes the row (and updates the metapage in the
@@ -201,12 +213,7 @@ RebuildRange(RsrInsertState *st, uint32 range, ItemPointerData loc,
 	buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&loc));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
-	if (ItemPointerGetOffsetNumber(&loc) > PageGetMaxOffsetNumber(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" has a tail entry out of its page",
-						RelationGetRelationName(st->index))));
-	itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(&loc));
+	itemid = TailItemId(st, page, loc);
 	entry = (RsrEntry) PageGetItem(page, itemid);
 	itemlen = ItemIdGetLength(itemid);
 	if (itemlen < hdr || entry->range != range)
@@ -271,13 +278,7 @@ TailRows(RsrInsertState *st, ItemPointerData loc)
 	buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&loc));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (ItemPointerGetOffsetNumber(&loc) > PageGetMaxOffsetNumber(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" has a tail entry out of its page",
-						RelationGetRelationName(st->index))));
-	nrows = ((RsrEntry) PageGetItem(page,
-									PageGetItemId(page, ItemPointerGetOffsetNumber(&loc))))->nrows;
+	nrows = ((RsrEntry) PageGetItem(page, TailItemId(st, page, loc)))->nrows;
 	UnlockReleaseBuffer(buf);
 	return nrows;
 }

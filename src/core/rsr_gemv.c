@@ -342,6 +342,15 @@ check_args(const RsrSegmentRef *segs, size_t nsegs, const void *q,
 	return RSR_OK;
 }
 
+/* Threads worth starting for nsegs segments: never more than segments */
+static int
+team_size(int threads, size_t nsegs)
+{
+	if ((size_t) threads > nsegs)
+		return (int) (nsegs > 0 ? nsegs : 1);
+	return threads;
+}
+
 /*
  * True when every query value is finite.  The kernels multiply q by 0 or
  * 1 (FMA) or select it, which agree only for finite values; a non-finite
@@ -386,7 +395,7 @@ rsr_gemv_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 	if (check_args(segs, nsegs, q, 1, dims, y, work, threads) != RSR_OK ||
 		!all_finite(q, dims))
 		return RSR_EINVAL;
-	nthreads = (size_t) threads > nsegs ? (int) (nsegs > 0 ? nsegs : 1) : threads;
+	nthreads = team_size(threads, nsegs);
 	if (work_size < WORK_ALIGN * (size_t) (nthreads + 1))
 		return RSR_ENOMEM;
 
@@ -578,7 +587,7 @@ rsr_gemm_with(const RsrKernels *kern, const RsrSegmentRef *segs,
 	if (batch == 1)
 		return rsr_gemv_with(kern, segs, nsegs, Q, dims, Y, work, work_size,
 							 threads);
-	nthreads = (size_t) threads > nsegs ? (int) (nsegs > 0 ? nsegs : 1) : threads;
+	nthreads = team_size(threads, nsegs);
 	if (work_size < WORK_ALIGN * (size_t) (nthreads + 1))
 		return RSR_ENOMEM;
 
