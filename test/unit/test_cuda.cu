@@ -4,7 +4,8 @@
  *	  Tests of the CUDA kernels against the CPU engine: rsr_cuda_gemv and
  *	  rsr_cuda_gemm against a double-precision reference and against
  *	  rsr_gemv/rsr_gemm, top-n against rsr_topn, on the engine's test
- *	  shapes plus 1M x 1024, and the argument and segment checks of the
+ *	  shapes plus 1M x 1024, top-n under a live mask (rsr_cuda_index_set_live)
+ *	  on blocks with gaps, and the argument and segment checks of the
  *	  upload.
  *
  * Usage: test_cuda [--seed N].  Prints the seed, stops at the first
@@ -19,7 +20,10 @@
  * float32, so GPU and CPU must then agree bit for bit.  Top-n: the GPU's
  * top-n must equal rsr_topn applied to the GPU's own scores exactly, and
  * match the CPU's top-n except where two scores are within the tolerance
- * (exact ties and near ties).
+ * (exact ties and near ties).  Masked top-n: with integer queries the
+ * device's scores are exact, so its top-n must equal rsr_topn over the
+ * exact scores with excluded rows as NaN, slot for slot; with float
+ * queries, over the device's own product.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
