@@ -120,6 +120,8 @@ typedef struct IndexCopy
 static CudaApi cuda;
 static dlist_head copies = DLIST_STATIC_INIT(copies);
 static MemoryContext requestCtx;
+static float *scratch;			/* host scores, kept while copies are */
+static Size scratchBytes;
 
 /* Clear the worker's entry in shared memory when it exits */
 static void
@@ -231,6 +233,31 @@ EvictCopies(Size keep)
 		else
 			total += c->bytes;
 	}
+	if (dlist_is_empty(&copies) && scratch != NULL)
+	{
+		pfree(scratch);
+		scratch = NULL;
+		scratchBytes = 0;
+	}
+}
+
+/*
+ * Host memory for scores, at least `bytes`: kept across requests, since
+ * touching fresh pages costs as much as the transpose that fills them
+ */
+static float *
+Scratch(Size bytes)
+{
+	if (scratchBytes < bytes)
+	{
+		if (scratch != NULL)
+			pfree(scratch);
+		scratch = NULL;
+		scratchBytes = 0;
+		scratch = MemoryContextAllocHuge(TopMemoryContext, bytes);
+		scratchBytes = bytes;
+	}
+	return scratch;
 }
 
 /* Send one message, blocking; false if the backend went away */
@@ -544,7 +571,8 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
  * the candidates come back.  Larger n: the products of all queries come
  * back (rsr_cuda_gemm) and are ranked here.  CPU: rsr_gemm for the queries,
  * ranked here.  Host scores are made for as many queries at a time as fit
- * in RSR_GPU_SCRATCH_BYTES (at least one).
+ * in RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next
+ * request.
  */
 static void
 ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
@@ -555,7 +583,7 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 	uint32		per;
 	uint32		q0;
 	float	   *Y;
-	float	   *T = NULL;
+	float	   *T;
 	void	   *work = NULL;
 	size_t		worksize = 0;
 
@@ -599,9 +627,8 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 	rows = c->cuda ? c->nout : c->nslots + RSR_MAX_K;
 	count = c->cuda ? c->nout : c->nslots;
 	per = (uint32) Max(1, Min(nq, RSR_GPU_SCRATCH_BYTES / (2 * rows * sizeof(float))));
-	Y = MemoryContextAllocHuge(CurrentMemoryContext, rows * per * sizeof(float));
-	if (per > 1)
-		T = MemoryContextAllocHuge(CurrentMemoryContext, count * per * sizeof(float));
+	Y = Scratch((rows + (per > 1 ? count : 0)) * per * sizeof(float));
+	T = Y + rows * per;
 	if (c->cuda == NULL)
 	{
 		worksize = rsr_workspace_size(c->k, per, rsr_threads);
@@ -635,9 +662,6 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 		}
 		RankOnHost(c, Y, T, count, batch, n, counts + q0, cands + (Size) q0 * n);
 	}
-	pfree(Y);
-	if (T)
-		pfree(T);
 	if (work)
 		pfree(work);
 }
