@@ -38,6 +38,7 @@ REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
+PROVE_FLAGS += -I test/t
 
 # Portable by default: AVX2 kernels are compiled per function with
 # target attributes and chosen at run time, never -march=native.
