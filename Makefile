@@ -63,9 +63,9 @@ endif
 
 # ---- engine unit tests, sanitizers, benchmark: no server needed ----
 CORE_SRCS   = $(CORE_OBJS:.o=.c)
-CORE_HDRS   = $(wildcard src/core/*.h)
+CORE_HDRS   = $(wildcard src/core/*.h) test/test_util.h
 CORE_CC    ?= $(CC)
-CORE_FLAGS  = -std=c11 -O2 -g -Wall -Wextra -Werror -fopenmp -Isrc/core
+CORE_FLAGS  = -std=c11 -O2 -g -Wall -Wextra -Werror -fopenmp -Isrc/core -Itest
 
 test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
