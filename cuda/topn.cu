@@ -65,8 +65,8 @@ key_score(uint64_t key)
 
 /*
  * Keep the n largest keys of each chunk of TOPN_CHUNK, in descending order:
- * block (chunk c, query b) = blockIdx.x = c * batch + b writes out[(b *
- * nchunks + c) * n + i].  The input is scores y[e * batch + b] with the row
+ * block blockIdx.x = chunk * batch + b (query b) writes out[(b * nchunks +
+ * chunk) * n + i].  The input is scores y[e * batch + b] with the row
  * mask live[e] (FromScores; live may be NULL) or keys in[b * count + e].
  */
 template <bool FromScores>
@@ -77,8 +77,8 @@ topn_kernel(const float *__restrict__ y, const uint8_t *__restrict__ live,
 {
 	__shared__ uint64_t s[TOPN_CHUNK];
 	uint32_t	b = blockIdx.x % batch;
-	uint32_t	c = blockIdx.x / batch;
-	size_t		base = (size_t) c * TOPN_CHUNK;
+	uint32_t	chunk = blockIdx.x / batch;
+	size_t		base = (size_t) chunk * TOPN_CHUNK;
 
 	for (uint32_t i = threadIdx.x; i < TOPN_CHUNK; i += blockDim.x)
 	{
@@ -120,7 +120,7 @@ topn_kernel(const float *__restrict__ y, const uint8_t *__restrict__ live,
 	}
 
 	for (uint32_t i = threadIdx.x; i < n; i += blockDim.x)
-		out[((size_t) b * nchunks + c) * n + i] = s[i];
+		out[((size_t) b * nchunks + chunk) * n + i] = s[i];
 }
 
 /* Make the key buffers hold `keys` entries each (grown on demand) */
