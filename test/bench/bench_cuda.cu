@@ -41,6 +41,7 @@
 
 #include "rsr_core.h"
 #include "rsr_cuda.h"
+#include "test_util.h"
 
 /* Exit with a message when a CUDA runtime call fails */
 #define CK(expr) \
@@ -78,7 +79,6 @@
 
 #define BATCH 64
 
-static uint64_t rng_state = 88172645463325252ULL;
 static int	reps = 20;
 
 /* Shared state of the run */
@@ -92,16 +92,6 @@ typedef struct Bench
 	size_t		flush_bytes;	/* twice the L2 size */
 	double		peak;			/* bytes/s */
 } Bench;
-
-/* xorshift64* */
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
 
 /* Median milliseconds of `reps` runs of op, each after an L2 flush */
 static double

@@ -44,29 +44,12 @@
 #include "common.cuh"				/* RSR_CUDA_TOPN_CHUNK */
 #include "rsr_core.h"
 #include "rsr_cuda.h"
+#include "test_util.h"
 
 #define CPU_THREADS 8
 #define PAGE_BYTES 8000			/* column ranges sized like index pages */
 
-static uint64_t rng_state;
 static long npassed;
-
-/* xorshift64* */
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform integer in [0, n) */
-static uint32_t
-rndn(uint32_t n)
-{
-	return (uint32_t) ((rnd() >> 32) % n);
-}
 
 /* Uniform double in [-1, 1) */
 static double
