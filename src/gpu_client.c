@@ -620,10 +620,11 @@ rsr_gpu_status(PG_FUNCTION_ARGS)
 		escape_json(&buf, s.device);
 		appendStringInfo(&buf,
 						 ", \"queued\": %d, \"requests\": " UINT64_FORMAT
+						 ", \"batches\": " UINT64_FORMAT
 						 ", \"loads\": " UINT64_FORMAT
 						 ", \"evictions\": " UINT64_FORMAT
 						 ", \"entries\": %u, \"resident_bytes\": " UINT64_FORMAT "}",
-						 s.count, s.requests, s.loads, s.evictions, s.entries,
+						 s.count, s.requests, s.batches, s.loads, s.evictions, s.entries,
 						 s.residentBytes);
 	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));

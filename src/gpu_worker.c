@@ -21,8 +21,14 @@
  * every snapshot.  Copies unused for RSR_GPU_IDLE_MS, or beyond
  * rsr_vector.gpu_memory, are dropped.
  *
- * Requests are served one at a time.  An error in a request is reported
- * to its backend and logged; the worker goes on.
+ * Requests are served in batches: each time it wakes, the worker takes
+ * every queued request, reads them all without waiting on any one backend,
+ * serves on its own each one whose copy is missing (the page stream), and
+ * scores the requests on one copy with one n together, up to
+ * RSR_MAX_BATCH queries per product.  Every request gets the answer it
+ * would get alone (see RescoreQuery for the CPU engine).  An error in a
+ * request is reported to its backend (to each of its group for an error in
+ * scoring) and logged; the worker goes on.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -34,6 +40,7 @@
 #include "postgres.h"
 
 #include <dlfcn.h>
+#include <float.h>
 #include <math.h>
 
 #include "lib/ilist.h"
@@ -56,6 +63,8 @@
 															 * pass, and their
 															 * transpose */
 #define RSR_GPU_RANK_TILE	64	/* slots transposed at a time */
+#define RSR_GPU_RESCORE_RATIO 4	/* CPU batches need blocks >= this * n */
+#define RSR_GPU_POLL_MS		10	/* longest sleep while polling backends */
 
 /* The functions of cuda/rsr_cuda.h the worker calls, found with dlsym() */
 typedef RsrCudaStatus (*cuda_device_count_fn) (int *count);
@@ -107,6 +116,8 @@ typedef struct IndexCopy
 	uint32		npages;
 	RsrSegmentRef *refs;		/* segments, into pages */
 	size_t		nrefs;
+	uint32	   *blockRefs;		/* refs of block b: blockRefs[b] .. [b + 1] - 1 */
+	uint64		nblocks;		/* blocks of k slots (nslots / k) */
 	ItemPointerData *tids;		/* heap TID of each slot */
 	bool	   *live;			/* slot holds a live row */
 	uint64		nslots;
@@ -120,6 +131,7 @@ typedef struct IndexCopy
 static CudaApi cuda;
 static dlist_head copies = DLIST_STATIC_INIT(copies);
 static MemoryContext requestCtx;
+static uint64 copyDrops;		/* copies dropped so far */
 static float *scratch;			/* host scores, kept while copies are */
 static Size scratchBytes;
 
@@ -205,6 +217,7 @@ static void
 DropCopy(IndexCopy *c)
 {
 	dlist_delete(&c->node);
+	copyDrops++;
 	if (c->cuda)
 		cuda.index_free(c->cuda);
 	LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
@@ -292,6 +305,7 @@ ParsePages(IndexCopy *c)
 	size_t		refcap = 1024;
 	uint64		slotcap = 1024;
 	uint32		p;
+	size_t		i;
 
 	c->refs = palloc(refcap * sizeof(RsrSegmentRef));
 	c->tids = palloc(slotcap * sizeof(ItemPointerData));
@@ -355,6 +369,14 @@ ParsePages(IndexCopy *c)
 	}
 	if (c->nslots > PG_UINT32_MAX - RSR_MAX_K)
 		elog(ERROR, "rsr index too large for the gpu worker");
+
+	/* every block opens with its head entry, so each has at least one ref */
+	c->nblocks = c->nslots / c->k;
+	c->blockRefs = palloc((c->nblocks + 1) * sizeof(uint32));
+	for (i = 0; i < c->nrefs; i++)
+		if (i == 0 || c->refs[i].out != c->refs[i - 1].out)
+			c->blockRefs[c->refs[i].out / c->k] = (uint32) i;
+	c->blockRefs[c->nblocks] = (uint32) c->nrefs;
 }
 
 /*
@@ -519,20 +541,129 @@ SetCandidate(IndexCopy *c, RsrGpuCandidate *cand, uint32 slot, float score)
 	cand->slot = slot;
 }
 
+/* Count one product run by the engine (rsr_gpu_status()'s batches) */
+static void
+CountBatch(void)
+{
+	LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
+	RsrGpu->batches++;
+	LWLockRelease(RsrGpu->lock);
+}
+
+/*
+ * Rank query q's live slots as a request alone is ranked on the CPU engine,
+ * by the single-query kernel (rsr_gemv), after a batched product (rsr_gemm)
+ * gave its scores `scores` (dead slots NaN).  The kernels sum in different
+ * orders, so their float32 results differ in the last bits, each within
+ * e = rsr_error_bound() of the exact product.  With T the n-th best batched
+ * score, every slot of the single-query top n has a batched score of at
+ * least T - 4e (its own two errors, and T moves by at most 2e), so only the
+ * blocks holding such a slot are scored again, with the same segments in
+ * the same order as the full product (identical results), and their top n
+ * is the answer alone.  Returns the number of candidates.
+ */
+static uint32
+RescoreQuery(IndexCopy *c, const float *scores, size_t count, const float *q,
+			 uint32 n, uint32 *idx, void *topnWork, void *work, size_t worksize,
+			 RsrGpuCandidate *cands)
+{
+	double		qabs = 0;
+	double		lo;
+	uint32	   *blocks;
+	uint32		nb = 0;
+	RsrSegmentRef *refs;
+	Size		nrefs = 0;
+	float	   *y;
+	size_t		got;
+	uint64		b;
+	uint32		i;
+	uint32		r;
+	sigset_t	mask;
+	RsrStatus	status;
+
+	got = rsr_topn(scores, count, n, idx, topnWork);
+	if (got == 0)
+		return 0;
+	for (i = 0; i < c->dims; i++)
+		qabs += fabs((double) q[i]);
+	if (got < n)
+		lo = -INFINITY;			/* every live slot is a candidate */
+	else
+	{
+		double		t = scores[idx[n - 1]];
+
+		lo = t - 4 * rsr_error_bound(c->dims, qabs) - fabs(t) * DBL_EPSILON;
+	}
+
+	/* the blocks holding a candidate, in slot order (NaN compares false) */
+	blocks = palloc(Max(c->nblocks, 1) * sizeof(uint32));
+	for (b = 0; b < c->nblocks; b++)
+	{
+		for (r = 0; r < c->k; r++)
+			if ((double) scores[b * c->k + r] >= lo)
+				break;
+		if (r < c->k)
+		{
+			blocks[nb++] = (uint32) b;
+			nrefs += c->blockRefs[b + 1] - c->blockRefs[b];
+		}
+	}
+
+	/* their segments, block i's rows at i * k */
+	refs = palloc(Max(nrefs, 1) * sizeof(RsrSegmentRef));
+	nrefs = 0;
+	for (i = 0; i < nb; i++)
+	{
+		uint32		ref;
+
+		for (ref = c->blockRefs[blocks[i]]; ref < c->blockRefs[blocks[i] + 1]; ref++)
+		{
+			refs[nrefs] = c->refs[ref];
+			refs[nrefs].out = i * c->k;
+			nrefs++;
+		}
+	}
+	/* the kernels write up to RSR_MAX_K rows past a block's first slot */
+	y = palloc0(((Size) nb * c->k + RSR_MAX_K) * sizeof(float));
+	RsrThreadsBegin(&mask);
+	status = rsr_gemv(refs, nrefs, q, c->dims, y, work, worksize, rsr_threads);
+	RsrThreadsEnd(&mask);
+	RsrCheckStatus(status, "rsr gpu worker");
+
+	for (i = 0; i < nb; i++)
+		for (r = 0; r < c->k; r++)
+		{
+			uint64		slot = (uint64) blocks[i] * c->k + r;
+
+			if (slot >= c->nslots || !c->live[slot])
+				y[i * c->k + r] = NAN;
+		}
+	got = rsr_topn(y, (size_t) nb * c->k, n, idx, topnWork);
+	for (i = 0; i < got; i++)
+		SetCandidate(c, &cands[i], blocks[idx[i] / c->k] * c->k + idx[i] % c->k,
+					 y[idx[i]]);
+	pfree(blocks);
+	pfree(refs);
+	pfree(y);
+	return (uint32) got;
+}
+
 /*
  * Rank host scores Y[slot * batch + b] of the first `count` slots for
  * `batch` queries: query b's best n live slots go to cands[b * n ..] and
  * their number to counts[b].  Dead slots become NaN (never selected) while
  * Y is transposed, in tiles that stay in cache, into T[b * count + slot],
  * so that rsr_topn reads each query's scores contiguously (T is unused for
- * one query).
+ * one query).  With Q (CPU engine, batch > 1), each query is ranked by
+ * RescoreQuery as it would be alone.
  */
 static void
 RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
-		   uint32 n, uint32 *counts, RsrGpuCandidate *cands)
+		   uint32 n, const float *Q, void *work, size_t worksize,
+		   uint32 *counts, RsrGpuCandidate *cands)
 {
 	uint32	   *idx = palloc(Max(n, 1) * sizeof(uint32));
-	void	   *work = palloc(rsr_topn_work_size(n));
+	void	   *topnWork = palloc(rsr_topn_work_size(n));
 	size_t		r0;
 	uint32		b;
 
@@ -551,28 +682,37 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
 	for (b = 0; b < batch; b++)
 	{
 		const float *scores = T + b * count;
-		size_t		got = rsr_topn(scores, count, n, idx, work);
+		size_t		got;
 		size_t		i;
 
+		if (Q != NULL && batch > 1)
+		{
+			counts[b] = RescoreQuery(c, scores, count, Q + (Size) b * c->dims,
+									 n, idx, topnWork, work, worksize,
+									 &cands[(Size) b * n]);
+			continue;
+		}
+		got = rsr_topn(scores, count, n, idx, topnWork);
 		for (i = 0; i < got; i++)
 			SetCandidate(c, &cands[(Size) b * n + i], idx[i], scores[idx[i]]);
 		counts[b] = (uint32) got;
 	}
 	pfree(idx);
-	pfree(work);
+	pfree(topnWork);
 }
 
 /*
- * Score the nq queries Q of a request: query qi's best n live slots go to
- * cands[qi * n ..], best first, and their number to counts[qi].
+ * Score the nq queries Q of one or more requests: query qi's best n live
+ * slots go to cands[qi * n ..], best first, and their number to
+ * counts[qi].
  *
  * CUDA, n <= RSR_CUDA_MAX_TOPN: one fused call for all the queries; the
  * device excludes the slots its mask marks dead (set at upload) and only
  * the candidates come back.  Larger n: the products of all queries come
  * back (rsr_cuda_gemm) and are ranked here.  CPU: rsr_gemm for the queries,
- * ranked here.  Host scores are made for as many queries at a time as fit
- * in RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next
- * request.
+ * ranked here, each query as it would be alone (RescoreQuery).  Host
+ * scores are made for as many queries at a time as fit in
+ * RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next call.
  */
 static void
 ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
@@ -595,6 +735,21 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 		return;
 	}
 
+	/*
+	 * CPU engine: rescoring the candidate blocks of a batch pays while they
+	 * are a small part of the index; a deep top-n is scored query by query.
+	 */
+	if (c->cuda == NULL && nq > 1 &&
+		(uint64) n * RSR_GPU_RESCORE_RATIO > c->nblocks)
+	{
+		uint32		qi;
+
+		for (qi = 0; qi < nq; qi++)
+			ScoreCopy(c, Q + (Size) qi * c->dims, 1, n, counts + qi,
+					  cands + (Size) qi * n);
+		return;
+	}
+
 	if (c->cuda && n <= RSR_CUDA_MAX_TOPN)
 	{
 		uint32	   *idx = palloc((Size) nq * n * sizeof(uint32));
@@ -608,6 +763,7 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 			ereport(ERROR,
 					(errmsg("rsr gpu top-n failed"),
 					 errdetail("%s %s", cuda.status_string(status), cuda.last_error())));
+		CountBatch();
 		for (qi = 0; qi < nq; qi++)
 		{
 			Size		i;
@@ -660,150 +816,434 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 			RsrThreadsEnd(&mask);
 			RsrCheckStatus(status, "rsr gpu worker");
 		}
-		RankOnHost(c, Y, T, count, batch, n, counts + q0, cands + (Size) q0 * n);
+		CountBatch();
+		RankOnHost(c, Y, T, count, batch, n, c->cuda ? NULL : Qb, work,
+				   worksize, counts + q0, cands + (Size) q0 * n);
 	}
 	if (work)
 		pfree(work);
 }
 
-/* Answer one request: find or load the index copy, score, reply */
-static void
-ServeRequest(shm_mq_handle *in, shm_mq_handle *out)
+/* Where a request taken from the queue stands */
+typedef enum PendingState
 {
+	PENDING_READ,				/* attached, its request not yet received */
+	PENDING_READY,				/* request received and valid */
+	PENDING_REPLY,				/* answered, the reply not yet sent */
+	PENDING_DONE				/* replied, failed or given up */
+} PendingState;
+
+/* A request taken from the queue, from attach to reply */
+typedef struct Pending
+{
+	PendingState state;
+	dsm_segment *seg;
+	shm_mq_handle *in;
+	shm_mq_handle *out;
 	RsrGpuRequest req;
-	char	   *msg;
-	Size		len;
-	IndexCopy  *c;
-	float	   *queries;
-	uint32		n;
-	uint32		qi;
-	uint32	   *counts;
-	RsrGpuCandidate *cands;
-	Size		head;
-	Size		ncands;
-	StringInfoData reply;
-	RsrGpuResult res;
+	float	   *queries;		/* req.nqueries x req.dims */
+	IndexCopy  *copy;			/* the copy that serves it */
+	uint32		n;				/* candidates per query: req.n, at most the slots */
+	char	   *reply;			/* RsrGpuResult, counts, candidates */
+	Size		replyLen;
+} Pending;
 
-	if (shm_mq_receive(in, &len, (void **) &msg, false) != SHM_MQ_SUCCESS)
-		return;					/* the backend gave up */
-	if (len < sizeof(RsrGpuRequest))
-		elog(ERROR, "malformed rsr gpu request");
-	memcpy(&req, msg, sizeof(RsrGpuRequest));
-	if (req.type != RSR_GPU_REQUEST || req.nqueries == 0 ||
-		req.nqueries > RSR_MAX_BATCH || req.dims == 0 ||
-		req.k == 0 || req.k > RSR_MAX_K ||
-		len != sizeof(RsrGpuRequest) + (Size) req.nqueries * req.dims * sizeof(float))
-		elog(ERROR, "malformed rsr gpu request");
-	queries = palloc((Size) req.nqueries * req.dims * sizeof(float));
-	memcpy(queries, msg + sizeof(RsrGpuRequest),
-		   (Size) req.nqueries * req.dims * sizeof(float));
-
-	c = FindCopy(&req);
-	if (c == NULL && (c = LoadCopy(&req, in, out)) == NULL)
-		return;					/* the backend gave up */
-
-	/*
-	 * Counts of every query first, then the candidates of each query.  They
-	 * are scored into n places per query and then moved up behind each
-	 * other (always towards the start, so memmove in query order is safe).
-	 */
-	n = (uint32) Min((uint64) req.n, c->nslots);
-	initStringInfo(&reply);
-	res.type = RSR_GPU_RESULT;
-	res.nqueries = req.nqueries;
-	appendBinaryStringInfo(&reply, (char *) &res, sizeof(res));
-	head = reply.len;
-	enlargeStringInfo(&reply, req.nqueries * (sizeof(uint32) +
-											  (Size) n * sizeof(RsrGpuCandidate)));
-	counts = (uint32 *) (reply.data + head);
-	cands = (RsrGpuCandidate *) (reply.data + head + req.nqueries * sizeof(uint32));
-	ScoreCopy(c, queries, req.nqueries, n, counts, cands);
-	ncands = 0;
-	for (qi = 0; qi < req.nqueries; qi++)
-	{
-		memmove(cands + ncands, cands + (Size) qi * n,
-				counts[qi] * sizeof(RsrGpuCandidate));
-		ncands += counts[qi];
-	}
-	reply.len = head + req.nqueries * sizeof(uint32) + ncands * sizeof(RsrGpuCandidate);
-	if (Send(out, reply.data, reply.len))
-	{
-		LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
-		RsrGpu->requests++;
-		LWLockRelease(RsrGpu->lock);
-	}
+/* Report an error to a request's backend, log it and be done with it */
+static void
+FailPending(Pending *p, const char *message)
+{
+	ereport(LOG,
+			(errmsg("rsr_vector gpu worker could not serve a request: %s",
+					message)));
+	SendError(p->out, psprintf("The GPU worker failed: %s.", message));
+	p->state = PENDING_DONE;
 }
 
-/* Take the next request from the shared queue */
-static bool
-Dequeue(RsrGpuSlot *slot)
+/* Take every queued request, in queue order; returns how many */
+static int
+DequeueAll(RsrGpuSlot *slots)
 {
-	bool		found = false;
+	int			count;
+	int			i;
 
 	LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
-	if (RsrGpu->count > 0)
-	{
-		*slot = RsrGpu->queue[RsrGpu->head];
-		RsrGpu->head = (RsrGpu->head + 1) % RSR_GPU_QUEUE;
-		RsrGpu->count--;
-		found = true;
-	}
+	count = RsrGpu->count;
+	for (i = 0; i < count; i++)
+		slots[i] = RsrGpu->queue[(RsrGpu->head + i) % RSR_GPU_QUEUE];
+	RsrGpu->head = (RsrGpu->head + count) % RSR_GPU_QUEUE;
+	RsrGpu->count = 0;
 	LWLockRelease(RsrGpu->lock);
-	return found;
+	return count;
 }
 
-/* Attach to a request's queues, serve it, report errors to its backend */
-static void
-Serve(RsrGpuSlot slot)
+/* Attach to a request's segment and queues; false if its backend gave up */
+static bool
+Attach(RsrGpuSlot slot, Pending *p)
 {
-	dsm_segment *seg;
 	RsrGpuSegmentHeader *header;
 	char	   *base;
 	shm_mq	   *mq;
-	shm_mq_handle *in;
-	shm_mq_handle *out;
-	MemoryContext old;
 
 	/* NULL: the backend gave up and its segment is gone */
-	seg = dsm_attach(slot.handle);
-	if (seg == NULL)
-		return;
-	header = dsm_segment_address(seg);
-	if (dsm_segment_map_length(seg) < RSR_GPU_SEGMENT_SIZE ||
+	p->seg = dsm_attach(slot.handle);
+	if (p->seg == NULL)
+		return false;
+	header = dsm_segment_address(p->seg);
+	if (dsm_segment_map_length(p->seg) < RSR_GPU_SEGMENT_SIZE ||
 		header->magic != RSR_GPU_MAGIC || header->tag != slot.tag)
 	{
-		dsm_detach(seg);
-		return;
+		dsm_detach(p->seg);
+		p->seg = NULL;
+		return false;
 	}
 	base = (char *) header + RSR_GPU_MQ_OFFSET;
 	mq = (shm_mq *) base;
 	shm_mq_set_receiver(mq, MyProc);
-	in = shm_mq_attach(mq, seg, NULL);
+	p->in = shm_mq_attach(mq, p->seg, NULL);
 	mq = (shm_mq *) (base + RSR_GPU_MQ_SIZE);
 	shm_mq_set_sender(mq, MyProc);
-	out = shm_mq_attach(mq, seg, NULL);
+	p->out = shm_mq_attach(mq, p->seg, NULL);
+	return true;
+}
 
-	old = MemoryContextSwitchTo(requestCtx);
+/* Check a request message and keep its queries; false if malformed */
+static bool
+ParseRequest(Pending *p, const char *msg, Size len)
+{
+	if (len < sizeof(RsrGpuRequest))
+		return false;
+	memcpy(&p->req, msg, sizeof(RsrGpuRequest));
+	if (p->req.type != RSR_GPU_REQUEST || p->req.nqueries == 0 ||
+		p->req.nqueries > RSR_MAX_BATCH || p->req.dims == 0 ||
+		p->req.dims > RSR_MAX_DIMS || p->req.k == 0 ||
+		p->req.k > RSR_MAX_K ||
+		len != sizeof(RsrGpuRequest) + (Size) p->req.nqueries * p->req.dims * sizeof(float))
+		return false;
+	p->queries = palloc((Size) p->req.nqueries * p->req.dims * sizeof(float));
+	memcpy(p->queries, msg + sizeof(RsrGpuRequest),
+		   (Size) p->req.nqueries * p->req.dims * sizeof(float));
+	return true;
+}
+
+/*
+ * Sleep until a backend moves a queue (it sets our latch) or a short
+ * while passes; false once nothing moved for rsr_vector.gpu_timeout
+ */
+static bool
+Poll(TimestampTz progress)
+{
+	if (TimestampDifferenceExceeds(progress, GetCurrentTimestamp(),
+								   rsr_gpu_timeout))
+		return false;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 RSR_GPU_POLL_MS, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/*
+ * Receive the request message of every pending request, without waiting
+ * on any one backend: each receive is non-blocking and resumed in turn.  A
+ * backend that detached is dropped, a malformed request gets an error, and
+ * the requests still unread after rsr_vector.gpu_timeout without progress
+ * are given up (their backends time out as well).
+ */
+static void
+ReadRequests(Pending *ps, int np)
+{
+	TimestampTz progress = GetCurrentTimestamp();
+	int			left = 0;
+	int			i;
+
+	for (i = 0; i < np; i++)
+		left += ps[i].state == PENDING_READ;
+	while (left > 0)
+	{
+		for (i = 0; i < np; i++)
+		{
+			Pending    *p = &ps[i];
+			shm_mq_result res;
+			Size		len;
+			void	   *msg;
+
+			if (p->state != PENDING_READ)
+				continue;
+			res = shm_mq_receive(p->in, &len, &msg, true);
+			if (res == SHM_MQ_WOULD_BLOCK)
+				continue;
+			left--;
+			progress = GetCurrentTimestamp();
+			if (res == SHM_MQ_DETACHED)
+				p->state = PENDING_DONE;
+			else if (!ParseRequest(p, msg, len))
+				FailPending(p, "malformed rsr gpu request");
+			else
+				p->state = PENDING_READY;
+		}
+		if (left > 0 && !Poll(progress))
+			break;
+	}
+	for (i = 0; i < np; i++)
+		if (ps[i].state == PENDING_READ)
+			ps[i].state = PENDING_DONE;
+}
+
+/*
+ * Send the replies of the answered requests without waiting on any one
+ * backend: each send is non-blocking and resumed in turn (with the same
+ * message, as shm_mq requires).  A backend that detached is dropped, and
+ * the replies not taken after rsr_vector.gpu_timeout without progress are
+ * given up.
+ */
+static void
+SendReplies(Pending **ps, int np)
+{
+	TimestampTz progress = GetCurrentTimestamp();
+	int			left = 0;
+	int			sent = 0;
+	int			i;
+
+	for (i = 0; i < np; i++)
+		left += ps[i]->state == PENDING_REPLY;
+	while (left > 0)
+	{
+		for (i = 0; i < np; i++)
+		{
+			Pending    *p = ps[i];
+			shm_mq_result res;
+
+			if (p->state != PENDING_REPLY)
+				continue;
+			res = shm_mq_send(p->out, p->replyLen, p->reply, true, true);
+			if (res == SHM_MQ_WOULD_BLOCK)
+				continue;
+			left--;
+			progress = GetCurrentTimestamp();
+			sent += res == SHM_MQ_SUCCESS;
+			p->state = PENDING_DONE;
+		}
+		if (left > 0 && !Poll(progress))
+			break;
+	}
+	for (i = 0; i < np; i++)
+		if (ps[i]->state == PENDING_REPLY)
+			ps[i]->state = PENDING_DONE;
+	if (sent > 0)
+	{
+		LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);
+		RsrGpu->requests += sent;
+		LWLockRelease(RsrGpu->lock);
+	}
+}
+
+/*
+ * Score the requests `ps` (one copy, one n, at most RSR_MAX_BATCH queries
+ * in all) with one ScoreCopy call and build each one's reply: its counts,
+ * then its candidates of each query, best first.  An error fails them all.
+ */
+static void
+ScoreGroup(Pending **ps, int np)
+{
+	IndexCopy  *c = ps[0]->copy;
+	uint32		n = ps[0]->n;
+	MemoryContext old = CurrentMemoryContext;
+
 	PG_TRY();
 	{
-		ServeRequest(in, out);
+		float	   *Q;
+		uint32	   *counts;
+		RsrGpuCandidate *cands;
+		uint32		nq = 0;
+		uint32		q0 = 0;
+		int			i;
+
+		for (i = 0; i < np; i++)
+			nq += ps[i]->req.nqueries;
+		Q = palloc((Size) nq * c->dims * sizeof(float));
+		counts = palloc(nq * sizeof(uint32));
+		cands = MemoryContextAllocHuge(CurrentMemoryContext,
+									   Max((Size) nq * n, 1) * sizeof(RsrGpuCandidate));
+		for (i = 0; i < np; i++)
+		{
+			memcpy(Q + (Size) q0 * c->dims, ps[i]->queries,
+				   (Size) ps[i]->req.nqueries * c->dims * sizeof(float));
+			q0 += ps[i]->req.nqueries;
+		}
+		ScoreCopy(c, Q, nq, n, counts, cands);
+
+		q0 = 0;
+		for (i = 0; i < np; i++)
+		{
+			Pending    *p = ps[i];
+			uint32		nqp = p->req.nqueries;
+			Size		ncands = 0;
+			RsrGpuResult res;
+			char	   *dst;
+			uint32		qi;
+
+			for (qi = q0; qi < q0 + nqp; qi++)
+				ncands += counts[qi];
+			p->replyLen = sizeof(RsrGpuResult) + nqp * sizeof(uint32) +
+				ncands * sizeof(RsrGpuCandidate);
+			p->reply = MemoryContextAllocHuge(CurrentMemoryContext, p->replyLen);
+			res.type = RSR_GPU_RESULT;
+			res.nqueries = nqp;
+			memcpy(p->reply, &res, sizeof(res));
+			memcpy(p->reply + sizeof(res), counts + q0, nqp * sizeof(uint32));
+			dst = p->reply + sizeof(res) + nqp * sizeof(uint32);
+			for (qi = q0; qi < q0 + nqp; qi++)
+			{
+				memcpy(dst, cands + (Size) qi * n,
+					   counts[qi] * sizeof(RsrGpuCandidate));
+				dst += counts[qi] * sizeof(RsrGpuCandidate);
+			}
+			p->state = PENDING_REPLY;
+			q0 += nqp;
+		}
+		pfree(Q);
+		pfree(counts);
+		pfree(cands);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			i;
+
+		MemoryContextSwitchTo(old);
+		edata = CopyErrorData();
+		FlushErrorState();
+		for (i = 0; i < np; i++)
+			FailPending(ps[i], edata->message);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Serve a request whose index copy is missing on its own: the backend
+ * streams the pages (RSR_GPU_NEED_DATA) and the answer follows; later
+ * requests for that version find the copy.
+ */
+static void
+ServeLoading(Pending *p)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		p->copy = LoadCopy(&p->req, p->in, p->out);
+		if (p->copy == NULL)
+			p->state = PENDING_DONE;	/* the backend gave up */
+		else
+		{
+			p->n = (uint32) Min((uint64) p->req.n, p->copy->nslots);
+			ScoreGroup(&p, 1);
+		}
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(requestCtx);
+		MemoryContextSwitchTo(old);
 		edata = CopyErrorData();
 		FlushErrorState();
-		ereport(LOG,
-				(errmsg("rsr_vector gpu worker could not serve a request: %s",
-						edata->message)));
-		SendError(out, psprintf("The GPU worker failed: %s.", edata->message));
+		FailPending(p, edata->message);
 	}
 	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-	dsm_detach(seg);
-	MemoryContextReset(requestCtx);
+	if (p->state == PENDING_REPLY)
+		SendReplies(&p, 1);
+}
+
+/*
+ * Find the copy of every ready request.  One that has none is served on
+ * its own at once (which may load and evict copies), and the search starts
+ * over; it also starts over when finding a copy dropped an older one (that
+ * an earlier request may have found), so that in the end every ready
+ * request holds a copy that is still resident.
+ */
+static void
+ResolveCopies(Pending *ps, int np)
+{
+	for (;;)
+	{
+		uint64		drops = copyDrops;
+		Pending    *missing = NULL;
+		int			i;
+
+		for (i = 0; i < np && missing == NULL; i++)
+		{
+			Pending    *p = &ps[i];
+
+			if (p->state != PENDING_READY)
+				continue;
+			p->copy = FindCopy(&p->req);
+			if (p->copy == NULL)
+				missing = p;
+			else
+				p->n = (uint32) Min((uint64) p->req.n, p->copy->nslots);
+		}
+		if (missing != NULL)
+			ServeLoading(missing);
+		else if (drops == copyDrops)
+			return;
+	}
+}
+
+/*
+ * Serve every request taken from the queue together.  Requests on the same
+ * index copy with the same n form a group, scored with one ScoreCopy call
+ * per RSR_MAX_BATCH queries; each group's replies are sent before the next
+ * group is scored, so the memory held is that of one call.  Every request
+ * gets the answer it would get alone.
+ */
+static void
+ServeAll(RsrGpuSlot *slots, int nslots)
+{
+	Pending    *ps = palloc0(nslots * sizeof(Pending));
+	Pending   **group = palloc(nslots * sizeof(Pending *));
+	MemoryContext groupCtx;
+	int			i;
+
+	groupCtx = AllocSetContextCreate(CurrentMemoryContext, "rsr gpu group",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < nslots; i++)
+		ps[i].state = Attach(slots[i], &ps[i]) ? PENDING_READ : PENDING_DONE;
+	ReadRequests(ps, nslots);
+	ResolveCopies(ps, nslots);
+
+	for (i = 0; i < nslots; i++)
+	{
+		Pending    *first = &ps[i];
+		uint32		nq = 0;
+		int			ng = 0;
+		int			j;
+		MemoryContext old;
+
+		if (first->state != PENDING_READY)
+			continue;
+		for (j = i; j < nslots; j++)
+		{
+			Pending    *p = &ps[j];
+
+			if (p->state != PENDING_READY || p->copy != first->copy ||
+				p->n != first->n)
+				continue;
+			if (nq + p->req.nqueries > RSR_MAX_BATCH)
+				break;
+			nq += p->req.nqueries;
+			group[ng++] = p;
+		}
+		old = MemoryContextSwitchTo(groupCtx);
+		ScoreGroup(group, ng);
+		SendReplies(group, ng);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(groupCtx);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	for (i = 0; i < nslots; i++)
+		if (ps[i].seg != NULL)
+			dsm_detach(ps[i].seg);
 }
 
 /* Main of the GPU worker */
@@ -845,7 +1285,8 @@ RsrGpuWorkerMain(Datum arg)
 
 	for (;;)
 	{
-		RsrGpuSlot	slot;
+		RsrGpuSlot	slots[RSR_GPU_QUEUE];
+		int			nslots;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 60 * 1000L, PG_WAIT_EXTENSION);
@@ -856,9 +1297,13 @@ RsrGpuWorkerMain(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		while (ready && Dequeue(&slot))
+		while (ready && (nslots = DequeueAll(slots)) > 0)
 		{
-			Serve(slot);
+			MemoryContext old = MemoryContextSwitchTo(requestCtx);
+
+			ServeAll(slots, nslots);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(requestCtx);
 			CHECK_FOR_INTERRUPTS();
 		}
 		EvictCopies(0);

@@ -82,6 +82,7 @@ typedef struct RsrGpuShared
 	int			engine;			/* RsrWorkerEngine in use */
 	char		device[128];	/* device name, or why none is used */
 	uint64		requests;		/* requests answered */
+	uint64		batches;		/* products run, each for one or more requests */
 	uint64		loads;			/* index copies received */
 	uint64		evictions;		/* index copies dropped */
 	uint32		entries;		/* index copies resident */
