@@ -63,6 +63,9 @@
 															 * pass, and their
 															 * transpose */
 #define RSR_GPU_RANK_TILE	64	/* slots transposed at a time */
+#define RSR_GPU_GROUP_BYTES	((Size) 128 * 1024 * 1024)	/* candidates of a
+															 * group, unless it
+															 * is one request */
 #define RSR_GPU_RESCORE_RATIO 4	/* CPU batches need blocks >= this * n */
 #define RSR_GPU_POLL_MS		10	/* longest sleep while polling backends */
 
@@ -1127,7 +1130,10 @@ ScoreGroup(Pending **ps, int np)
 static void
 ServeLoading(Pending *p)
 {
-	MemoryContext old = CurrentMemoryContext;
+	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext,
+											  "rsr gpu loading request",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(ctx);
 
 	PG_TRY();
 	{
@@ -1144,7 +1150,7 @@ ServeLoading(Pending *p)
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(old);
+		MemoryContextSwitchTo(ctx);
 		edata = CopyErrorData();
 		FlushErrorState();
 		FailPending(p, edata->message);
@@ -1152,6 +1158,8 @@ ServeLoading(Pending *p)
 	PG_END_TRY();
 	if (p->state == PENDING_REPLY)
 		SendReplies(&p, 1);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
 }
 
 /*
@@ -1192,9 +1200,10 @@ ResolveCopies(Pending *ps, int np)
 /*
  * Serve every request taken from the queue together.  Requests on the same
  * index copy with the same n form a group, scored with one ScoreCopy call
- * per RSR_MAX_BATCH queries; each group's replies are sent before the next
- * group is scored, so the memory held is that of one call.  Every request
- * gets the answer it would get alone.
+ * per RSR_MAX_BATCH queries (fewer when their candidates would pass
+ * RSR_GPU_GROUP_BYTES); each group's replies are sent before the next group
+ * is scored, so the memory held is that of one call.  Every request gets
+ * the answer it would get alone.
  */
 static void
 ServeAll(RsrGpuSlot *slots, int nslots)
@@ -1228,7 +1237,9 @@ ServeAll(RsrGpuSlot *slots, int nslots)
 			if (p->state != PENDING_READY || p->copy != first->copy ||
 				p->n != first->n)
 				continue;
-			if (nq + p->req.nqueries > RSR_MAX_BATCH)
+			if (nq + p->req.nqueries > RSR_MAX_BATCH ||
+				(ng > 0 && (Size) (nq + p->req.nqueries) * p->n *
+				 sizeof(RsrGpuCandidate) > RSR_GPU_GROUP_BYTES))
 				break;
 			nq += p->req.nqueries;
 			group[ng++] = p;

@@ -136,20 +136,20 @@ INSERT INTO answers VALUES (:qid, 'v', :lim, topk('v', :qid, :lim));
 INSERT INTO answers VALUES (:qid, 'b', :lim, topk('b', :qid, :lim));
 });
 
-# Clients whose statements are cancelled after 1 to 20 ms: some before
-# they reach the worker, some while it reads, scores or answers their
-# request, some not at all
+# Clients whose statements are cancelled after 2, 5, 10 or 20 ms: some
+# before they reach the worker, some while it reads, scores or answers
+# their request, some not at all.  Their settings come with the connection,
+# so that only the scans can be cancelled.
 my $cancel_sql = "$PostgreSQL::Test::Utils::tmp_check/202_cancel.sql";
-my $cancel_text = "SET enable_seqscan = off;\nSET rsr_vector.device = gpu;\n";
+my $cancel_text = '';
 for my $i (1 .. 150)
 {
 	my $qid = 1 + int(rand($nqueries));
 	my $col = $i % 2 ? 'v' : 'b';
-	$cancel_text .=
-	  "SET statement_timeout = " . (1 + int(rand(20))) . ";\n"
-	  . "SELECT topk('$col', $qid, 10) IS NOT NULL;\n";
+	$cancel_text .= "SELECT topk('$col', $qid, 10) IS NOT NULL;\n";
 }
 PostgreSQL::Test::Utils::append_to_file($cancel_sql, $cancel_text);
+my @timeouts = (2, 5, 10, 20);
 
 my $before = status();
 my ($bench_out, $bench_err) = ('', '');
@@ -161,9 +161,11 @@ my $bench = IPC::Run::start(
 	],
 	'>', \$bench_out, '2>', \$bench_err);
 my @cancellers;
-for my $i (1 .. 2)
+for my $timeout (@timeouts)
 {
 	my %c = (out => '', err => '');
+	local $ENV{PGOPTIONS} = "-c enable_seqscan=off -c rsr_vector.device=gpu "
+	  . "-c statement_timeout=$timeout";
 	$c{h} = IPC::Run::start(
 		[
 			'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0', '-f', $cancel_sql,
@@ -199,7 +201,7 @@ for my $c (@cancellers)
 }
 note "cancelled $cancelled, completed $completed";
 cmp_ok($cancelled, '>', 0, 'statements were cancelled');
-is($cancelled + $completed, 2 * 150, 'the other statements completed');
+is($cancelled + $completed, 150 * @timeouts, 'the other statements completed');
 my $after = status();
 
 # Every answer is the cpu path's
