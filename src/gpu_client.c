@@ -30,6 +30,7 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -414,6 +415,32 @@ EndExchange(Exchange *ex)
 }
 
 /*
+ * Are the candidates of each query best first, by score descending then
+ * slot ascending (as rsr_topn ranks), with no NaN?
+ */
+static bool
+CandidatesInOrder(const RsrGpuCandidate *c, const uint32 *counts, uint32 nq)
+{
+	uint32		b;
+	uint32		i;
+
+	for (b = 0; b < nq; b++)
+	{
+		for (i = 0; i < counts[b]; i++)
+		{
+			if (isnan(c[i].score))
+				return false;
+			if (i > 0 && !(c[i].score < c[i - 1].score ||
+						   (c[i].score == c[i - 1].score &&
+							c[i].slot > c[i - 1].slot)))
+				return false;
+		}
+		c += counts[b];
+	}
+	return true;
+}
+
+/*
  * Should requests go to the worker?  rsr_vector.device = cpu: never; auto:
  * when the worker is up; gpu: always (a request to an absent worker fails
  * and the caller raises RsrGpuFail).
@@ -517,7 +544,9 @@ RsrGpuTopn(Relation index, const float *Q, uint32 nq, uint32 dims, uint32 n,
 				ok &= counts[b] <= n;
 				total += counts[b];
 			}
-			ok &= len == head + total * sizeof(RsrGpuCandidate);
+			ok &= len == head + total * sizeof(RsrGpuCandidate) &&
+				CandidatesInOrder((RsrGpuCandidate *) ((char *) data + head),
+								  counts, nq);
 		}
 		if (!ok && ex.why == NULL)
 			ex.why = "The GPU worker sent a malformed answer.";

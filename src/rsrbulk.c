@@ -641,15 +641,14 @@ TopkWalk(TopkState *ts, TopkQuery **pending, uint32 npending)
  * first) from scratch, through the floor, the heap check and the exact
  * score of the CPU path.  True when the query is settled: no row beyond
  * them can reach its top n, because the worker returned every row (count
- * < m) or a candidate's scaled kernel score fell below the floor (the rows
- * it did not return score at most the m-th).
+ * < m) or the m-th's scaled kernel score is below the floor (the rows it
+ * did not return score at most that).
  */
 static bool
 TopkCandidates(TopkState *ts, TopkQuery *tq, const RsrGpuCandidate *cands,
 			   uint32 count, uint32 m)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(ts->cxt);
-	bool		settled = count < m;
 	uint32		i;
 
 	ResetQuery(tq);
@@ -658,16 +657,14 @@ TopkCandidates(TopkState *ts, TopkQuery *tq, const RsrGpuCandidate *cands,
 		ItemPointerData tid = cands[i].tid;
 		Datum		value;
 
+		/* This row and every later one are out */
 		if ((double) cands[i].score * tq->scale < tq->floor)
-		{
-			settled = true;
 			break;
-		}
 		if (FetchVisible(ts->rel, &tid) && IndexedValue(ts->rel, &value))
 			ScoreRow(ts, tq, value, &tid);
 	}
 	MemoryContextSwitchTo(oldcxt);
-	return settled;
+	return count < m || (double) cands[m - 1].score * tq->scale < tq->floor;
 }
 
 /*
