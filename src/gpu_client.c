@@ -97,6 +97,7 @@ struct RsrGpuScan
 	Relation	index;
 	float	   *q;				/* the query, dims floats */
 	uint32		dims;
+	uint64		version;		/* index version when the scan began */
 	uint32		n;				/* size of the current batch's top-n */
 	RsrGpuCandidate *cands;		/* current batch, best first */
 	size_t		ncands;
@@ -458,8 +459,11 @@ RsrGpuWanted(void)
 
 /*
  * Ask the worker for the top n candidates of each of the nq queries
- * Q[b * dims + j] (1 <= nq <= RSR_MAX_BATCH) on the current version of the
- * index, streaming the index pages when it asks for them.
+ * Q[b * dims + j] (1 <= nq <= RSR_MAX_BATCH) on a copy of the index of at
+ * least `version`, streaming the index pages when it asks for them.  The
+ * caller reads `version` (the metapage change counter) after taking its
+ * snapshot and keeps it for all its requests: every row it can see is in
+ * that version, and a copy loaded since for a newer one still serves it.
  *
  * On success *cands is palloc'd in the current memory context and holds
  * the candidates of query b, best first, at (*cands)[b * n + i] for
@@ -468,8 +472,9 @@ RsrGpuWanted(void)
  * *why says why in a sentence and nothing is allocated.
  */
 bool
-RsrGpuTopn(Relation index, const float *Q, uint32 nq, uint32 dims, uint32 n,
-		   RsrGpuCandidate **cands, uint32 *counts, const char **why)
+RsrGpuTopn(Relation index, uint64 version, const float *Q, uint32 nq,
+		   uint32 dims, uint32 n, RsrGpuCandidate **cands, uint32 *counts,
+		   const char **why)
 {
 	RsrGpuRequest req;
 	Buffer		metabuf;
@@ -484,7 +489,7 @@ RsrGpuTopn(Relation index, const float *Q, uint32 nq, uint32 dims, uint32 n,
 	if (nq == 0 || nq > RSR_MAX_BATCH || n == 0)
 		elog(ERROR, "rsr gpu request of %u queries of %u candidates", nq, n);
 
-	/* The current version of the index */
+	/* The shape of the index */
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
@@ -493,7 +498,7 @@ RsrGpuTopn(Relation index, const float *Q, uint32 nq, uint32 dims, uint32 n,
 	req.dbOid = MyDatabaseId;
 	req.indexOid = RelationGetRelid(index);
 	req.relNode = index->rd_node.relNode;
-	req.version = meta->changeCount;
+	req.version = version;
 	req.kind = meta->kind;
 	req.dims = meta->dims;
 	req.k = meta->k;
@@ -580,8 +585,8 @@ Request(RsrGpuScan *gs, const char **why)
 	RsrGpuCandidate *cands;
 	uint32		count;
 
-	if (!RsrGpuTopn(gs->index, gs->q, 1, gs->dims, gs->n, &cands, &count,
-					why))
+	if (!RsrGpuTopn(gs->index, gs->version, gs->q, 1, gs->dims, gs->n,
+					&cands, &count, why))
 		return false;
 	if (gs->cands)
 		pfree(gs->cands);
@@ -603,7 +608,9 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 {
 	RsrGpuScan *gs;
 	Buffer		metabuf;
+	RsrMetaPage meta;
 	uint32		indexDims;
+	uint64		version;
 	const char *why;
 
 	if (!RsrGpuWanted())
@@ -611,7 +618,9 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	indexDims = RsrCheckMeta(index, BufferGetPage(metabuf))->dims;
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	indexDims = meta->dims;
+	version = meta->changeCount;
 	UnlockReleaseBuffer(metabuf);
 	if (indexDims == 0 || indexDims != dims)
 		return NULL;
@@ -620,6 +629,7 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 	gs->ctx = CurrentMemoryContext;
 	gs->index = index;
 	gs->dims = dims;
+	gs->version = version;
 	gs->n = RSR_GPU_FIRST_BATCH;
 	gs->q = palloc(dims * sizeof(float));
 	memcpy(gs->q, q, dims * sizeof(float));

@@ -164,8 +164,9 @@ typedef enum RsrGpuNext
 /* gpu_client.c */
 extern void RsrGpuInit(void);
 extern bool RsrGpuWanted(void);
-extern bool RsrGpuTopn(Relation index, const float *Q, uint32 nq, uint32 dims,
-					   uint32 n, RsrGpuCandidate **cands, uint32 *counts,
+extern bool RsrGpuTopn(Relation index, uint64 version, const float *Q,
+					   uint32 nq, uint32 dims, uint32 n,
+					   RsrGpuCandidate **cands, uint32 *counts,
 					   const char **why);
 extern RsrGpuScan *RsrGpuScanBegin(Relation index, const float *q,
 								   uint32 dims);

@@ -33,8 +33,12 @@
  * them) or when the m-th's score is below the floor; otherwise it is asked
  * again with m four times larger and its answer taken from scratch.  The
  * result is the same set, scores and order as the CPU walk, which takes
- * the queries the worker could not answer.  rsr_scores returns every row
- * and always runs on the CPU.
+ * the queries the worker could not answer.  Every request names the index
+ * version read when the index was opened, after the statement's snapshot
+ * was taken: it holds every row the snapshot can see, and a copy the
+ * worker loaded since for a newer version serves it too (with other
+ * slots, which is why each answer is taken from scratch).  rsr_scores
+ * returns every row and always runs on the CPU.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -706,8 +710,8 @@ TopkOnWorker(TopkState *ts, TopkQuery **pending, uint32 npending,
 			for (b = 0; b < nr; b++)
 				memcpy(Q + (size_t) b * ts->dims, pending[done + b]->kq,
 					   ts->dims * sizeof(float));
-			if (!RsrGpuTopn(ts->rel->index, Q, nr, ts->dims, m, &cands,
-							counts, &why))
+			if (!RsrGpuTopn(ts->rel->index, ts->rel->meta.changeCount, Q, nr,
+							ts->dims, m, &cands, counts, &why))
 			{
 				if (rsr_device == RSR_DEVICE_GPU)
 					RsrGpuFail("rsr_topk queries", why);

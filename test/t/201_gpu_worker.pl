@@ -199,19 +199,23 @@ cmp_ok(status()->{entries}, '<=', 2, 'old index copies were dropped');
 
 # rsr_topk on the worker (device = gpu) gives exactly the cpu path's rows,
 # TIDs, scores and order.  Each answer is "count query:tid:id:score,...".
-sub topk
+sub topk_sql
 {
-	my ($device, $index, $qs, $n, $extra) = @_;
-	$extra //= '';
-	return $node->safe_psql(
-		'postgres', qq{
-SET rsr_vector.device = $device;
-$extra
+	my ($index, $qs, $n) = @_;
+	return qq{
 SELECT count(*) || ' ' || coalesce(string_agg(r.query || ':' || r.tid || ':' ||
 	coalesce(i.id::text, 'invisible') || ':' || r.score, ',' ORDER BY r.ord), '')
 FROM rsr_topk('$index', $qs, $n) WITH ORDINALITY r(query, tid, score, ord)
 LEFT JOIN items i ON i.ctid = r.tid;
-});
+};
+}
+
+sub topk
+{
+	my ($device, $index, $qs, $n, $extra) = @_;
+	$extra //= '';
+	return $node->safe_psql('postgres',
+		"SET rsr_vector.device = $device;\n$extra\n" . topk_sql($index, $qs, $n));
 }
 
 # The worker's answer counter reaches $n (it is bumped after the answer)
@@ -321,6 +325,30 @@ near_ties('after insert');
 like(topk('gpu', 'items_v', "ARRAY[$tq]", 100), qr/:202\d\d:/,
 	'after insert: inserted rows are in the top 100');
 cmp_ok(status()->{loads}, '>', $loads_before, 'the insert made the worker reload');
+
+# A snapshot older than the index: rows inserted after it are in the version
+# the worker is asked for, and the heap check drops them
+my $rr = $node->background_psql('postgres');
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$rr->query_safe('SELECT count(*) FROM items');
+$node->safe_psql(
+	'postgres', qq{
+INSERT INTO items
+SELECT 20300 + i, ('{@{[join(',', @tv)]},1}')::int[]::tvec, ('@{[join('', @bv)]}1')::bit($dims)
+FROM generate_series(1, 30) i;
+});
+$loads_before = status()->{loads};
+$rr->query_safe('SET rsr_vector.device = cpu');
+my $rr_cpu = $rr->query_safe(topk_sql('items_v', "ARRAY[$tq]", 100));
+$rr->query_safe('SET rsr_vector.device = gpu');
+my $rr_gpu = $rr->query_safe(topk_sql('items_v', "ARRAY[$tq]", 100));
+$rr->query_safe('COMMIT');
+$rr->quit;
+cmp_ok(status()->{loads}, '>', $loads_before, 'old snapshot: the worker loaded the newer index');
+is($rr_gpu, $rr_cpu, 'old snapshot: rsr_topk on the worker equals the cpu path');
+unlike($rr_gpu, qr/:203\d\d:/, 'old snapshot: rows inserted after it are not returned');
+like(topk('gpu', 'items_v', "ARRAY[$tq]", 100), qr/:203\d\d:/,
+	'a new snapshot sees them');
 
 # A hung worker: gpu times out with a clean error, auto falls back
 my $expect = ordered('cpu', 'v', $queries[2], 20);
