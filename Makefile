@@ -38,6 +38,7 @@ REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
+PROVE_FLAGS += -I test/t
 
 # Portable by default: AVX2 kernels are compiled per function with
 # target attributes and chosen at run time, never -march=native.
@@ -62,9 +63,9 @@ endif
 
 # ---- engine unit tests, sanitizers, benchmark: no server needed ----
 CORE_SRCS   = $(CORE_OBJS:.o=.c)
-CORE_HDRS   = $(wildcard src/core/*.h)
+CORE_HDRS   = $(wildcard src/core/*.h) test/test_util.h
 CORE_CC    ?= $(CC)
-CORE_FLAGS  = -std=c11 -O2 -g -Wall -Wextra -Werror -fopenmp -Isrc/core
+CORE_FLAGS  = -std=c11 -O2 -g -Wall -Wextra -Werror -fopenmp -Isrc/core -Itest
 
 test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm

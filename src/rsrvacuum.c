@@ -57,79 +57,134 @@ BumpChangeCount(Relation index)
 	UnlockReleaseBuffer(metabuf);
 }
 
+/* What a walk over the head entries calls for each; true if it changed it */
+typedef bool (*HeadVisitor) (RsrEntry entry, uint32 nrows, void *arg);
+
 /*
- * Mark the rows whose heap TIDs the callback reports dead.  Each data page
- * is locked exclusively on its own and changed in one GenericXLog record;
- * the metapage is not locked, so inserts go on meanwhile (an insert that
- * rebuilds the tail keeps the dead-row mask it reads under the same lock).
+ * Call `visit` for the head entry (range 0) of every block of rows, in
+ * chain order.  Each data page is locked on its own: exclusively when
+ * `modify`, then the visitor's changes to the page are one GenericXLog
+ * record; share-locked otherwise.  The metapage is not held, so inserts go
+ * on meanwhile (an insert that rebuilds the tail keeps the dead-row mask it
+ * reads under the same page lock).
  */
-IndexBulkDeleteResult *
-rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
-			  IndexBulkDeleteCallback callback, void *callback_state)
+static void
+WalkHeads(IndexVacuumInfo *info, bool modify, HeadVisitor visit, void *arg)
 {
 	Relation	index = info->index;
-	BlockNumber blkno;
 	uint32		k;
-	double		removedBefore;
+	BlockNumber blkno = FirstDataBlock(index, &k);
 
-	if (stats == NULL)
-		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
-	removedBefore = stats->tuples_removed;
-
-	blkno = FirstDataBlock(index, &k);
 	while (BlockNumberIsValid(blkno))
 	{
 		Buffer		buf;
-		GenericXLogState *xlog;
+		GenericXLogState *xlog = NULL;
 		Page		page;
 		OffsetNumber off;
 		OffsetNumber maxoff;
 		bool		changed = false;
 
 		vacuum_delay_point();
-
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 								 info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		xlog = GenericXLogStart(index);
-		page = GenericXLogRegisterBuffer(xlog, buf, 0);
+		if (modify)
+		{
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			xlog = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(xlog, buf, 0);
+		}
+		else
+		{
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+		}
 
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		itemid = PageGetItemId(page, off);
 			RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-			uint32		r;
 
 			if (ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, k) ||
 				entry->range != 0)
 				continue;
-			for (r = 0; r < Min(entry->nrows, k); r++)
-			{
-				if (entry->deadmask & (1 << r))
-					continue;
-				if (callback(&entry->tids[r], callback_state))
-				{
-					entry->deadmask |= (1 << r);
-					stats->tuples_removed += 1;
-					changed = true;
-				}
-				else
-					stats->num_index_tuples += 1;
-			}
+			changed |= visit(entry, Min(entry->nrows, k), arg);
 		}
 		blkno = RsrPageGetOpaque(page)->nextblkno;
 
-		if (changed)
+		if (xlog != NULL && changed)
 			GenericXLogFinish(xlog);
-		else
+		else if (xlog != NULL)
 			GenericXLogAbort(xlog);
 		UnlockReleaseBuffer(buf);
 	}
+}
+
+/* State of a bulk delete */
+typedef struct DeleteState
+{
+	IndexBulkDeleteResult *stats;
+	IndexBulkDeleteCallback callback;
+	void	   *callbackState;
+} DeleteState;
+
+/* Mark the rows of one block that the callback reports dead */
+static bool
+DeleteRows(RsrEntry entry, uint32 nrows, void *arg)
+{
+	DeleteState *ds = (DeleteState *) arg;
+	bool		changed = false;
+	uint32		r;
+
+	for (r = 0; r < nrows; r++)
+	{
+		if (entry->deadmask & (1 << r))
+			continue;
+		if (ds->callback(&entry->tids[r], ds->callbackState))
+		{
+			entry->deadmask |= (1 << r);
+			ds->stats->tuples_removed += 1;
+			changed = true;
+		}
+		else
+			ds->stats->num_index_tuples += 1;
+	}
+	return changed;
+}
+
+/* Count the live rows of one block */
+static bool
+CountRows(RsrEntry entry, uint32 nrows, void *arg)
+{
+	IndexBulkDeleteResult *stats = (IndexBulkDeleteResult *) arg;
+	uint32		r;
+
+	for (r = 0; r < nrows; r++)
+		if (!(entry->deadmask & (1 << r)))
+			stats->num_index_tuples += 1;
+	return false;
+}
+
+/* Mark the rows whose heap TIDs the callback reports dead */
+IndexBulkDeleteResult *
+rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			  IndexBulkDeleteCallback callback, void *callback_state)
+{
+	DeleteState ds;
+	double		removedBefore;
+
+	if (stats == NULL)
+		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+	removedBefore = stats->tuples_removed;
+
+	ds.stats = stats;
+	ds.callback = callback;
+	ds.callbackState = callback_state;
+	WalkHeads(info, true, DeleteRows, &ds);
 
 	/* A new version for the GPU worker's resident copy, if rows died */
 	if (stats->tuples_removed > removedBefore)
-		BumpChangeCount(index);
+		BumpChangeCount(info->index);
 	return stats;
 }
 
@@ -137,48 +192,15 @@ rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 IndexBulkDeleteResult *
 rsrvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
-	Relation	index = info->index;
-	BlockNumber blkno;
-	uint32		k;
-
 	if (info->analyze_only)
 		return stats;
 
 	if (stats == NULL)
 	{
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
-		blkno = FirstDataBlock(index, &k);
-		while (BlockNumberIsValid(blkno))
-		{
-			Buffer		buf;
-			Page		page;
-			OffsetNumber off;
-			OffsetNumber maxoff;
-
-			vacuum_delay_point();
-			buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-									 info->strategy);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			maxoff = PageGetMaxOffsetNumber(page);
-			for (off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				ItemId		itemid = PageGetItemId(page, off);
-				RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-				uint32		r;
-
-				if (ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, k) ||
-					entry->range != 0)
-					continue;
-				for (r = 0; r < Min(entry->nrows, k); r++)
-					if (!(entry->deadmask & (1 << r)))
-						stats->num_index_tuples += 1;
-			}
-			blkno = RsrPageGetOpaque(page)->nextblkno;
-			UnlockReleaseBuffer(buf);
-		}
+		WalkHeads(info, false, CountRows, stats);
 	}
-	stats->num_pages = RelationGetNumberOfBlocks(index);
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	stats->estimated_count = false;
 	return stats;
 }

@@ -89,7 +89,7 @@ tap() {
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$tdir"
 	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
 		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$PWD" \
-		prove -I "$pgxs/test/perl" ${PROVE_FLAGS:-} "${tests[@]}"
+		prove -I "$pgxs/test/perl" -I test/t ${PROVE_FLAGS:-} "${tests[@]}"
 	local rc=$?
 	[ $rc -ne 0 ] && for f in "$tdir"/tmp_check/log/*; do echo "---- $f"; tail -n 40 "$f"; done
 	return $rc

@@ -28,6 +28,7 @@
 #endif
 
 #include "rsr_internal.h"
+#include "test_util.h"
 
 #define BATCH 16
 #define PAGE_BYTES 8000			/* a segment must fit an 8 KB page */
@@ -75,42 +76,6 @@ enum
 {
 	K_DENSE, K_BITPACKED, K_PERM, K_DIRECT, K_BUCKET, K_BATCHED
 };
-
-static uint64_t rng_state;
-
-/* xorshift64* */
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Wall clock in ms */
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Allocate or exit */
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-	{
-		printf("out of memory\n");
-		exit(2);
-	}
-	return p;
-}
 
 /* Median of n values (sorts them) */
 static int

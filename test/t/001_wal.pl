@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RsrTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -19,19 +20,12 @@ my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby->start;
 
+create_rsr_extension($primary);
+
 # Binary rows from md5 bits, ternary rows from hashes; wide
 # ternary rows need several pages per block of rows (column ranges)
 $primary->safe_psql(
 	'postgres', q{
-CREATE EXTENSION rsr_vector;
-CREATE FUNCTION bits(seed int, n int) RETURNS varbit LANGUAGE sql IMMUTABLE AS $$
-	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::varbit
-	FROM generate_series(0, (n - 1) / 128) j
-$$;
-CREATE FUNCTION tern(seed int, n int) RETURNS tvec LANGUAGE sql IMMUTABLE AS $$
-	SELECT array_agg((hashint8(seed::bigint * 65537 + j) & 1073741823) % 3 - 1)::tvec
-	FROM generate_series(1, n) j
-$$;
 CREATE TABLE tst (id int, b bit(200), t tvec(100));
 CREATE TABLE wide (id int, t tvec(12000));
 CREATE TABLE queries (qi int, q200 real[], q100 real[], q12000 real[]);

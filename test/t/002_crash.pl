@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RsrTest;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -20,17 +21,9 @@ checkpoint_timeout = 1h
 });
 $node->start;
 
+create_rsr_extension($node);
 $node->safe_psql(
 	'postgres', q{
-CREATE EXTENSION rsr_vector;
-CREATE FUNCTION bits(seed int, n int) RETURNS varbit LANGUAGE sql IMMUTABLE AS $$
-	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::varbit
-	FROM generate_series(0, (n - 1) / 128) j
-$$;
-CREATE FUNCTION tern(seed int, n int) RETURNS tvec LANGUAGE sql IMMUTABLE AS $$
-	SELECT array_agg((hashint8(seed::bigint * 65537 + j) & 1073741823) % 3 - 1)::tvec
-	FROM generate_series(1, n) j
-$$;
 CREATE SEQUENCE ids;
 CREATE TABLE tst (id int, b bit(256), t tvec(9000));
 CREATE TABLE queries (qi int, q256 real[], q9000 real[]);

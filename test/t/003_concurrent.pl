@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RsrTest;
 
 my $node = PostgreSQL::Test::Cluster->new('concurrent');
 $node->init;
@@ -18,17 +19,9 @@ max_connections = 40
 });
 $node->start;
 
+create_rsr_extension($node);
 $node->safe_psql(
 	'postgres', q{
-CREATE EXTENSION rsr_vector;
-CREATE FUNCTION bits(seed int, n int) RETURNS varbit LANGUAGE sql IMMUTABLE AS $$
-	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::varbit
-	FROM generate_series(0, (n - 1) / 128) j
-$$;
-CREATE FUNCTION tern(seed int, n int) RETURNS tvec LANGUAGE sql IMMUTABLE AS $$
-	SELECT array_agg((hashint8(seed::bigint * 65537 + j) & 1073741823) % 3 - 1)::tvec
-	FROM generate_series(1, n) j
-$$;
 CREATE SEQUENCE ids START 100000;
 CREATE TABLE tst (id int, b bit(256), t tvec(300));
 CREATE TABLE queries (qi int, q256 real[], q300 real[]);

@@ -26,29 +26,12 @@
 #include <time.h>
 
 #include "rsr_internal.h"
+#include "test_util.h"
 
 #define SLACK 16				/* extra output entries past the last row */
 
-static uint64_t rng_state;
 static int	quick;
 static long npassed;
-
-/* xorshift64* */
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform integer in [0, n) */
-static uint32_t
-rndn(uint32_t n)
-{
-	return (uint32_t) ((rnd() >> 32) % n);
-}
 
 /* Report a failure and exit */
 static void
@@ -66,20 +49,6 @@ check(int ok, const char *what, const char *detail)
 	if (!ok)
 		fail(what, detail);
 	npassed++;
-}
-
-/* Allocate or exit */
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-	{
-		printf("out of memory\n");
-		exit(2);
-	}
-	return p;
 }
 
 enum

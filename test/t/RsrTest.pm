@@ -1,0 +1,34 @@
+# RsrTest.pm - what the TAP tests share: the extension and the SQL
+# functions that make deterministic test rows.
+#
+# bits(seed, n) gives n bits drawn from md5, tern(seed, n) n ternary values
+# drawn from hashint8: the same seed always gives the same row, so a test
+# can rebuild any expected value in SQL.
+package RsrTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+
+our @EXPORT = qw(create_rsr_extension);
+
+# Create the extension and the row functions in database $db (postgres)
+sub create_rsr_extension
+{
+	my ($node, $db) = @_;
+	$node->safe_psql(
+		$db // 'postgres', q{
+CREATE EXTENSION rsr_vector;
+CREATE FUNCTION bits(seed int, n int) RETURNS varbit LANGUAGE sql IMMUTABLE AS $$
+	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::varbit
+	FROM generate_series(0, (n - 1) / 128) j
+$$;
+CREATE FUNCTION tern(seed int, n int) RETURNS tvec LANGUAGE sql IMMUTABLE AS $$
+	SELECT array_agg((hashint8(seed::bigint * 65537 + j) & 1073741823) % 3 - 1)::tvec
+	FROM generate_series(1, n) j
+$$;
+});
+	return;
+}
+
+1;
