@@ -666,6 +666,8 @@ TopkCandidates(TopkState *ts, TopkQuery *tq, const RsrGpuCandidate *cands,
 			break;
 		if (FetchVisible(ts->rel, &tid) && IndexedValue(ts->rel, &value))
 			ScoreRow(ts, tq, value, &tid);
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return count < m || (double) cands[m - 1].score * tq->scale < tq->floor;
