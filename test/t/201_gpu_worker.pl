@@ -199,12 +199,15 @@ cmp_ok(status()->{entries}, '<=', 2, 'old index copies were dropped');
 
 # rsr_topk on the worker (device = gpu) gives exactly the cpu path's rows,
 # TIDs, scores and order.  Each answer is "count query:tid:id:score,...".
+# (or "count md5" of that with $md5).
 sub topk_sql
 {
-	my ($index, $qs, $n) = @_;
+	my ($index, $qs, $n, $md5) = @_;
+	my $agg = q{coalesce(string_agg(r.query || ':' || r.tid || ':' ||
+	coalesce(i.id::text, 'invisible') || ':' || r.score, ',' ORDER BY r.ord), '')};
+	$agg = "md5($agg)" if $md5;
 	return qq{
-SELECT count(*) || ' ' || coalesce(string_agg(r.query || ':' || r.tid || ':' ||
-	coalesce(i.id::text, 'invisible') || ':' || r.score, ',' ORDER BY r.ord), '')
+SELECT count(*) || ' ' || $agg
 FROM rsr_topk('$index', $qs, $n) WITH ORDINALITY r(query, tid, score, ord)
 LEFT JOIN items i ON i.ctid = r.tid;
 };
@@ -212,10 +215,10 @@ LEFT JOIN items i ON i.ctid = r.tid;
 
 sub topk
 {
-	my ($device, $index, $qs, $n, $extra) = @_;
+	my ($device, $index, $qs, $n, $extra, $md5) = @_;
 	$extra //= '';
 	return $node->safe_psql('postgres',
-		"SET rsr_vector.device = $device;\n$extra\n" . topk_sql($index, $qs, $n));
+		"SET rsr_vector.device = $device;\n$extra\n" . topk_sql($index, $qs, $n, $md5));
 }
 
 # The worker's answer counter reaches $n (it is bumped after the answer)
@@ -266,6 +269,17 @@ same_topk('topk tvec 100 queries n = 10', 'items_v', $many, 10, 1000);
 same_topk('topk bit 100 queries n = 10', 'items_b', $many, 10, 1000);
 same_topk('topk tvec n larger than the table', 'items_v', $few, $visible + 100, 5 * $visible);
 same_topk('topk bit n larger than the table', 'items_b', $few, $visible + 100, 5 * $visible);
+
+# n = 40000 asks for m = 80000 candidates per query: an answer of at most
+# 64 MiB carries 52 queries, so 70 queries take 52 + 12 + 6 = 3 requests
+my $seventy = 'ARRAY[' . join(',', @many[0 .. 69]) . ']';
+$start = status()->{requests};
+my $big = topk('gpu', 'items_v', $seventy, 40000, '', 1);
+ok(requests_reach($start + 3), 'topk n = 40000: three requests');
+is(status()->{requests}, $start + 3, 'topk n = 40000: no more than three');
+is($big, topk('cpu', 'items_v', $seventy, 40000, '', 1),
+	'topk n = 40000: rsr_topk on the worker equals the cpu path');
+like($big, qr/^@{[70 * $visible]} /, 'topk n = 40000: every row of every query');
 
 # Near ties: 150 copies of one vector that differ only in the last element,
 # whose query weight (1e-7) is below the float32 kernel's resolution: the
