@@ -484,6 +484,7 @@ RsrGpuTopn(Relation index, uint64 version, const float *Q, uint32 nq,
 	char	   *reqmsg;
 	void	   *data;
 	Size		len;
+	const RsrGpuCandidate *src = NULL;
 	bool		ok;
 
 	if (nq == 0 || nq > RSR_MAX_BATCH || n == 0)
@@ -549,21 +550,18 @@ RsrGpuTopn(Relation index, uint64 version, const float *Q, uint32 nq,
 				ok &= counts[b] <= n;
 				total += counts[b];
 			}
+			src = (const RsrGpuCandidate *) ((char *) data + head);
 			ok &= len == head + total * sizeof(RsrGpuCandidate) &&
-				CandidatesInOrder((RsrGpuCandidate *) ((char *) data + head),
-								  counts, nq);
+				CandidatesInOrder(src, counts, nq);
 		}
 		if (!ok && ex.why == NULL)
 			ex.why = "The GPU worker sent a malformed answer.";
 	}
 	if (ok)
 	{
-		const RsrGpuCandidate *src;
 		Size		alloc = (Size) (nq - 1) * n + counts[nq - 1];
 		uint32		b;
 
-		src = (const RsrGpuCandidate *) ((char *) data + sizeof(RsrGpuResult) +
-										 (Size) nq * sizeof(uint32));
 		*cands = palloc_extended(Max(alloc, 1) * sizeof(RsrGpuCandidate),
 								 MCXT_ALLOC_HUGE);
 		for (b = 0; b < nq; b++)

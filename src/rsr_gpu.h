@@ -9,9 +9,9 @@
  * CPU engine).  A backend creates a DSM segment holding two message queues,
  * puts its handle in the shared request queue and sets the worker's latch.
  * The worker answers with the top-n slots of the index for each query (up
- * to RSR_MAX_BATCH queries per request), or
- * with RSR_GPU_NEED_DATA when it holds no copy of that index version; the
- * backend then streams the index pages once and the worker keeps them.
+ * to RSR_MAX_BATCH queries per request), or with RSR_GPU_NEED_DATA when it
+ * holds no copy of that index version; the backend then streams the index
+ * pages once and the worker keeps them.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
