@@ -137,7 +137,7 @@ NVCC_FLAGS  ?= -O3 -std=c++17 -lineinfo -Xcompiler -Wall,-Wextra,-fPIC
 ifeq ($(WERROR),1)
 override NVCC_FLAGS += -Werror all-warnings
 endif
-NVCC_ALL     = $(NVCC_FLAGS) $(CUDA_ARCH) -Isrc/core -Icuda -cudart shared \
+NVCC_ALL     = $(NVCC_FLAGS) $(CUDA_ARCH) -Isrc/core -Icuda -Itest -cudart shared \
                -Xlinker -rpath,$(CUDA_HOME)/lib64
 
 all: cuda/rsr_vector_cuda.so

@@ -2,8 +2,9 @@
  *
  * common.cuh
  *	  Shared definitions of the CUDA part: error checking (RSR_CUDA_CHECK,
- *	  launch check), warp reduction, the device-resident index and the
- *	  choice of kernel instance for a block height.
+ *	  launch check), warp reduction, the device-resident index, the
+ *	  top-n chunk size and the choice of kernel instance for a block
+ *	  height.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -21,6 +22,8 @@
 
 #define RSR_CUDA_WARP 32
 #define RSR_CUDA_CODE_ALIGN 16	/* bytes: each code plane starts aligned */
+#define RSR_CUDA_TOPN_CHUNK 4096	/* keys one top-n block sorts (32 KiB of
+									 * shared memory) */
 
 /* Record a failed CUDA call for rsr_cuda_last_error(); map it to a status */
 extern RsrCudaStatus rsr_cuda_fail(cudaError_t err, const char *expr,
@@ -78,6 +81,9 @@ struct RsrCudaIndex
 	float	   *d_qraw;			/* staging: queries as given, dims * 64 */
 	float	   *d_qt;			/* transposed queries, dims * 64 */
 	float	   *d_y;			/* scores for top-n, nout * y_batch */
+	uint8_t    *d_live;			/* top-n row mask, nout bytes (0: excluded) */
+	int			use_live;		/* 1: d_live is in force, 0: no mask, -1: its
+								 * update failed (top-n refuses to run) */
 	uint32_t	y_batch;		/* batch d_y is sized for (0: none) */
 	uint64_t   *d_keys[2];		/* top-n candidate keys, ping-pong */
 	size_t		key_cap;		/* keys each of d_keys holds */

@@ -3,7 +3,7 @@
  * index.cu
  *	  Device probe, error reporting, and the device-resident index: upload
  *	  of validated segments (codes packed contiguously, per-block output
- *	  offsets), query staging and release.
+ *	  offsets), the live-row mask of the top-n, query staging and release.
  *
  * Upload happens once per index; queries then read only the packed codes
  * and the query vectors.  Each code plane is copied unchanged (one byte per
@@ -145,6 +145,7 @@ rsr_cuda_index_free(RsrCudaIndex *index)
 		(void) cudaFree(index->d_qraw);
 		(void) cudaFree(index->d_qt);
 		(void) cudaFree(index->d_y);
+		(void) cudaFree(index->d_live);
 		(void) cudaFree(index->d_keys[0]);
 		(void) cudaFree(index->d_keys[1]);
 		(void) cudaGetLastError();
@@ -352,6 +353,37 @@ rsr_cuda_index_upload(int device, const RsrSegmentRef *segs, size_t nsegs,
 	*index = idx;
 	if (nout != NULL)
 		*nout = idx->nout;
+	return RSR_CUDA_OK;
+}
+
+/*
+ * Set the rows the top-n functions may return: live[row] != 0 for each of
+ * the index's nout rows (count must be nout), or live == NULL for all of
+ * them.  Products are not affected.  If the device copy fails, the top-n
+ * functions refuse to run (EINVAL) until a call succeeds: never a result
+ * that silently includes excluded rows.
+ */
+RsrCudaStatus
+rsr_cuda_index_set_live(RsrCudaIndex *index, const uint8_t *live,
+						size_t count, void *stream)
+{
+	cudaStream_t st = (cudaStream_t) stream;
+
+	if (index == NULL || (live != NULL && count != index->nout))
+		return RSR_CUDA_EINVAL;
+	if (live == NULL)
+	{
+		index->use_live = 0;
+		return RSR_CUDA_OK;
+	}
+	index->use_live = -1;		/* d_live is being replaced */
+	RSR_CUDA_CHECK(cudaSetDevice(index->device));
+	if (index->d_live == NULL)
+		RSR_CUDA_CHECK(cudaMalloc((void **) &index->d_live, count));
+	RSR_CUDA_CHECK(cudaMemcpyAsync(index->d_live, live, count, cudaMemcpyHostToDevice, st));
+	/* the caller may reuse live once this returns */
+	RSR_CUDA_CHECK(cudaStreamSynchronize(st));
+	index->use_live = 1;
 	return RSR_CUDA_OK;
 }
 

@@ -3,7 +3,8 @@
  * rsr_cuda.h
  *	  C-callable interface of the CUDA kernels: device probe, upload of a
  *	  set of RSR segments into a device-resident index, matrix-vector
- *	  products (single and batched) and top-n selection on the device.
+ *	  products (single and batched) and top-n selection on the device,
+ *	  restricted to the rows of a live mask.
  *
  * Plain C types only, so that src/ (C11, no CUDA headers) can include it
  * and call the library through load_external_function().  Like src/core,
@@ -114,10 +115,23 @@ extern RsrCudaStatus rsr_cuda_gemm_device(RsrCudaIndex *index,
 										  float *d_Y, void *stream);
 
 /*
+ * Which rows the top-n functions may return: live[row] != 0 for each of the
+ * nout rows of the index (count must equal nout; 0 excludes the row), or
+ * live == NULL to allow every row again.  The mask stays on the device with
+ * the index until the next call; the products (gemv, gemm) are not masked.
+ * Returns when the copy is done.  If the device copy fails, the top-n
+ * functions return RSR_CUDA_EINVAL until a call succeeds.
+ */
+extern RsrCudaStatus rsr_cuda_index_set_live(RsrCudaIndex *index,
+											 const uint8_t *live,
+											 size_t count, void *stream);
+
+/*
  * Top-n of M q: indexes of the n best rows, best first, ties to the lower
- * index, NaN never selected (rsr_topn's rules); scores (may be NULL) gets
- * their values; *count = how many were written.  Only the n results leave
- * the device.
+ * index, NaN never selected (rsr_topn's rules), nor a row the live mask
+ * excludes; scores (may be NULL) gets their values (-0 as +0); *count =
+ * how many were written (n, or fewer when fewer rows are live and not
+ * NaN).  Only the n results leave the device.
  */
 extern RsrCudaStatus rsr_cuda_topn(RsrCudaIndex *index, const float *q,
 								   uint32_t n, uint32_t *idx, float *scores,

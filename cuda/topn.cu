@@ -6,11 +6,19 @@
  *
  * Each score becomes a 64-bit key, order-preserving float bits above the
  * complement of the row index, so that one unsigned comparison ranks by
- * score and then by the lower index (rsr_topn's rule); NaN becomes key 0
- * and is never returned.  A thread block sorts a chunk of TOPN_CHUNK keys
- * in shared memory (bitonic network) and keeps its n best; the candidates
- * of all chunks go through the same kernel again until one chunk remains.
- * n <= TOPN_CHUNK / 4, so every pass shrinks the candidates fourfold.
+ * score and then by the lower index (rsr_topn's rule); NaN, and a row the
+ * index's live mask excludes (rsr_cuda_index_set_live), become key 0, which
+ * is never returned.  The mask is applied only here, so the products stay
+ * the raw M q.  A thread block sorts a chunk of RSR_CUDA_TOPN_CHUNK keys in
+ * shared memory (bitonic network) and keeps its n best; the candidates of
+ * all chunks go through the same kernel again until one chunk remains.
+ * n <= RSR_CUDA_TOPN_CHUNK / 4, so every pass shrinks the candidates
+ * fourfold.
+ *
+ * The blocks of one chunk for all queries are adjacent in the grid (query
+ * fastest), so they run together: the first pass reads scores y[e * batch
+ * + b], strided for one query, and the queries that share a 32-byte sector
+ * then find it in L2 instead of each fetching it from memory.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -23,7 +31,7 @@
 
 #include "common.cuh"
 
-#define TOPN_CHUNK 4096			/* keys one block sorts (32 KiB of shared memory) */
+#define TOPN_CHUNK RSR_CUDA_TOPN_CHUNK
 #define TOPN_THREADS 1024
 
 static_assert(RSR_CUDA_MAX_TOPN * 4 <= TOPN_CHUNK, "top-n passes must shrink");
@@ -57,18 +65,20 @@ key_score(uint64_t key)
 
 /*
  * Keep the n largest keys of each chunk of TOPN_CHUNK, in descending order:
- * out[(b * gridDim.x + blockIdx.x) * n + i] for query b = blockIdx.y.  The
- * input is scores y[e * batch + b] (FromScores) or keys in[b * count + e].
+ * block blockIdx.x = chunk * batch + b (query b) writes out[(b * nchunks +
+ * chunk) * n + i].  The input is scores y[e * batch + b] with the row
+ * mask live[e] (FromScores; live may be NULL) or keys in[b * count + e].
  */
 template <bool FromScores>
 static __global__ void __launch_bounds__(TOPN_THREADS)
-topn_kernel(const float *__restrict__ y, const uint64_t *__restrict__ in,
-			size_t count, uint32_t batch, uint32_t n,
-			uint64_t *__restrict__ out)
+topn_kernel(const float *__restrict__ y, const uint8_t *__restrict__ live,
+			const uint64_t *__restrict__ in, size_t count, uint32_t batch,
+			uint32_t n, uint32_t nchunks, uint64_t *__restrict__ out)
 {
 	__shared__ uint64_t s[TOPN_CHUNK];
-	uint32_t	b = blockIdx.y;
-	size_t		base = (size_t) blockIdx.x * TOPN_CHUNK;
+	uint32_t	b = blockIdx.x % batch;
+	uint32_t	chunk = blockIdx.x / batch;
+	size_t		base = (size_t) chunk * TOPN_CHUNK;
 
 	for (uint32_t i = threadIdx.x; i < TOPN_CHUNK; i += blockDim.x)
 	{
@@ -76,7 +86,12 @@ topn_kernel(const float *__restrict__ y, const uint64_t *__restrict__ in,
 		uint64_t	key = 0;
 
 		if (e < count)
-			key = FromScores ? make_key(y[e * batch + b], (uint32_t) e) : in[(size_t) b * count + e];
+		{
+			if (!FromScores)
+				key = in[(size_t) b * count + e];
+			else if (live == NULL || live[e] != 0)
+				key = make_key(y[e * batch + b], (uint32_t) e);
+		}
 		s[i] = key;
 	}
 	__syncthreads();
@@ -105,7 +120,7 @@ topn_kernel(const float *__restrict__ y, const uint64_t *__restrict__ in,
 	}
 
 	for (uint32_t i = threadIdx.x; i < n; i += blockDim.x)
-		out[((size_t) b * gridDim.x + blockIdx.x) * n + i] = s[i];
+		out[((size_t) b * nchunks + chunk) * n + i] = s[i];
 }
 
 /* Make the key buffers hold `keys` entries each (grown on demand) */
@@ -135,41 +150,45 @@ key_buffers(RsrCudaIndex *index, size_t keys, size_t host_keys)
 }
 
 /*
- * Select the n best of d_y[row * batch + b] for every query into
- * d_keys[*which][b * n + i], best first.
+ * Select the n best live rows of d_y[row * batch + b] for every query into
+ * d_keys[*which][b * n + i], best first (key 0 past the live non-NaN rows).
  */
 static RsrCudaStatus
 select_keys(RsrCudaIndex *index, uint32_t batch, uint32_t n,
 			cudaStream_t stream, int *which)
 {
 	size_t		count = index->nout;
-	size_t		nblocks = (count + TOPN_CHUNK - 1) / TOPN_CHUNK;
+	size_t		nchunks = (count + TOPN_CHUNK - 1) / TOPN_CHUNK;
+	const uint8_t *live = index->use_live > 0 ? index->d_live : NULL;
 	RsrCudaStatus st;
 	int			cur = 0;
 
-	if (nblocks > INT32_MAX)
+	// nout < 2^32 and batch <= 64: the grid stays far below 2^31 - 1 blocks
+	if (nchunks * batch > INT32_MAX)
 		return RSR_CUDA_EINVAL;
-	st = key_buffers(index, nblocks * n * batch, (size_t) n * batch);
+	st = key_buffers(index, nchunks * n * batch, (size_t) n * batch);
 	if (st != RSR_CUDA_OK)
 		return st;
-	topn_kernel<true><<<dim3((uint32_t) nblocks, batch), TOPN_THREADS, 0, stream>>>(
-		index->d_y, NULL, count, batch, n, index->d_keys[0]);
+	topn_kernel<true><<<(uint32_t) (nchunks * batch), TOPN_THREADS, 0, stream>>>(
+		index->d_y, live, NULL, count, batch, n, (uint32_t) nchunks, index->d_keys[0]);
 	RSR_CUDA_CHECK_LAUNCH();
-	count = nblocks * n;
-	while (nblocks > 1)
+	count = nchunks * n;
+	while (nchunks > 1)
 	{
-		nblocks = (count + TOPN_CHUNK - 1) / TOPN_CHUNK;
-		topn_kernel<false><<<dim3((uint32_t) nblocks, batch), TOPN_THREADS, 0, stream>>>(
-			NULL, index->d_keys[cur], count, batch, n, index->d_keys[1 - cur]);
+		// n <= TOPN_CHUNK / 4: fewer chunks each pass, and the keys fit
+		nchunks = (count + TOPN_CHUNK - 1) / TOPN_CHUNK;
+		topn_kernel<false><<<(uint32_t) (nchunks * batch), TOPN_THREADS, 0, stream>>>(
+			NULL, NULL, index->d_keys[cur], count, batch, n, (uint32_t) nchunks,
+			index->d_keys[1 - cur]);
 		RSR_CUDA_CHECK_LAUNCH();
 		cur = 1 - cur;
-		count = nblocks * n;
+		count = nchunks * n;
 	}
 	*which = cur;
 	return RSR_CUDA_OK;
 }
 
-/* Batched top-n of M Q^T; only n results per query come back */
+/* Batched top-n of M Q^T over the live rows; only n results per query come back */
 RsrCudaStatus
 rsr_cuda_topn_batch(RsrCudaIndex *index, const float *Q, uint32_t batch,
 					uint32_t n, uint32_t *idx, float *scores,
@@ -180,7 +199,8 @@ rsr_cuda_topn_batch(RsrCudaIndex *index, const float *Q, uint32_t batch,
 	int			which = 0;
 
 	if (index == NULL || Q == NULL || idx == NULL || counts == NULL ||
-		batch < 1 || batch > RSR_MAX_BATCH || n > RSR_CUDA_MAX_TOPN)
+		batch < 1 || batch > RSR_MAX_BATCH || n > RSR_CUDA_MAX_TOPN ||
+		index->use_live < 0)
 		return RSR_CUDA_EINVAL;
 	if (n == 0)
 	{
@@ -207,7 +227,7 @@ rsr_cuda_topn_batch(RsrCudaIndex *index, const float *Q, uint32_t batch,
 		const uint64_t *keys = index->h_keys + (size_t) b * n;
 		uint32_t	i;
 
-		// keys are sorted descending and NaN (0) sorts last
+		// keys are sorted descending, and NaN and excluded rows (0) sort last
 		for (i = 0; i < n && keys[i] != 0; i++)
 		{
 			idx[(size_t) b * n + i] = ~(uint32_t) keys[i];

@@ -52,6 +52,10 @@
 #include "../cuda/rsr_cuda.h"
 
 #define RSR_GPU_IDLE_MS		(10 * 60 * 1000)	/* drop copies unused so long */
+#define RSR_GPU_SCRATCH_BYTES	((Size) 128 * 1024 * 1024)	/* host scores of one
+															 * pass, and their
+															 * transpose */
+#define RSR_GPU_RANK_TILE	64	/* slots transposed at a time */
 
 /* The functions of cuda/rsr_cuda.h the worker calls, found with dlsym() */
 typedef RsrCudaStatus (*cuda_device_count_fn) (int *count);
@@ -61,8 +65,16 @@ typedef RsrCudaStatus (*cuda_index_upload_fn) (int device,
 											   RsrCudaIndex **index,
 											   uint32_t *nout);
 typedef void (*cuda_index_free_fn) (RsrCudaIndex *index);
-typedef RsrCudaStatus (*cuda_gemv_fn) (RsrCudaIndex *index, const float *q,
-									   float *y, void *stream);
+typedef RsrCudaStatus (*cuda_index_set_live_fn) (RsrCudaIndex *index,
+												 const uint8_t *live,
+												 size_t count, void *stream);
+typedef RsrCudaStatus (*cuda_gemm_fn) (RsrCudaIndex *index, const float *Q,
+									   uint32_t batch, float *Y, void *stream);
+typedef RsrCudaStatus (*cuda_topn_batch_fn) (RsrCudaIndex *index,
+											 const float *Q, uint32_t batch,
+											 uint32_t n, uint32_t *idx,
+											 float *scores, size_t *counts,
+											 void *stream);
 typedef const char *(*cuda_status_string_fn) (RsrCudaStatus status);
 typedef const char *(*cuda_last_error_fn) (void);
 
@@ -72,7 +84,9 @@ typedef struct CudaApi
 	cuda_device_count_fn device_count;
 	cuda_index_upload_fn index_upload;
 	cuda_index_free_fn index_free;
-	cuda_gemv_fn gemv;
+	cuda_index_set_live_fn index_set_live;
+	cuda_gemm_fn gemm;
+	cuda_topn_batch_fn topn_batch;
 	cuda_status_string_fn status_string;
 	cuda_last_error_fn last_error;
 } CudaApi;
@@ -96,10 +110,9 @@ typedef struct IndexCopy
 	ItemPointerData *tids;		/* heap TID of each slot */
 	bool	   *live;			/* slot holds a live row */
 	uint64		nslots;
-	float	   *scores;			/* nslots + RSR_MAX_K scratch floats */
-	RsrCudaIndex *cuda;			/* on the device, or NULL */
+	RsrCudaIndex *cuda;			/* on the device with the live mask, or NULL */
 	char	   *error;			/* why the upload failed, or NULL */
-	uint32		nout;			/* its output rows */
+	uint32		nout;			/* its output rows (slots 0 .. nout - 1) */
 	Size		bytes;			/* host bytes held */
 	TimestampTz lastUsed;
 } IndexCopy;
@@ -107,6 +120,8 @@ typedef struct IndexCopy
 static CudaApi cuda;
 static dlist_head copies = DLIST_STATIC_INIT(copies);
 static MemoryContext requestCtx;
+static float *scratch;			/* host scores, kept while copies are */
+static Size scratchBytes;
 
 /* Clear the worker's entry in shared memory when it exits */
 static void
@@ -156,11 +171,14 @@ StartCuda(void)
 	cuda.device_count = (cuda_device_count_fn) dlsym(cuda.lib, "rsr_cuda_device_count");
 	cuda.index_upload = (cuda_index_upload_fn) dlsym(cuda.lib, "rsr_cuda_index_upload");
 	cuda.index_free = (cuda_index_free_fn) dlsym(cuda.lib, "rsr_cuda_index_free");
-	cuda.gemv = (cuda_gemv_fn) dlsym(cuda.lib, "rsr_cuda_gemv");
+	cuda.index_set_live = (cuda_index_set_live_fn) dlsym(cuda.lib, "rsr_cuda_index_set_live");
+	cuda.gemm = (cuda_gemm_fn) dlsym(cuda.lib, "rsr_cuda_gemm");
+	cuda.topn_batch = (cuda_topn_batch_fn) dlsym(cuda.lib, "rsr_cuda_topn_batch");
 	cuda.status_string = (cuda_status_string_fn) dlsym(cuda.lib, "rsr_cuda_status_string");
 	cuda.last_error = (cuda_last_error_fn) dlsym(cuda.lib, "rsr_cuda_last_error");
 	if (!cuda.device_count || !cuda.index_upload || !cuda.index_free ||
-		!cuda.gemv || !cuda.status_string || !cuda.last_error)
+		!cuda.index_set_live || !cuda.gemm || !cuda.topn_batch ||
+		!cuda.status_string || !cuda.last_error)
 	{
 		ereport(LOG,
 				(errmsg("rsr_vector gpu worker serves nothing: \"%s\" lacks a function", path)));
@@ -215,6 +233,31 @@ EvictCopies(Size keep)
 		else
 			total += c->bytes;
 	}
+	if (dlist_is_empty(&copies) && scratch != NULL)
+	{
+		pfree(scratch);
+		scratch = NULL;
+		scratchBytes = 0;
+	}
+}
+
+/*
+ * Host memory for scores, at least `bytes`: kept across requests, since
+ * touching fresh pages costs as much as the transpose that fills them
+ */
+static float *
+Scratch(Size bytes)
+{
+	if (scratchBytes < bytes)
+	{
+		if (scratch != NULL)
+			pfree(scratch);
+		scratch = NULL;
+		scratchBytes = 0;
+		scratch = MemoryContextAllocHuge(TopMemoryContext, bytes);
+		scratchBytes = bytes;
+	}
+	return scratch;
 }
 
 /* Send one message, blocking; false if the backend went away */
@@ -312,8 +355,53 @@ ParsePages(IndexCopy *c)
 	}
 	if (c->nslots > PG_UINT32_MAX - RSR_MAX_K)
 		elog(ERROR, "rsr index too large for the gpu worker");
-	c->scores = MemoryContextAllocHuge(c->ctx,
-									   (c->nslots + RSR_MAX_K) * sizeof(float));
+}
+
+/*
+ * Put a copy's segments on the device with the mask of its live slots, so
+ * that the device's top-n never returns a dead row or a slot past a block's
+ * rows (which scores 0 there).  A failure is kept in c->error.
+ */
+static void
+UploadCopy(IndexCopy *c)
+{
+	Size		cap = c->nslots + RSR_MAX_K;	/* nout <= nslots - k + RSR_MAX_K */
+	uint8	   *live;
+	RsrSegmentInfo info;
+	RsrCudaStatus status;
+	const char *why;
+	uint64		i;
+
+	/*
+	 * The device reads as many floats of each query as the segments have
+	 * dimensions (the upload checks that they all agree with the first)
+	 */
+	if (rsr_segment_validate(c->refs[0].data, c->refs[0].size, &info) != RSR_OK)
+		why = "corrupt segment";
+	else if (info.dims != c->dims)
+		why = psprintf("segments of %u dimensions in an index of %u",
+					   info.dims, c->dims);
+	else
+	{
+		/* allocated before the upload: an error after it would leak the device memory */
+		live = MemoryContextAllocHuge(CurrentMemoryContext, cap);
+		for (i = 0; i < cap; i++)
+			live[i] = i < c->nslots && c->live[i];
+		status = cuda.index_upload(0, c->refs, c->nrefs, NULL, &c->cuda, &c->nout);
+		if (status == RSR_CUDA_OK && c->nout > cap)
+			status = RSR_CUDA_EINVAL;	/* cannot happen: blocks of <= RSR_MAX_K rows */
+		if (status == RSR_CUDA_OK)
+			status = cuda.index_set_live(c->cuda, live, c->nout, NULL);
+		pfree(live);
+		if (status == RSR_CUDA_OK)
+			return;
+		cuda.index_free(c->cuda);
+		c->cuda = NULL;
+		why = psprintf("%s %s", cuda.status_string(status), cuda.last_error());
+	}
+	/* kept, so that later requests fail without streaming the pages again */
+	c->error = MemoryContextStrdup(c->ctx,
+								   psprintf("could not upload the index to the GPU: %s", why));
 }
 
 /* Receive the pages of an index version and make them a resident copy */
@@ -376,17 +464,7 @@ LoadCopy(const RsrGpuRequest *req, shm_mq_handle *in, shm_mq_handle *out)
 	MemoryContextSwitchTo(old);
 
 	if (rsr_gpu_worker_engine == RSR_ENGINE_CUDA && c->nrefs > 0)
-	{
-		RsrCudaStatus status = cuda.index_upload(0, c->refs, c->nrefs, NULL,
-												 &c->cuda, &c->nout);
-
-		/* Kept, so that later requests fail without streaming again */
-		if (status != RSR_CUDA_OK)
-			c->error = MemoryContextStrdup(ctx,
-										   psprintf("could not upload the index to the GPU: %s %s",
-													cuda.status_string(status),
-													cuda.last_error()));
-	}
+		UploadCopy(c);
 	MemoryContextSetParent(ctx, TopMemoryContext);
 	c->bytes = MemoryContextMemAllocated(ctx, true);
 	c->lastUsed = GetCurrentTimestamp();
@@ -429,60 +507,163 @@ FindCopy(const RsrGpuRequest *req)
 	return found;
 }
 
-/* Score every slot for q and write the top n candidates, best first */
-static uint32
-ScoreCopy(IndexCopy *c, const float *q, uint32 n, RsrGpuCandidate *cands)
+/* Fill a candidate; a slot that is not live means the engine failed */
+static inline void
+SetCandidate(IndexCopy *c, RsrGpuCandidate *cand, uint32 slot, float score)
 {
-	uint64		i;
-	uint32	   *idx;
-	void	   *work;
-	size_t		count;
+	if (slot >= c->nslots || !c->live[slot])
+		elog(ERROR, "rsr gpu worker: slot %u returned but not live", slot);
+	memset(cand, 0, sizeof(*cand));	/* no uninitialized padding in the reply */
+	cand->tid = c->tids[slot];
+	cand->score = score;
+	cand->slot = slot;
+}
 
-	if (c->error)
-		ereport(ERROR, (errmsg_internal("%s", c->error)));
-	if (c->cuda)
+/*
+ * Rank host scores Y[slot * batch + b] of the first `count` slots for
+ * `batch` queries: query b's best n live slots go to cands[b * n ..] and
+ * their number to counts[b].  Dead slots become NaN (never selected) while
+ * Y is transposed, in tiles that stay in cache, into T[b * count + slot],
+ * so that rsr_topn reads each query's scores contiguously (T is unused for
+ * one query).
+ */
+static void
+RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
+		   uint32 n, uint32 *counts, RsrGpuCandidate *cands)
+{
+	uint32	   *idx = palloc(Max(n, 1) * sizeof(uint32));
+	void	   *work = palloc(rsr_topn_work_size(n));
+	size_t		r0;
+	uint32		b;
+
+	if (batch == 1)
+		T = Y;
+	for (r0 = 0; r0 < count; r0 += RSR_GPU_RANK_TILE)
 	{
-		RsrCudaStatus status = cuda.gemv(c->cuda, q, c->scores, NULL);
+		size_t		r1 = Min(r0 + RSR_GPU_RANK_TILE, count);
+		size_t		r;
 
-		if (status != RSR_CUDA_OK)
-			ereport(ERROR,
-					(errmsg("rsr gpu product failed"),
-					 errdetail("%s %s", cuda.status_string(status), cuda.last_error())));
-		for (i = c->nout; i < c->nslots; i++)
-			c->scores[i] = NAN;
+		for (b = 0; b < batch; b++)
+			for (r = r0; r < r1; r++)
+				T[b * count + r] = r < c->nslots && c->live[r] ?
+					Y[r * batch + b] : NAN;
 	}
-	else if (c->nrefs > 0)
+	for (b = 0; b < batch; b++)
 	{
-		size_t		worksize = rsr_workspace_size(c->k, 1, rsr_threads);
-		sigset_t	mask;
-		RsrStatus	status;
+		const float *scores = T + b * count;
+		size_t		got = rsr_topn(scores, count, n, idx, work);
+		size_t		i;
 
-		work = palloc(Max(worksize, 1));
-		memset(c->scores, 0, (c->nslots + RSR_MAX_K) * sizeof(float));
-		RsrThreadsBegin(&mask);
-		status = rsr_gemv(c->refs, c->nrefs, q, c->dims, c->scores, work,
-						  worksize, rsr_threads);
-		RsrThreadsEnd(&mask);
-		RsrCheckStatus(status, "rsr gpu worker");
-		pfree(work);
-	}
-	for (i = 0; i < c->nslots; i++)
-		if (!c->live[i])
-			c->scores[i] = NAN;
-
-	n = Min(n, c->nslots);
-	idx = palloc(Max(n, 1) * sizeof(uint32));
-	work = palloc(Max(rsr_topn_work_size(n), 1));
-	count = rsr_topn(c->scores, c->nslots, n, idx, work);
-	for (i = 0; i < count; i++)
-	{
-		cands[i].tid = c->tids[idx[i]];
-		cands[i].score = c->scores[idx[i]];
-		cands[i].slot = idx[i];
+		for (i = 0; i < got; i++)
+			SetCandidate(c, &cands[(Size) b * n + i], idx[i], scores[idx[i]]);
+		counts[b] = (uint32) got;
 	}
 	pfree(idx);
 	pfree(work);
-	return (uint32) count;
+}
+
+/*
+ * Score the nq queries Q of a request: query qi's best n live slots go to
+ * cands[qi * n ..], best first, and their number to counts[qi].
+ *
+ * CUDA, n <= RSR_CUDA_MAX_TOPN: one fused call for all the queries; the
+ * device excludes the slots its mask marks dead (set at upload) and only
+ * the candidates come back.  Larger n: the products of all queries come
+ * back (rsr_cuda_gemm) and are ranked here.  CPU: rsr_gemm for the queries,
+ * ranked here.  Host scores are made for as many queries at a time as fit
+ * in RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next
+ * request.
+ */
+static void
+ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
+		  RsrGpuCandidate *cands)
+{
+	Size		rows;
+	size_t		count;
+	uint32		per;
+	uint32		q0;
+	float	   *Y;
+	float	   *T;
+	void	   *work = NULL;
+	size_t		worksize = 0;
+
+	if (c->error)
+		ereport(ERROR, (errmsg_internal("%s", c->error)));
+	if (n == 0 || c->nrefs == 0)
+	{
+		memset(counts, 0, nq * sizeof(uint32));
+		return;
+	}
+
+	if (c->cuda && n <= RSR_CUDA_MAX_TOPN)
+	{
+		uint32	   *idx = palloc((Size) nq * n * sizeof(uint32));
+		float	   *scores = palloc((Size) nq * n * sizeof(float));
+		size_t		got[RSR_MAX_BATCH];
+		RsrCudaStatus status;
+		uint32		qi;
+
+		status = cuda.topn_batch(c->cuda, Q, nq, n, idx, scores, got, NULL);
+		if (status != RSR_CUDA_OK)
+			ereport(ERROR,
+					(errmsg("rsr gpu top-n failed"),
+					 errdetail("%s %s", cuda.status_string(status), cuda.last_error())));
+		for (qi = 0; qi < nq; qi++)
+		{
+			Size		i;
+
+			if (got[qi] > n)
+				elog(ERROR, "rsr gpu top-n returned %zu rows for %u", got[qi], n);
+			for (i = (Size) qi * n; i < (Size) qi * n + got[qi]; i++)
+				SetCandidate(c, &cands[i], idx[i], scores[i]);
+			counts[qi] = (uint32) got[qi];
+		}
+		pfree(idx);
+		pfree(scores);
+		return;
+	}
+
+	/* the CPU kernels write up to RSR_MAX_K rows past a block's first slot */
+	rows = c->cuda ? c->nout : c->nslots + RSR_MAX_K;
+	count = c->cuda ? c->nout : c->nslots;
+	per = (uint32) Max(1, Min(nq, RSR_GPU_SCRATCH_BYTES / (2 * rows * sizeof(float))));
+	Y = Scratch((rows + (per > 1 ? count : 0)) * per * sizeof(float));
+	T = Y + rows * per;
+	if (c->cuda == NULL)
+	{
+		worksize = rsr_workspace_size(c->k, per, rsr_threads);
+		work = palloc(Max(worksize, 1));
+	}
+	for (q0 = 0; q0 < nq; q0 += per)
+	{
+		uint32		batch = Min(per, nq - q0);
+		const float *Qb = Q + (Size) q0 * c->dims;
+
+		if (c->cuda)
+		{
+			RsrCudaStatus status = cuda.gemm(c->cuda, Qb, batch, Y, NULL);
+
+			if (status != RSR_CUDA_OK)
+				ereport(ERROR,
+						(errmsg("rsr gpu product failed"),
+						 errdetail("%s %s", cuda.status_string(status), cuda.last_error())));
+		}
+		else
+		{
+			sigset_t	mask;
+			RsrStatus	status;
+
+			memset(Y, 0, rows * batch * sizeof(float));
+			RsrThreadsBegin(&mask);
+			status = rsr_gemm(c->refs, c->nrefs, Qb, batch, c->dims, Y, work,
+							  worksize, rsr_threads);
+			RsrThreadsEnd(&mask);
+			RsrCheckStatus(status, "rsr gpu worker");
+		}
+		RankOnHost(c, Y, T, count, batch, n, counts + q0, cands + (Size) q0 * n);
+	}
+	if (work)
+		pfree(work);
 }
 
 /* Answer one request: find or load the index copy, score, reply */
@@ -496,6 +677,10 @@ ServeRequest(shm_mq_handle *in, shm_mq_handle *out)
 	float	   *queries;
 	uint32		n;
 	uint32		qi;
+	uint32	   *counts;
+	RsrGpuCandidate *cands;
+	Size		head;
+	Size		ncands;
 	StringInfoData reply;
 	RsrGpuResult res;
 
@@ -517,24 +702,30 @@ ServeRequest(shm_mq_handle *in, shm_mq_handle *out)
 	if (c == NULL && (c = LoadCopy(&req, in, out)) == NULL)
 		return;					/* the backend gave up */
 
-	/* Counts of every query first, then the candidates */
+	/*
+	 * Counts of every query first, then the candidates of each query.  They
+	 * are scored into n places per query and then moved up behind each
+	 * other (always towards the start, so memmove in query order is safe).
+	 */
 	n = (uint32) Min((uint64) req.n, c->nslots);
 	initStringInfo(&reply);
 	res.type = RSR_GPU_RESULT;
 	res.nqueries = req.nqueries;
 	appendBinaryStringInfo(&reply, (char *) &res, sizeof(res));
+	head = reply.len;
 	enlargeStringInfo(&reply, req.nqueries * (sizeof(uint32) +
 											  (Size) n * sizeof(RsrGpuCandidate)));
-	reply.len += req.nqueries * sizeof(uint32);
+	counts = (uint32 *) (reply.data + head);
+	cands = (RsrGpuCandidate *) (reply.data + head + req.nqueries * sizeof(uint32));
+	ScoreCopy(c, queries, req.nqueries, n, counts, cands);
+	ncands = 0;
 	for (qi = 0; qi < req.nqueries; qi++)
 	{
-		RsrGpuCandidate *cands = (RsrGpuCandidate *) (reply.data + reply.len);
-		uint32		count = ScoreCopy(c, queries + (Size) qi * req.dims, n, cands);
-
-		memcpy(reply.data + sizeof(res) + qi * sizeof(uint32), &count,
-			   sizeof(uint32));
-		reply.len += count * sizeof(RsrGpuCandidate);
+		memmove(cands + ncands, cands + (Size) qi * n,
+				counts[qi] * sizeof(RsrGpuCandidate));
+		ncands += counts[qi];
 	}
+	reply.len = head + req.nqueries * sizeof(uint32) + ncands * sizeof(RsrGpuCandidate);
 	if (Send(out, reply.data, reply.len))
 	{
 		LWLockAcquire(RsrGpu->lock, LW_EXCLUSIVE);

@@ -11,11 +11,13 @@
  * operation must move (matrix or codes read, queries read, results
  * written), that as a fraction of the device's peak memory bandwidth
  * (cudaGetDeviceProperties: 2 * memory clock * bus width), and the speedup
- * of RSR over cuBLAS.  Every product is verified before it is timed: with
- * integer-valued queries all partial sums are exact in float32, so RSR and
- * cuBLAS fp32 must agree bit for bit (fp16 holds the small integers and
- * the 0/+-1 elements exactly, and accumulates in fp32).  Without a device
- * it prints "skipped: no CUDA device" and exits 0.
+ * of RSR over cuBLAS; then a GPU worker's request (64 queries, top-100 of
+ * the live rows) fused against per-query products ranked on the host.
+ * Every result is verified before it is timed: with integer-valued queries
+ * all partial sums are exact in float32, so RSR and cuBLAS fp32 must agree
+ * bit for bit (fp16 holds the small integers and the 0/+-1 elements
+ * exactly, and accumulates in fp32).  Without a device it prints "skipped:
+ * no CUDA device" and exits 0.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -24,6 +26,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@
 
 #include "rsr_core.h"
 #include "rsr_cuda.h"
+#include "test_util.h"
 
 /* Exit with a message when a CUDA runtime call fails */
 #define CK(expr) \
@@ -75,7 +79,6 @@
 
 #define BATCH 64
 
-static uint64_t rng_state = 88172645463325252ULL;
 static int	reps = 20;
 
 /* Shared state of the run */
@@ -89,16 +92,6 @@ typedef struct Bench
 	size_t		flush_bytes;	/* twice the L2 size */
 	double		peak;			/* bytes/s */
 } Bench;
-
-/* xorshift64* */
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
 
 /* Median milliseconds of `reps` runs of op, each after an L2 flush */
 static double
@@ -185,6 +178,70 @@ blas_product(Bench *b, const void *A, cudaDataType type, const void *Q, uint32_t
 		CKB(cublasGemmEx(b->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int) rows, (int) batch, (int) dims,
 						 &one, A, type, (int) dims, Q, type, (int) dims, &zero, Y, CUDA_R_32F,
 						 (int) rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+/*
+ * A GPU worker's request: top-100 of 64 queries over the live half of the
+ * rows, host to host.  The fused top-n (one call, only candidates come
+ * back) against what the worker did before: per query, the product copied
+ * back and ranked on the host with dead rows NaN.  Both are checked to
+ * agree first (integer queries: exact scores).
+ */
+static void
+bench_worker_topn(Bench *b, RsrCudaIndex *index, const std::vector<float> &q, uint32_t rows,
+				  uint32_t dims, const char *shape, const char *kname)
+{
+	const uint32_t n = 100;
+	std::vector<uint8_t> live(rows);
+	std::vector<uint32_t> idx((size_t) n * BATCH);
+	std::vector<float> sc((size_t) n * BATCH);
+	std::vector<size_t> counts(BATCH);
+	std::vector<uint32_t> want(n);
+	std::vector<uint32_t> heap(n);
+	std::vector<float> y(rows);
+	double		tfused;
+	double		thost;
+
+	for (uint32_t i = 0; i < rows; i++)
+		live[i] = (uint8_t) (rnd() & 1);
+	CKR(rsr_cuda_index_set_live(index, live.data(), rows, b->stream));
+	CKR(rsr_cuda_topn_batch(index, q.data(), BATCH, n, idx.data(), sc.data(), counts.data(),
+							b->stream));
+	for (uint32_t j = 0; j < BATCH; j++)
+	{
+		size_t		got;
+
+		CKR(rsr_cuda_gemv(index, q.data() + (size_t) j * dims, y.data(), b->stream));
+		for (uint32_t i = 0; i < rows; i++)
+			if (!live[i])
+				y[i] = NAN;
+		got = rsr_topn(y.data(), rows, n, want.data(), heap.data());
+		if (got != counts[j] ||
+			memcmp(want.data(), idx.data() + (size_t) j * n, got * sizeof(uint32_t)) != 0)
+		{
+			printf("%s %s: masked top-n verification failed for query %u\n", shape, kname, j);
+			exit(1);
+		}
+	}
+
+	tfused = time_op(b, [&] {
+		CKR(rsr_cuda_topn_batch(index, q.data(), BATCH, n, idx.data(), sc.data(), counts.data(),
+								b->stream));
+	});
+	thost = time_op(b, [&] {
+		for (uint32_t j = 0; j < BATCH; j++)
+		{
+			CKR(rsr_cuda_gemv(index, q.data() + (size_t) j * dims, y.data(), b->stream));
+			for (uint32_t i = 0; i < rows; i++)
+				if (!live[i])
+					y[i] = NAN;
+			(void) rsr_topn(y.data(), rows, n, want.data(), heap.data());
+		}
+	});
+	printf("%-12s %-8s worker request, 64 x top-100 of the live half: fused %.4f ms, "
+		   "per query gemv + host top-n %.4f ms (x%.2f)\n", shape, kname, tfused, thost,
+		   thost / tfused);
+	CKR(rsr_cuda_index_set_live(index, NULL, 0, b->stream));
 }
 
 /* One shape and kind: verify, then time RSR and cuBLAS */
@@ -357,6 +414,7 @@ bench_shape(Bench *b, RsrKind kind, uint32_t k, uint32_t rows, uint32_t dims)
 		});
 		printf("%-12s %-8s rsr top-10 (host to host)   %9.4f ms\n", shape, kname, ttop);
 	}
+	bench_worker_topn(b, index, q, rows, dims, shape, kname);
 
 	rsr_cuda_index_free(index);
 	CK(cudaFree(d_a32));

@@ -4,7 +4,8 @@
  *	  Tests of the CUDA kernels against the CPU engine: rsr_cuda_gemv and
  *	  rsr_cuda_gemm against a double-precision reference and against
  *	  rsr_gemv/rsr_gemm, top-n against rsr_topn, on the engine's test
- *	  shapes plus 1M x 1024, and the argument and segment checks of the
+ *	  shapes plus 1M x 1024, top-n under a live mask (rsr_cuda_index_set_live)
+ *	  on blocks with gaps, and the argument and segment checks of the
  *	  upload.
  *
  * Usage: test_cuda [--seed N].  Prints the seed, stops at the first
@@ -19,7 +20,10 @@
  * float32, so GPU and CPU must then agree bit for bit.  Top-n: the GPU's
  * top-n must equal rsr_topn applied to the GPU's own scores exactly, and
  * match the CPU's top-n except where two scores are within the tolerance
- * (exact ties and near ties).
+ * (exact ties and near ties).  Masked top-n: with integer queries the
+ * device's scores are exact, so its top-n must equal rsr_topn over the
+ * exact scores with excluded rows as NaN, slot for slot; with float
+ * queries, over the device's own product.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -37,31 +41,15 @@
 #include <utility>
 #include <vector>
 
+#include "common.cuh"				/* RSR_CUDA_TOPN_CHUNK */
 #include "rsr_core.h"
 #include "rsr_cuda.h"
+#include "test_util.h"
 
 #define CPU_THREADS 8
 #define PAGE_BYTES 8000			/* column ranges sized like index pages */
 
-static uint64_t rng_state;
 static long npassed;
-
-/* xorshift64* */
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform integer in [0, n) */
-static uint32_t
-rndn(uint32_t n)
-{
-	return (uint32_t) ((rnd() >> 32) % n);
-}
 
 /* Uniform double in [-1, 1) */
 static double
@@ -164,30 +152,34 @@ fill_rows(Matrix *m, int fill)
 	}
 }
 
-/* Build layout (b) segments of m: blocks of k rows, column ranges of `range` */
+/*
+ * Build layout (b) segments of m over column ranges of `range`: block i
+ * takes the next nr[i] (1..k) rows of m and writes slots i * k .., so the
+ * slots past its rows are gaps that no segment writes.
+ */
 static void
-build_segments(Matrix *m, uint32_t range)
+build_blocks(Matrix *m, uint32_t range, const std::vector<uint32_t> &nr)
 {
 	size_t		max_seg = rsr_segment_max_size(m->kind, RSR_LAYOUT_BUCKET, m->k, range);
-	uint32_t	nblocks = (m->nrows + m->k - 1) / m->k;
 	uint32_t	nranges = (m->dims + range - 1) / range;
+	uint32_t	r0 = 0;
 	size_t		used = 0;
 	std::vector<size_t> offs;
 
-	m->store.resize((size_t) nblocks * nranges * max_seg);
+	m->store.resize(nr.size() * nranges * max_seg);
 	m->segs.clear();
-	for (uint32_t r0 = 0; r0 < m->nrows; r0 += m->k)
+	for (size_t blk = 0; blk < nr.size(); blk++)
 	{
-		uint32_t	nr = m->nrows - r0 < m->k ? m->nrows - r0 : m->k;
+		uint32_t	nrows = nr[blk];
 		const uint8_t *ptrs[RSR_MAX_K];
 
-		for (uint32_t r = 0; r < nr; r++)
+		for (uint32_t r = 0; r < nrows; r++)
 			ptrs[r] = m->rows.data() + (size_t) (r0 + r) * m->row_bytes;
 		for (uint32_t c0 = 0; c0 < m->dims; c0 += range)
 		{
 			uint32_t	nc = m->dims - c0 < range ? m->dims - c0 : range;
 			size_t		size;
-			RsrStatus	st = rsr_segment_build(m->kind, RSR_LAYOUT_BUCKET, m->k, ptrs, nr,
+			RsrStatus	st = rsr_segment_build(m->kind, RSR_LAYOUT_BUCKET, m->k, ptrs, nrows,
 											   m->dims, c0, nc, m->store.data() + used,
 											   max_seg, &size);
 			RsrSegmentRef ref;
@@ -196,14 +188,26 @@ build_segments(Matrix *m, uint32_t range)
 				fail("rsr_segment_build", rsr_status_string(st));
 			ref.data = NULL;
 			ref.size = (uint32_t) size;
-			ref.out = r0;
+			ref.out = (uint32_t) blk * m->k;
 			offs.push_back(used);
 			m->segs.push_back(ref);
 			used += size;
 		}
+		r0 += nrows;
 	}
 	for (size_t i = 0; i < m->segs.size(); i++)
 		m->segs[i].data = m->store.data() + offs[i];
+}
+
+/* Build layout (b) segments of m: blocks of k rows, column ranges of `range` */
+static void
+build_segments(Matrix *m, uint32_t range)
+{
+	std::vector<uint32_t> nr;
+
+	for (uint32_t r0 = 0; r0 < m->nrows; r0 += m->k)
+		nr.push_back(m->nrows - r0 < m->k ? m->nrows - r0 : m->k);
+	build_blocks(m, range, nr);
 }
 
 /* Exact row i . q (double) */
@@ -534,6 +538,331 @@ test_topn_rules(void)
 	rsr_cuda_index_free(index);
 }
 
+/*
+ * Live-mask tests.  A matrix laid out as the GPU worker sees an index:
+ * blocks of k slots at out = i * k, some holding fewer than k rows, so the
+ * slots after their rows are gaps that no segment writes and the device
+ * scores 0.  Rows at the slots around each top-n chunk border (and the
+ * last slot) are all +1: with a positive query they score highest, ties
+ * going to the lower slot.
+ */
+#define NO_ROW UINT32_MAX
+
+typedef struct Slotted
+{
+	Matrix		m;
+	uint32_t	nout;			/* slots: last block's out + its rows */
+	std::vector<uint32_t> row;	/* matrix row of each slot, NO_ROW: gap */
+	std::vector<uint32_t> hot;	/* slots whose rows are all +1 */
+} Slotted;
+
+enum
+{
+	Q_INT, Q_POSITIVE, Q_NAN, Q_FLOAT, NQUERY
+};
+
+enum
+{
+	MASK_ALL, MASK_NONE, MASK_HALF, MASK_SPARSE, MASK_HOT_ONLY, MASK_HOT_HOLES,
+	MASK_HOT_ALTERNATE, NMASK
+};
+
+static const char *const query_names[] = {"integer", "positive", "nan", "float"};
+static const char *const mask_names[] = {"all live", "none live", "half", "sparse",
+	"only chunk borders", "chunk borders excluded", "chunk borders alternate"};
+
+/* Build a matrix of at least min_slots slots with gaps and hot rows */
+static void
+build_slotted(Slotted *sl, RsrKind kind, uint32_t k, uint32_t dims, uint32_t range,
+			  uint32_t min_slots)
+{
+	Matrix	   *m = &sl->m;
+	uint32_t	nblocks = (min_slots + k - 1) / k;
+	std::vector<uint32_t> nr(nblocks);
+	uint32_t	row = 0;
+
+	m->kind = kind;
+	m->k = k;
+	m->dims = dims;
+	m->nrows = 0;
+	sl->hot.clear();
+	for (uint32_t border = 0; border <= nblocks * k; border += RSR_CUDA_TOPN_CHUNK)
+		for (uint32_t d = 0; d < 4; d++)
+			if (border + d >= 2 && border + d - 2 < nblocks * k)
+				sl->hot.push_back(border + d - 2);
+	for (uint32_t b = 0; b < nblocks; b++)
+	{
+		bool		full = b % 5 != 3 || k == 1;
+
+		for (uint32_t h : sl->hot)
+			full = full || h / k == b;
+		nr[b] = full ? k : 1 + rndn(k - 1);
+		m->nrows += nr[b];
+	}
+	sl->nout = (nblocks - 1) * k + nr[nblocks - 1];
+	if (sl->hot.back() != sl->nout - 1)
+		sl->hot.push_back(sl->nout - 1);
+
+	fill_rows(m, FILL_RANDOM);
+	sl->row.assign(sl->nout, NO_ROW);
+	for (uint32_t b = 0; b < nblocks; b++)
+		for (uint32_t r = 0; r < nr[b]; r++)
+			sl->row[b * k + r] = row++;
+	for (uint32_t h : sl->hot)
+	{
+		uint8_t    *p;
+
+		if (sl->row[h] == NO_ROW)
+			fail("build_slotted", "hot slot in a gap");
+		p = m->rows.data() + (size_t) sl->row[h] * m->row_bytes;
+		memset(p, 0, m->row_bytes);
+		for (uint32_t j = 0; j < dims; j++)
+			p[j >> 3] |= (uint8_t) (0x80 >> (j & 7));
+	}
+	build_blocks(m, range, nr);
+}
+
+/* Query of a type; returns ||q||_1 (NaN for Q_NAN) */
+static double
+fill_typed_query(float *q, uint32_t dims, int type)
+{
+	double		l1 = 0.0;
+
+	for (uint32_t j = 0; j < dims; j++)
+	{
+		switch (type)
+		{
+			case Q_POSITIVE:
+				q[j] = (float) (1 + rndn(3));
+				break;
+			case Q_FLOAT:
+				q[j] = (float) rndu();
+				break;
+			default:
+				q[j] = (float) ((int) rndn(7) - 3);
+				break;
+		}
+		l1 += fabs(q[j]);
+	}
+	if (type == Q_NAN)
+		q[rndn(dims)] = NAN;	/* every row with that element set scores NaN */
+	return l1;
+}
+
+/* A live mask of a kind over the slots (any non-zero byte is live) */
+static void
+make_mask(const Slotted *sl, int kind, std::vector<uint8_t> *live)
+{
+	static const uint8_t live_bytes[] = {1, 2, 255};
+
+	live->assign(sl->nout, 0);
+	for (uint32_t i = 0; i < sl->nout; i++)
+	{
+		bool		gap = sl->row[i] == NO_ROW;
+		uint8_t		v = live_bytes[rndn(3)];
+
+		switch (kind)
+		{
+			case MASK_ALL:
+				(*live)[i] = v;	/* gaps too: they are then rows scoring 0 */
+				break;
+			case MASK_HALF:
+			case MASK_HOT_ALTERNATE:
+				(*live)[i] = !gap && rndn(2) ? v : 0;
+				break;
+			case MASK_SPARSE:
+				(*live)[i] = !gap && rndn(1000) == 0 ? v : 0;
+				break;
+			case MASK_HOT_HOLES:
+				(*live)[i] = gap ? 0 : v;
+				break;
+		}
+	}
+	for (size_t h = 0; h < sl->hot.size(); h++)
+	{
+		uint32_t	i = sl->hot[h];
+
+		if (kind == MASK_HOT_ONLY)
+			(*live)[i] = 1;
+		else if (kind == MASK_HOT_HOLES)
+			(*live)[i] = 0;
+		else if (kind == MASK_HOT_ALTERNATE)
+			(*live)[i] = h % 2;
+	}
+}
+
+/*
+ * Top-n of `batch` queries under the index's mask against rsr_topn over
+ * the reference scores S[b * nout + slot] with excluded slots NaN: the
+ * same slots in the same order with the same scores, and as many as there
+ * are live non-NaN slots when n exceeds them.
+ */
+static void
+check_masked_topn(RsrCudaIndex *index, const Slotted *sl, const float *Q, uint32_t batch,
+				  uint32_t n, const std::vector<float> &S, const std::vector<uint8_t> &live,
+				  const char *name)
+{
+	std::vector<uint32_t> idx((size_t) n * batch);
+	std::vector<float> scores((size_t) n * batch);
+	std::vector<size_t> counts(batch);
+	std::vector<float> ms(sl->nout);
+	std::vector<uint32_t> want(n);
+	std::vector<uint32_t> heap(n);
+	char		detail[700];
+
+	if (batch == 1)
+		check_status(rsr_cuda_topn(index, Q, n, idx.data(), scores.data(), &counts[0], NULL),
+					 RSR_CUDA_OK, "masked topn");
+	else
+		check_status(rsr_cuda_topn_batch(index, Q, batch, n, idx.data(), scores.data(),
+										 counts.data(), NULL),
+					 RSR_CUDA_OK, "masked topn_batch");
+	for (uint32_t b = 0; b < batch; b++)
+	{
+		const uint32_t *gi = idx.data() + (size_t) b * n;
+		const float *gs = scores.data() + (size_t) b * n;
+		size_t		eligible = 0;
+		size_t		w;
+
+		for (uint32_t i = 0; i < sl->nout; i++)
+		{
+			ms[i] = live[i] ? S[(size_t) b * sl->nout + i] : NAN;
+			eligible += !isnan(ms[i]);
+		}
+		w = rsr_topn(ms.data(), sl->nout, n, want.data(), heap.data());
+		snprintf(detail, sizeof(detail), "%s n=%u query %u: count %zu, rsr_topn %zu, live non-NaN %zu",
+				 name, n, b, counts[b], w, eligible);
+		check(counts[b] == w && w == (eligible < n ? eligible : n), "masked top-n count", detail);
+		for (size_t i = 0; i < w; i++)
+		{
+			snprintf(detail, sizeof(detail),
+					 "%s n=%u query %u rank %zu: gpu slot %u score %.9g, want slot %u score %.9g (live %d)",
+					 name, n, b, i, gi[i], gs[i], want[i], ms[want[i]],
+					 gi[i] < sl->nout ? live[gi[i]] : -1);
+			check(gi[i] == want[i] && gs[i] == ms[want[i]], "masked top-n", detail);
+		}
+	}
+}
+
+/*
+ * rsr_cuda_index_set_live: top-n over random masks, none and all live,
+ * rows excluded or alone at chunk borders, n above the live rows, NaN,
+ * ties (integer scores), batches 1, 5 and 64, binary and ternary, k <= 4,
+ * <= 8 and > 8 kernels, through 1 to 3 selection passes; the products
+ * stay unmasked and gaps score 0.
+ */
+static void
+test_topn_mask(void)
+{
+	static const uint32_t ns[] = {1, 7, 100, RSR_CUDA_MAX_TOPN};
+	static const uint32_t batches[] = {1, 64, 5};
+	static const struct
+	{
+		RsrKind		kind;
+		uint32_t	k;
+		uint32_t	range;
+	}			cfgs[] = {
+		{RSR_KIND_BINARY, 8, 40},
+		{RSR_KIND_TERNARY, 11, 70},
+		{RSR_KIND_BINARY, 3, 70},
+	};
+	const uint32_t dims = 70;
+
+	for (size_t ci = 0; ci < sizeof(cfgs) / sizeof(cfgs[0]); ci++)
+	{
+		Slotted		sl;
+		RsrCudaIndex *index = NULL;
+		uint32_t	nout = 0;
+		std::vector<uint8_t> live;
+		char		name[300];
+
+		build_slotted(&sl, cfgs[ci].kind, cfgs[ci].k, dims, cfgs[ci].range,
+					  5 * RSR_CUDA_TOPN_CHUNK + 100);
+		check_status(rsr_cuda_index_upload(0, sl.m.segs.data(), sl.m.segs.size(), NULL, &index,
+										   &nout),
+					 RSR_CUDA_OK, "upload with gaps");
+		check(nout == sl.nout, "upload with gaps: nout", "");
+
+		live.assign(nout + 1, 1);
+		check_status(rsr_cuda_index_set_live(index, live.data(), nout - 1, NULL),
+					 RSR_CUDA_EINVAL, "mask shorter than nout");
+		check_status(rsr_cuda_index_set_live(index, live.data(), nout + 1, NULL),
+					 RSR_CUDA_EINVAL, "mask longer than nout");
+
+		for (int qt = 0; qt < NQUERY; qt++)
+			for (uint32_t bi = 0; bi < sizeof(batches) / sizeof(batches[0]); bi++)
+			{
+				uint32_t	batch = batches[bi];
+				std::vector<float> Q((size_t) batch * dims);
+				std::vector<double> l1(batch);
+				std::vector<float> Y((size_t) nout * batch);
+				std::vector<float> S((size_t) batch * nout);
+				uint32_t	bad = nout;
+
+				snprintf(name, sizeof(name), "%s k=%u range=%u, %s queries, batch %u",
+						 cfgs[ci].kind == RSR_KIND_BINARY ? "binary" : "ternary", cfgs[ci].k,
+						 cfgs[ci].range, query_names[qt], batch);
+				for (uint32_t b = 0; b < batch; b++)
+					l1[b] = fill_typed_query(Q.data() + (size_t) b * dims, dims, qt);
+
+				// the product under a mask excluding every row is still the raw product
+				live.assign(nout, 0);
+				check_status(rsr_cuda_index_set_live(index, live.data(), nout, NULL),
+							 RSR_CUDA_OK, "set_live");
+				check_status(rsr_cuda_gemm(index, Q.data(), batch, Y.data(), NULL),
+							 RSR_CUDA_OK, "gemm under a mask");
+#pragma omp parallel for num_threads(CPU_THREADS)
+				for (long i = 0; i < (long) nout; i++)
+					for (uint32_t b = 0; b < batch; b++)
+						S[(size_t) b * nout + i] = sl.row[i] == NO_ROW ? 0.0f :
+							(float) exact_dot(&sl.m, sl.row[i], Q.data() + (size_t) b * dims);
+				for (uint32_t i = nout; i-- > 0;)
+					for (uint32_t b = 0; b < batch; b++)
+					{
+						float		g = Y[(size_t) i * batch + b];
+						float		e = S[(size_t) b * nout + i];
+						bool		ok;
+
+						if (sl.row[i] == NO_ROW)
+							ok = g == 0.0f;
+						else if (qt == Q_FLOAT)
+							ok = fabs((double) g - exact_dot(&sl.m, sl.row[i],
+															 Q.data() + (size_t) b * dims)) <=
+								tolerance(dims, l1[b]);
+						else
+							ok = isnan(e) ? isnan(g) : g == e;
+						if (!ok)
+							bad = i;
+					}
+				check(bad == nout, "gemm under a mask: raw scores, gaps 0", name);
+				// float queries: the top-n ranks the device's own scores
+				if (qt == Q_FLOAT)
+					for (uint32_t i = 0; i < nout; i++)
+						for (uint32_t b = 0; b < batch; b++)
+							S[(size_t) b * nout + i] = Y[(size_t) i * batch + b];
+
+				for (int mk = 0; mk < NMASK; mk++)
+				{
+					char		mname[400];
+
+					make_mask(&sl, mk, &live);
+					check_status(rsr_cuda_index_set_live(index, live.data(), nout, NULL),
+								 RSR_CUDA_OK, "set_live");
+					snprintf(mname, sizeof(mname), "%s, mask %s", name, mask_names[mk]);
+					for (uint32_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
+						check_masked_topn(index, &sl, Q.data(), batch, ns[ni], S, live, mname);
+				}
+
+				// NULL clears the mask: every slot, gaps included, is a row again
+				check_status(rsr_cuda_index_set_live(index, NULL, 0, NULL), RSR_CUDA_OK,
+							 "clear the mask");
+				live.assign(nout, 1);
+				check_masked_topn(index, &sl, Q.data(), batch, 100, S, live, name);
+			}
+		rsr_cuda_index_free(index);
+	}
+}
+
 /* Argument checks of the product and top-n functions (device present) */
 static void
 test_args(void)
@@ -602,6 +931,8 @@ test_upload_checks(int ndev)
 
 	for (int s = RSR_CUDA_OK; s <= RSR_CUDA_ECUDA; s++)
 		check(strlen(rsr_cuda_status_string((RsrCudaStatus) s)) > 0, "status string", "");
+	check_status(rsr_cuda_index_set_live(NULL, perm, 1, NULL), RSR_CUDA_EINVAL,
+				 "mask of no index");
 	check_status(rsr_cuda_index_upload(0, NULL, 1, NULL, &index, NULL), RSR_CUDA_EINVAL,
 				 "NULL segments");
 	check_status(rsr_cuda_index_upload(0, a.segs.data(), 0, NULL, &index, NULL),
@@ -697,6 +1028,7 @@ main(int argc, char **argv)
 
 	test_args();
 	test_topn_rules();
+	test_topn_mask();
 	test_shapes();
 	test_large();
 	printf("%ld passed, 0 failed\n", npassed);
