@@ -45,7 +45,7 @@ PROVE_FLAGS += -I test/t
 PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS    = -std=gnu11 -fopenmp
 SHLIB_LINK   = -fopenmp -lm
-EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/bench/bench_core test/bench/gen_rows \
+EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_arm64 test/bench/bench_core test/bench/gen_rows \
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
@@ -79,6 +79,14 @@ unitcheck: test/unit/test_core
 	./test/unit/test_core
 sanitizecheck: test/unit/test_core_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
+
+# The engine on arm64 (scalar kernels): cross-compiled, run under qemu-user
+ARM_CC      ?= aarch64-linux-gnu-gcc
+ARM_SYSROOT ?= /usr/aarch64-linux-gnu
+test/unit/test_core_arm64: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
+	$(ARM_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+armcheck: test/unit/test_core_arm64
+	qemu-aarch64 -L $(ARM_SYSROOT) ./test/unit/test_core_arm64 --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
 # SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
@@ -180,5 +188,5 @@ dist:
 	mkdir -p dist
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
-.PHONY: print-regress unitcheck sanitizecheck bench sqlbench test demo format format-check dist \
+.PHONY: print-regress unitcheck sanitizecheck armcheck bench sqlbench test demo format format-check dist \
         cudacheck cudabench install-cuda

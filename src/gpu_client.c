@@ -2,13 +2,17 @@
  *
  * gpu_client.c
  *	  Backend side of the GPU worker: settings, shared memory, worker
- *	  registration, and the scoring requests of index scans.
+ *	  registration, and the scoring requests of index scans and rsr_topk.
  *
  * A request never hangs a backend: every wait is a WaitLatch() of at most
  * 10 ms that checks for interrupts, for the worker's exit (its PID and start
  * generation in shared memory) and for rsr_vector.gpu_timeout without a
  * message moving.  When the worker is absent or fails, rsr_vector.device =
  * auto goes on with the CPU engine and gpu raises an error.
+ *
+ * One request path, RsrGpuTopn(): the top-n candidates of up to
+ * RSR_MAX_BATCH queries on one index version.  rsr_topk (rsrbulk.c) sends
+ * batches of queries; an index scan sends its one query.
  *
  * Exact order: the worker returns candidates with the engine's float32
  * scores; the scan turns them into lower bounds exactly as on the CPU
@@ -26,6 +30,7 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -90,8 +95,10 @@ struct RsrGpuScan
 {
 	MemoryContext ctx;			/* the scan's: holds this and the batches */
 	Relation	index;
-	RsrGpuRequest req;			/* the request, n updated per batch */
-	float	   *q;				/* req.dims floats */
+	float	   *q;				/* the query, dims floats */
+	uint32		dims;
+	uint64		version;		/* index version when the scan began */
+	uint32		n;				/* size of the current batch's top-n */
 	RsrGpuCandidate *cands;		/* current batch, best first */
 	size_t		ncands;
 	size_t		pos;			/* next candidate to return */
@@ -399,16 +406,109 @@ SendPages(Exchange *ex, Relation index)
 	return ok;
 }
 
-/* Ask the worker for the top gs->req.n rows; the answer goes to gs->cands */
-static bool
-Request(RsrGpuScan *gs, const char **why)
+/* Detach from the queues (freeing their receive buffers) and the segment */
+static void
+EndExchange(Exchange *ex)
 {
+	shm_mq_detach(ex->toWorker);
+	shm_mq_detach(ex->fromWorker);
+	dsm_detach(ex->seg);
+}
+
+/*
+ * Are the candidates of each query best first, by score descending then
+ * slot ascending (as rsr_topn ranks), with no NaN?
+ */
+static bool
+CandidatesInOrder(const RsrGpuCandidate *c, const uint32 *counts, uint32 nq)
+{
+	uint32		b;
+	uint32		i;
+
+	for (b = 0; b < nq; b++)
+	{
+		for (i = 0; i < counts[b]; i++)
+		{
+			if (isnan(c[i].score))
+				return false;
+			if (i > 0 && !(c[i].score < c[i - 1].score ||
+						   (c[i].score == c[i - 1].score &&
+							c[i].slot > c[i - 1].slot)))
+				return false;
+		}
+		c += counts[b];
+	}
+	return true;
+}
+
+/*
+ * Should requests go to the worker?  rsr_vector.device = cpu: never; auto:
+ * when the worker is up; gpu: always (a request to an absent worker fails
+ * and the caller raises RsrGpuFail).
+ */
+bool
+RsrGpuWanted(void)
+{
+	if (rsr_device == RSR_DEVICE_CPU)
+		return false;
+	if (rsr_device == RSR_DEVICE_AUTO &&
+		(RsrGpu == NULL || RsrGpu->pid == 0 || !RsrGpu->ready))
+		return false;
+	return true;
+}
+
+/*
+ * Ask the worker for the top n candidates of each of the nq queries
+ * Q[b * dims + j] (1 <= nq <= RSR_MAX_BATCH) on a copy of the index of at
+ * least `version`, streaming the index pages when it asks for them.  The
+ * caller reads `version` (the metapage change counter) after taking its
+ * snapshot and keeps it for all its requests: every row it can see is in
+ * that version, and a copy loaded since for a newer one still serves it.
+ *
+ * On success *cands is palloc'd in the current memory context and holds
+ * the candidates of query b, best first, at (*cands)[b * n + i] for
+ * i < counts[b] <= n: fewer than n means the query saw every live row.
+ * Only (nq - 1) * n + counts[nq - 1] entries are allocated.  On failure,
+ * *why says why in a sentence and nothing is allocated.
+ */
+bool
+RsrGpuTopn(Relation index, uint64 version, const float *Q, uint32 nq,
+		   uint32 dims, uint32 n, RsrGpuCandidate **cands, uint32 *counts,
+		   const char **why)
+{
+	RsrGpuRequest req;
+	Buffer		metabuf;
+	RsrMetaPage meta;
 	Exchange	ex;
-	Size		reqsize;
+	Size		qsize = (Size) nq * dims * sizeof(float);
 	char	   *reqmsg;
 	void	   *data;
 	Size		len;
+	const RsrGpuCandidate *src = NULL;
 	bool		ok;
+
+	if (nq == 0 || nq > RSR_MAX_BATCH || n == 0)
+		elog(ERROR, "rsr gpu request of %u queries of %u candidates", nq, n);
+
+	/* The shape of the index */
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	memset(&req, 0, sizeof(req));
+	req.type = RSR_GPU_REQUEST;
+	req.dbOid = MyDatabaseId;
+	req.indexOid = RelationGetRelid(index);
+	req.relNode = index->rd_node.relNode;
+	req.version = version;
+	req.kind = meta->kind;
+	req.dims = meta->dims;
+	req.k = meta->k;
+	req.nqueries = nq;
+	req.n = n;
+	UnlockReleaseBuffer(metabuf);
+	if (req.dims == 0 || req.dims != dims)
+		elog(ERROR, "rsr gpu request of %u dimensions on an index of %u",
+			 dims, req.dims);
 
 	if (!StartExchange(&ex))
 	{
@@ -416,20 +516,23 @@ Request(RsrGpuScan *gs, const char **why)
 		return false;
 	}
 
-	reqsize = sizeof(RsrGpuRequest) + (Size) gs->req.dims * sizeof(float);
-	reqmsg = palloc(reqsize);
-	memcpy(reqmsg, &gs->req, sizeof(RsrGpuRequest));
-	memcpy(reqmsg + sizeof(RsrGpuRequest), gs->q, gs->req.dims * sizeof(float));
-	ok = SendMsg(&ex, reqmsg, reqsize) && ReceiveMsg(&ex, &data, &len);
+	reqmsg = palloc(sizeof(RsrGpuRequest) + qsize);
+	memcpy(reqmsg, &req, sizeof(RsrGpuRequest));
+	memcpy(reqmsg + sizeof(RsrGpuRequest), Q, qsize);
+	ok = SendMsg(&ex, reqmsg, sizeof(RsrGpuRequest) + qsize) &&
+		ReceiveMsg(&ex, &data, &len);
 	pfree(reqmsg);
 
 	if (ok && len >= sizeof(uint32) && *(uint32 *) data == RSR_GPU_NEED_DATA)
-		ok = SendPages(&ex, gs->index) && ReceiveMsg(&ex, &data, &len);
+		ok = SendPages(&ex, index) && ReceiveMsg(&ex, &data, &len);
 
+	/* The shape of the answer: nq counts of at most n, then the candidates */
 	if (ok)
 	{
 		RsrGpuResult *res = (RsrGpuResult *) data;
-		Size		head = sizeof(RsrGpuResult) + sizeof(uint32);
+		Size		head = sizeof(RsrGpuResult) + (Size) nq * sizeof(uint32);
+		uint64		total = 0;
+		uint32		b;
 
 		if (len >= sizeof(RsrGpuResult) && res->type == RSR_GPU_ERROR)
 		{
@@ -437,28 +540,59 @@ Request(RsrGpuScan *gs, const char **why)
 			ok = false;
 		}
 		else if (len < head || res->type != RSR_GPU_RESULT ||
-				 res->nqueries != 1 ||
-				 len != head + *(uint32 *) (res + 1) * sizeof(RsrGpuCandidate) ||
-				 *(uint32 *) (res + 1) > gs->req.n)
-		{
-			ex.why = "The GPU worker sent a malformed answer.";
+				 res->nqueries != nq)
 			ok = false;
-		}
 		else
 		{
-			gs->ncands = *(uint32 *) (res + 1);
-			if (gs->cands)
-				pfree(gs->cands);
-			gs->cands = palloc(Max(gs->ncands, 1) * sizeof(RsrGpuCandidate));
-			memcpy(gs->cands, (char *) data + head,
-				   gs->ncands * sizeof(RsrGpuCandidate));
-			gs->pos = 0;
-			gs->exhausted = gs->ncands < gs->req.n;
+			memcpy(counts, res + 1, nq * sizeof(uint32));
+			for (b = 0; b < nq; b++)
+			{
+				ok &= counts[b] <= n;
+				total += counts[b];
+			}
+			src = (const RsrGpuCandidate *) ((char *) data + head);
+			ok &= len == head + total * sizeof(RsrGpuCandidate) &&
+				CandidatesInOrder(src, counts, nq);
+		}
+		if (!ok && ex.why == NULL)
+			ex.why = "The GPU worker sent a malformed answer.";
+	}
+	if (ok)
+	{
+		Size		alloc = (Size) (nq - 1) * n + counts[nq - 1];
+		uint32		b;
+
+		*cands = palloc_extended(Max(alloc, 1) * sizeof(RsrGpuCandidate),
+								 MCXT_ALLOC_HUGE);
+		for (b = 0; b < nq; b++)
+		{
+			memcpy(*cands + (Size) b * n, src,
+				   counts[b] * sizeof(RsrGpuCandidate));
+			src += counts[b];
 		}
 	}
-	dsm_detach(ex.seg);
+	EndExchange(&ex);
 	*why = ex.why;
 	return ok;
+}
+
+/* Ask the worker for the top gs->n rows; the answer goes to gs->cands */
+static bool
+Request(RsrGpuScan *gs, const char **why)
+{
+	RsrGpuCandidate *cands;
+	uint32		count;
+
+	if (!RsrGpuTopn(gs->index, gs->version, gs->q, 1, gs->dims, gs->n,
+					&cands, &count, why))
+		return false;
+	if (gs->cands)
+		pfree(gs->cands);
+	gs->cands = cands;
+	gs->ncands = count;
+	gs->pos = 0;
+	gs->exhausted = count < gs->n;
+	return true;
 }
 
 /*
@@ -473,37 +607,28 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 	RsrGpuScan *gs;
 	Buffer		metabuf;
 	RsrMetaPage meta;
+	uint32		indexDims;
+	uint64		version;
 	const char *why;
 
-	if (rsr_device == RSR_DEVICE_CPU)
+	if (!RsrGpuWanted())
 		return NULL;
-	if (rsr_device == RSR_DEVICE_AUTO &&
-		(RsrGpu == NULL || RsrGpu->pid == 0 || !RsrGpu->ready))
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	indexDims = meta->dims;
+	version = meta->changeCount;
+	UnlockReleaseBuffer(metabuf);
+	if (indexDims == 0 || indexDims != dims)
 		return NULL;
 
 	gs = palloc0(sizeof(RsrGpuScan));
 	gs->ctx = CurrentMemoryContext;
 	gs->index = index;
-	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
-	gs->req.type = RSR_GPU_REQUEST;
-	gs->req.dbOid = MyDatabaseId;
-	gs->req.indexOid = RelationGetRelid(index);
-	gs->req.relNode = index->rd_node.relNode;
-	gs->req.version = meta->changeCount;
-	gs->req.kind = meta->kind;
-	gs->req.dims = meta->dims;
-	gs->req.k = meta->k;
-	gs->req.nqueries = 1;
-	gs->req.n = RSR_GPU_FIRST_BATCH;
-	UnlockReleaseBuffer(metabuf);
-
-	if (gs->req.dims == 0 || gs->req.dims != dims)
-	{
-		pfree(gs);
-		return NULL;
-	}
+	gs->dims = dims;
+	gs->version = version;
+	gs->n = RSR_GPU_FIRST_BATCH;
 	gs->q = palloc(dims * sizeof(float));
 	memcpy(gs->q, q, dims * sizeof(float));
 
@@ -553,7 +678,7 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 		}
 
 		/* A larger top-n; the rows before the last one are skipped */
-		gs->req.n = (uint32) Min((uint64) gs->req.n * 4, (uint64) PG_INT32_MAX);
+		gs->n = (uint32) Min((uint64) gs->n * 4, (uint64) PG_INT32_MAX);
 		if (!Request(gs, &why))
 		{
 			if (rsr_device == RSR_DEVICE_GPU)

@@ -8,9 +8,10 @@
  * with rsr_vector.gpu_worker_engine = cpu, runs the same protocol on the
  * CPU engine).  A backend creates a DSM segment holding two message queues,
  * puts its handle in the shared request queue and sets the worker's latch.
- * The worker answers with the top-n slots of the index for each query, or
- * with RSR_GPU_NEED_DATA when it holds no copy of that index version; the
- * backend then streams the index pages once and the worker keeps them.
+ * The worker answers with the top-n slots of the index for each query (up
+ * to RSR_MAX_BATCH queries per request), or with RSR_GPU_NEED_DATA when it
+ * holds no copy of that index version; the backend then streams the index
+ * pages once and the worker keeps them.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -163,6 +164,11 @@ typedef enum RsrGpuNext
 
 /* gpu_client.c */
 extern void RsrGpuInit(void);
+extern bool RsrGpuWanted(void);
+extern bool RsrGpuTopn(Relation index, uint64 version, const float *Q,
+					   uint32 nq, uint32 dims, uint32 n,
+					   RsrGpuCandidate **cands, uint32 *counts,
+					   const char **why);
 extern RsrGpuScan *RsrGpuScanBegin(Relation index, const float *q,
 								   uint32 dims);
 extern RsrGpuNext RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid,

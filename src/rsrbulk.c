@@ -25,6 +25,21 @@
  * index's operator class.  Rows whose exact score falls below L are dropped
  * as L rises.  What is left is sorted by exact score, ties by TID.
  *
+ * rsr_topk on the GPU worker (rsr_vector.device, as for index scans): the
+ * worker returns each query's m best rows by kernel score, best first, and
+ * they go through the same floor, heap check and exact rescoring.  Every
+ * row the worker did not return has a kernel score at most the m-th's, so
+ * the query is settled when the worker returned fewer than m rows (all of
+ * them) or when the m-th's score is below the floor; otherwise it is asked
+ * again with m four times larger and its answer taken from scratch.  The
+ * result is the same set, scores and order as the CPU walk, which takes
+ * the queries the worker could not answer.  Every request names the index
+ * version read when the index was opened, after the statement's snapshot
+ * was taken: it holds every row the snapshot can see, and a copy the
+ * worker loaded since for a newer version serves it too (with other
+ * slots, which is why each answer is taken from scratch).  rsr_scores
+ * returns every row and always runs on the CPU.
+ *
  * Copyright (c) 2026, rsr_vector developers
  *
  * IDENTIFICATION
@@ -59,8 +74,14 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
+#include "rsr_gpu.h"
 #include "rsr_index.h"
 #include "tvec.h"
+
+#define RSR_TOPK_FIRST_CANDIDATES	64	/* least candidates asked of the worker */
+#define RSR_TOPK_REPLY_BYTES	((Size) 64 * 1024 * 1024)	/* largest answer */
+#define RSR_TOPK_MAX_CANDIDATES \
+	((uint32) (RSR_TOPK_REPLY_BYTES / sizeof(RsrGpuCandidate)))
 
 PG_FUNCTION_INFO_V1(rsr_scores);
 PG_FUNCTION_INFO_V1(rsr_topk);
@@ -91,6 +112,7 @@ typedef struct TopkQuery
 {
 	FmgrInfo	op;				/* the <#> operator, with its own query cache */
 	Datum		query;			/* the query as a real[] datum */
+	const float *kq;			/* the query for the kernels */
 	double		bound;			/* |kernel score - exact score| <= bound */
 	double		scale;			/* kernel score * scale = score */
 	double		floor;			/* rows with scaled kernel score < floor
@@ -107,8 +129,9 @@ typedef struct TopkState
 {
 	BulkRel    *rel;
 	int64		n;				/* results per query */
-	TopkQuery  *queries;		/* batch entries */
-	uint32		batch;
+	TopkQuery **queries;		/* the queries of the CPU walk */
+	uint32		batch;			/* their number */
+	uint32		dims;
 	MemoryContext cxt;			/* holds the candidates */
 } TopkState;
 
@@ -527,6 +550,25 @@ AddRow(TopkState *ts, TopkQuery *tq, double x, ItemPointer tid)
 	tq->nrows++;
 }
 
+/* Score the row (value, tid) exactly for the query and keep it if it may count */
+static void
+ScoreRow(TopkState *ts, TopkQuery *tq, Datum value, ItemPointer tid)
+{
+	double		x;
+
+	x = 0.0 - DatumGetFloat8(FunctionCall2(&tq->op, value, tq->query));
+	AddRow(ts, tq, x, tid);
+}
+
+/* Forget what a query has found, to take its rows again from scratch */
+static void
+ResetQuery(TopkQuery *tq)
+{
+	tq->nbest = 0;
+	tq->nrows = 0;
+	tq->floor = -INFINITY;
+}
+
 /*
  * Take the slots [0, count) that may reach a query's top n: fetch each such
  * row once, check its visibility and score it exactly for every query that
@@ -551,8 +593,8 @@ TopkFlush(RsrScores *sc, uint64 count, void *arg)
 		if (isnan(y[0]))
 			continue;			/* empty or dead */
 		for (b = 0; b < batch; b++)
-			want |= (double) y[b] * ts->queries[b].scale >=
-				ts->queries[b].floor;
+			want |= (double) y[b] * ts->queries[b]->scale >=
+				ts->queries[b]->floor;
 		if (!want)
 			continue;
 
@@ -561,16 +603,142 @@ TopkFlush(RsrScores *sc, uint64 count, void *arg)
 			continue;
 		for (b = 0; b < batch; b++)
 		{
-			TopkQuery  *tq = &ts->queries[b];
-			double		x;
+			TopkQuery  *tq = ts->queries[b];
 
-			if ((double) y[b] * tq->scale < tq->floor)
-				continue;
-			x = 0.0 - DatumGetFloat8(FunctionCall2(&tq->op, value, tq->query));
-			AddRow(ts, tq, x, &tid);
+			if ((double) y[b] * tq->scale >= tq->floor)
+				ScoreRow(ts, tq, value, &tid);
 		}
 	}
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Walk the index on the CPU for the queries pending[0..npending), from
+ * scratch, in one batched pass.
+ */
+static void
+TopkWalk(TopkState *ts, TopkQuery **pending, uint32 npending)
+{
+	float	   *Q = palloc((size_t) npending * ts->dims * sizeof(float));
+	RsrScores	sc;
+	uint32		b;
+
+	for (b = 0; b < npending; b++)
+	{
+		ResetQuery(pending[b]);
+		memcpy(Q + (size_t) b * ts->dims, pending[b]->kq,
+			   ts->dims * sizeof(float));
+	}
+	ts->queries = pending;
+	ts->batch = npending;
+	memset(&sc, 0, sizeof(sc));
+	sc.cxt = ts->cxt;
+	sc.batch = npending;
+	sc.flush = TopkFlush;
+	sc.flushArg = ts;
+	RsrScoreIndex(ts->rel->index, Q, npending, ts->dims, &sc);
+	pfree(Q);
+}
+
+/*
+ * Take the worker's `count` best candidates of a query (at most m, best
+ * first) from scratch, through the floor, the heap check and the exact
+ * score of the CPU path.  True when the query is settled: no row beyond
+ * them can reach its top n, because the worker returned every row (count
+ * < m) or the m-th's scaled kernel score is below the floor (the rows it
+ * did not return score at most that).
+ */
+static bool
+TopkCandidates(TopkState *ts, TopkQuery *tq, const RsrGpuCandidate *cands,
+			   uint32 count, uint32 m)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ts->cxt);
+	uint32		i;
+
+	ResetQuery(tq);
+	for (i = 0; i < count; i++)
+	{
+		ItemPointerData tid = cands[i].tid;
+		Datum		value;
+
+		/* This row and every later one are out */
+		if ((double) cands[i].score * tq->scale < tq->floor)
+			break;
+		if (FetchVisible(ts->rel, &tid) && IndexedValue(ts->rel, &value))
+			ScoreRow(ts, tq, value, &tid);
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return count < m || (double) cands[m - 1].score * tq->scale < tq->floor;
+}
+
+/*
+ * Answer the queries pending[0..npending) on the GPU worker: every round
+ * asks it for the m best candidates of each query not settled yet, in
+ * requests of as many queries as keep the answer within
+ * RSR_TOPK_REPLY_BYTES, then m grows fourfold up to
+ * RSR_TOPK_MAX_CANDIDATES.  Returns how many queries are left for the CPU
+ * walk, moved to the front of pending: those needing more candidates and,
+ * when the worker fails with rsr_vector.device = auto, those it did not
+ * answer (*useWorker becomes false: the later batches skip it).  With gpu,
+ * a failure is an error.
+ */
+static uint32
+TopkOnWorker(TopkState *ts, TopkQuery **pending, uint32 npending,
+			 bool *useWorker)
+{
+	uint32		m = (uint32) Min(Max((int64) RSR_TOPK_FIRST_CANDIDATES,
+									 2 * ts->n),
+								 (int64) RSR_TOPK_MAX_CANDIDATES + 1);
+	float	   *Q = palloc((size_t) RSR_MAX_BATCH * ts->dims * sizeof(float));
+	uint32		counts[RSR_MAX_BATCH];
+
+	while (npending > 0 && m <= RSR_TOPK_MAX_CANDIDATES)
+	{
+		uint32		per = (uint32) Min(RSR_TOPK_REPLY_BYTES /
+									   ((Size) m * sizeof(RsrGpuCandidate)),
+									   RSR_MAX_BATCH);
+		uint32		done = 0;	/* pending queries asked this round */
+		uint32		left = 0;	/* of them, those not settled */
+
+		while (done < npending)
+		{
+			uint32		nr = Min(Max(per, 1), npending - done);
+			RsrGpuCandidate *cands;
+			const char *why;
+			uint32		b;
+
+			for (b = 0; b < nr; b++)
+				memcpy(Q + (size_t) b * ts->dims, pending[done + b]->kq,
+					   ts->dims * sizeof(float));
+			if (!RsrGpuTopn(ts->rel->index, ts->rel->meta.changeCount, Q, nr,
+							ts->dims, m, &cands, counts, &why))
+			{
+				if (rsr_device == RSR_DEVICE_GPU)
+					RsrGpuFail("rsr_topk queries", why);
+				ereport(DEBUG1,
+						(errmsg_internal("rsr_topk goes on on the CPU: %s", why)));
+				*useWorker = false;
+				memmove(pending + left, pending + done,
+						(npending - done) * sizeof(TopkQuery *));
+				pfree(Q);
+				return left + npending - done;
+			}
+			for (b = 0; b < nr; b++)
+				if (!TopkCandidates(ts, pending[done + b],
+									cands + (Size) b * m, counts[b], m))
+					pending[left++] = pending[done + b];
+			pfree(cands);
+			done += nr;
+			CHECK_FOR_INTERRUPTS();
+		}
+		npending = left;
+		m = m == RSR_TOPK_MAX_CANDIDATES ? m + 1 :
+			(uint32) Min((uint64) m * 4, RSR_TOPK_MAX_CANDIDATES);
+	}
+	pfree(Q);
+	return npending;
 }
 
 /* Order candidates by exact score, best first, then by TID */
@@ -590,8 +758,9 @@ CompareRows(const void *a, const void *b)
  *		RETURNS TABLE(query int, tid tid, score double precision):
  * the exact top n rows of each query (numbered from 1), best first.
  *
- * Queries are scored RSR_MAX_BATCH at a time with the batched kernel, one
- * pass over the index per batch.
+ * Queries are scored RSR_MAX_BATCH at a time: by the GPU worker when
+ * rsr_vector.device says so, else (and for the queries the worker could
+ * not answer) with the batched kernel, one pass over the index per batch.
  */
 Datum
 rsr_topk(PG_FUNCTION_ARGS)
@@ -608,6 +777,7 @@ rsr_topk(PG_FUNCTION_ARGS)
 	int			first;
 	Oid			opproc;
 	MemoryContext batchCxt;
+	bool		useWorker;
 
 	if (n <= 0)
 		ereport(ERROR,
@@ -630,7 +800,9 @@ rsr_topk(PG_FUNCTION_ARGS)
 	memset(&ts, 0, sizeof(ts));
 	ts.rel = &rel;
 	ts.n = n;
+	ts.dims = dims;
 	ts.cxt = batchCxt;
+	useWorker = RsrGpuWanted();
 
 	for (first = 0; first < nq; first += RSR_MAX_BATCH)
 	{
@@ -638,15 +810,17 @@ rsr_topk(PG_FUNCTION_ARGS)
 		uint32		batch = Min(nq - first, RSR_MAX_BATCH);
 		int64		heapcap = Min((int64) n, 1024);
 		float	   *Qb;			/* the batch's queries, for the kernel */
-		RsrScores	sc;
+		TopkQuery  *queries;
+		TopkQuery **pending;	/* the queries not answered yet */
+		uint32		npending = batch;
 		uint32		b;
 
-		ts.batch = batch;
-		ts.queries = palloc0(batch * sizeof(TopkQuery));
+		queries = palloc0(batch * sizeof(TopkQuery));
+		pending = palloc(batch * sizeof(TopkQuery *));
 		Qb = palloc((size_t) batch * dims * sizeof(float));
 		for (b = 0; b < batch; b++)
 		{
-			TopkQuery  *tq = &ts.queries[b];
+			TopkQuery  *tq = &queries[b];
 			const float *q = Q + (size_t) (first + b) * dims;
 			Datum	   *elems = palloc(dims * sizeof(Datum));
 			double		qabs;
@@ -660,6 +834,7 @@ rsr_topk(PG_FUNCTION_ARGS)
 														TYPALIGN_INT));
 			pfree(elems);
 			fmgr_info_cxt(opproc, &tq->op, batchCxt);
+			tq->kq = Qb + (size_t) b * dims;
 			tq->scale = KernelQuery(q, dims, Qb + (size_t) b * dims, &qabs,
 									&extra);
 			tq->bound = ScoreBound(dims, qabs) + extra;
@@ -669,18 +844,17 @@ rsr_topk(PG_FUNCTION_ARGS)
 			tq->rowcap = Max(2 * heapcap, 64);
 			tq->rows = palloc_extended(tq->rowcap * sizeof(TopkRow),
 									   MCXT_ALLOC_HUGE);
+			pending[b] = tq;
 		}
 
-		memset(&sc, 0, sizeof(sc));
-		sc.cxt = batchCxt;
-		sc.batch = batch;
-		sc.flush = TopkFlush;
-		sc.flushArg = &ts;
-		RsrScoreIndex(rel.index, Qb, batch, dims, &sc);
+		if (useWorker)
+			npending = TopkOnWorker(&ts, pending, npending, &useWorker);
+		if (npending > 0)
+			TopkWalk(&ts, pending, npending);
 
 		for (b = 0; b < batch; b++)
 		{
-			TopkQuery  *tq = &ts.queries[b];
+			TopkQuery  *tq = &queries[b];
 			int64		i;
 
 			PruneRows(tq, n);

@@ -1,6 +1,7 @@
-# 201_gpu_worker.pl - the GPU worker answers index scans exactly as the
-# backend's own CPU path does, sees index changes, and a worker that stops,
-# exits or is killed never hangs a backend nor changes an answer.
+# 201_gpu_worker.pl - the GPU worker answers index scans and rsr_topk
+# exactly as the backend's own CPU path does, sees index changes, and a
+# worker that stops, exits or is killed never hangs a backend nor changes
+# an answer.
 #
 # The worker runs its requests on the CPU engine
 # (rsr_vector.gpu_worker_engine = cpu) unless RSR_GPU_ENGINE=cuda is set
@@ -13,6 +14,13 @@
 # exit status 1) is restarted alone after bgw_restart_time (1 s) and the
 # backends keep their sessions.  Both are tested below, as is a worker
 # that hangs (SIGSTOP): backends time out after rsr_vector.gpu_timeout.
+#
+# rsr_topk goes to the worker too: its answers must equal the cpu path's
+# exactly (rows, TIDs, scores, order) for both index kinds, n from 1 to more
+# than the table, more queries than one request carries, near ties below
+# the kernel's resolution (the worker is asked again for more candidates),
+# deleted but not vacuumed rows and inserted rows; a hung or absent worker
+# is an error with device = gpu and the cpu answer with auto.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -189,6 +197,173 @@ same_on_both('bit after reindex', 'b', $queries[1], 30);
 cmp_ok(status()->{loads}, '>=', $loads + 2, 'reindex made the worker reload');
 cmp_ok(status()->{entries}, '<=', 2, 'old index copies were dropped');
 
+# rsr_topk on the worker (device = gpu) gives exactly the cpu path's rows,
+# TIDs, scores and order.  Each answer is "count query:tid:id:score,...".
+# (or "count md5" of that with $md5).
+sub topk_sql
+{
+	my ($index, $qs, $n, $md5) = @_;
+	my $agg = q{coalesce(string_agg(r.query || ':' || r.tid || ':' ||
+	coalesce(i.id::text, 'invisible') || ':' || r.score, ',' ORDER BY r.ord), '')};
+	$agg = "md5($agg)" if $md5;
+	return qq{
+SELECT count(*) || ' ' || $agg
+FROM rsr_topk('$index', $qs, $n) WITH ORDINALITY r(query, tid, score, ord)
+LEFT JOIN items i ON i.ctid = r.tid;
+};
+}
+
+sub topk
+{
+	my ($device, $index, $qs, $n, $extra, $md5) = @_;
+	$extra //= '';
+	return $node->safe_psql('postgres',
+		"SET rsr_vector.device = $device;\n$extra\n" . topk_sql($index, $qs, $n, $md5));
+}
+
+# The worker's answer counter reaches $n (it is bumped after the answer)
+sub requests_reach
+{
+	my ($n) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT (rsr_gpu_status()->>'requests')::bigint >= $n");
+}
+
+# rsr_topk on both devices: equal, the worker asked only with gpu
+sub same_topk
+{
+	my ($label, $index, $qs, $n, $expect_count) = @_;
+	my $start = status()->{requests};
+	my $cpu = topk('cpu', $index, $qs, $n);
+	is(status()->{requests}, $start, "$label: device = cpu never asks the worker");
+	my $gpu = topk('gpu', $index, $qs, $n);
+	ok(requests_reach($start + 1), "$label: device = gpu asks the worker");
+	like($cpu, qr/^$expect_count /, "$label: $expect_count rows") if defined $expect_count;
+	is($gpu, $cpu, "$label: rsr_topk on the worker equals the cpu path");
+	return $gpu;
+}
+
+# The exact top n of one query by a sequential scan: score, then TID
+sub seqscan_topk
+{
+	my ($col, $q, $n) = @_;
+	return $node->safe_psql(
+		'postgres', qq{
+SET enable_indexscan = off; SET enable_bitmapscan = off;
+SELECT count(*) || ' ' || string_agg('1:' || ctid || ':' || id || ':' || s, ',' ORDER BY s DESC, ctid)
+FROM (SELECT ctid, id, -($col <#> $q) AS s FROM items ORDER BY $col <#> $q, ctid LIMIT $n) t;
+});
+}
+
+# 100 queries (two batches of the worker protocol's 64), one of them huge
+my @many = (map { query() } 1 .. 99);
+splice(@many, 50, 0, $huge);
+my $many = 'ARRAY[' . join(',', @many) . ']';
+my $few = 'ARRAY[' . join(',', @many[0 .. 4]) . ']';
+my $visible = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
+my $start = status()->{requests};
+same_topk('topk tvec 100 queries n = 1', 'items_v', $many, 1, 100);
+ok(requests_reach($start + 2), 'topk: 100 queries took at least two requests');
+same_topk('topk bit 100 queries n = 1', 'items_b', $many, 1, 100);
+same_topk('topk tvec 100 queries n = 10', 'items_v', $many, 10, 1000);
+same_topk('topk bit 100 queries n = 10', 'items_b', $many, 10, 1000);
+same_topk('topk tvec n larger than the table', 'items_v', $few, $visible + 100, 5 * $visible);
+same_topk('topk bit n larger than the table', 'items_b', $few, $visible + 100, 5 * $visible);
+
+# n = 40000 asks for m = 80000 candidates per query: an answer of at most
+# 64 MiB carries 52 queries, so 70 queries take 52 + 12 + 6 = 3 requests
+my $seventy = 'ARRAY[' . join(',', @many[0 .. 69]) . ']';
+$start = status()->{requests};
+my $big = topk('gpu', 'items_v', $seventy, 40000, '', 1);
+ok(requests_reach($start + 3), 'topk n = 40000: three requests');
+is(status()->{requests}, $start + 3, 'topk n = 40000: no more than three');
+is($big, topk('cpu', 'items_v', $seventy, 40000, '', 1),
+	'topk n = 40000: rsr_topk on the worker equals the cpu path');
+like($big, qr/^@{[70 * $visible]} /, 'topk n = 40000: every row of every query');
+
+# Near ties: 150 copies of one vector that differ only in the last element,
+# whose query weight (1e-7) is below the float32 kernel's resolution: the
+# kernel's order among them is noise, the exact score decides, then the TID.
+# 150 rows within the error bound of the 10th make the worker's first 64
+# candidates too few: it is asked again.
+my @tv = map { int(rand(3)) - 1 } 1 .. $dims - 1;
+my @bv = map { int(rand(2)) } 1 .. $dims - 1;
+$node->safe_psql(
+	'postgres', qq{
+INSERT INTO items
+SELECT 20000 + i, ('{@{[join(',', @tv)]},' || ((i % 3) - 1) || '}')::int[]::tvec,
+	('@{[join('', @bv)]}' || (i % 2))::bit($dims)
+FROM generate_series(1, 150) i;
+});
+my $tq = "'{" . join(',', (map { sprintf('%.4f', $_ * (0.5 + rand(0.01))) } @tv), '1e-7') . "}'::real[]";
+my $bq = "'{" . join(',', (map { sprintf('%.4f', ($_ ? 1 : -1) * (0.5 + rand(0.01))) } @bv), '1e-7') . "}'::real[]";
+
+# rsr_topk of the near-tie query alone and with the others; the sequential scan agrees
+sub near_ties
+{
+	my ($label) = @_;
+	for my $n (1, 10, 100)
+	{
+		my $v = same_topk("$label tvec n = $n", 'items_v', "ARRAY[$tq]", $n);
+		is($v, seqscan_topk('v', $tq, $n), "$label tvec n = $n: the exact order (sequential scan)");
+		my $b = same_topk("$label bit n = $n", 'items_b', "ARRAY[$bq]", $n);
+		is($b, seqscan_topk('b', $bq, $n), "$label bit n = $n: the exact order (sequential scan)");
+	}
+	same_topk("$label tvec among 100 queries", 'items_v', "ARRAY[$tq, " . join(',', @many[0 .. 98]) . ']', 20);
+	same_topk("$label bit among 100 queries", 'items_b', "ARRAY[" . join(',', @many[0 .. 98]) . ", $bq]", 20);
+}
+$start = status()->{requests};
+topk('gpu', 'items_v', "ARRAY[$tq]", 10);
+ok(requests_reach($start + 2), 'near ties: the worker is asked again with more candidates');
+near_ties('near ties');
+
+# Deleted rows, not vacuumed, are still in the worker's copy: candidates
+# that the heap check drops
+my $loads_before = status()->{loads};
+$node->safe_psql('postgres',
+	'DELETE FROM items WHERE (id > 20000 AND id % 2 = 0) OR id % 7 = 0');
+near_ties('after delete');
+same_topk('topk tvec after delete', 'items_v', $many, 10, 1000);
+same_topk('topk bit after delete', 'items_b', $many, 10, 1000);
+is(status()->{loads}, $loads_before, 'the delete did not make the worker reload');
+
+# Inserted rows: the worker reloads and sees them
+$node->safe_psql(
+	'postgres', qq{
+INSERT INTO items
+SELECT 20200 + i, ('{@{[join(',', @tv)]},' || (i % 2) || '}')::int[]::tvec,
+	('@{[join('', @bv)]}' || (i % 2))::bit($dims)
+FROM generate_series(1, 40) i;
+});
+near_ties('after insert');
+like(topk('gpu', 'items_v', "ARRAY[$tq]", 100), qr/:202\d\d:/,
+	'after insert: inserted rows are in the top 100');
+cmp_ok(status()->{loads}, '>', $loads_before, 'the insert made the worker reload');
+
+# A snapshot older than the index: rows inserted after it are in the version
+# the worker is asked for, and the heap check drops them
+my $rr = $node->background_psql('postgres');
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$rr->query_safe('SELECT count(*) FROM items');
+$node->safe_psql(
+	'postgres', qq{
+INSERT INTO items
+SELECT 20300 + i, ('{@{[join(',', @tv)]},1}')::int[]::tvec, ('@{[join('', @bv)]}1')::bit($dims)
+FROM generate_series(1, 30) i;
+});
+$loads_before = status()->{loads};
+$rr->query_safe('SET rsr_vector.device = cpu');
+my $rr_cpu = $rr->query_safe(topk_sql('items_v', "ARRAY[$tq]", 100));
+$rr->query_safe('SET rsr_vector.device = gpu');
+my $rr_gpu = $rr->query_safe(topk_sql('items_v', "ARRAY[$tq]", 100));
+$rr->query_safe('COMMIT');
+$rr->quit;
+cmp_ok(status()->{loads}, '>', $loads_before, 'old snapshot: the worker loaded the newer index');
+is($rr_gpu, $rr_cpu, 'old snapshot: rsr_topk on the worker equals the cpu path');
+unlike($rr_gpu, qr/:203\d\d:/, 'old snapshot: rows inserted after it are not returned');
+like(topk('gpu', 'items_v', "ARRAY[$tq]", 100), qr/:203\d\d:/,
+	'a new snapshot sees them');
+
 # A hung worker: gpu times out with a clean error, auto falls back
 my $expect = ordered('cpu', 'v', $queries[2], 20);
 my $pid = status()->{pid};
@@ -203,6 +378,20 @@ like($err, qr/gpu worker cannot score this index scan.*\n.*gpu_timeout/s,
 	'gpu: the error says the worker timed out');
 is(ordered('auto', 'v', $queries[2], 20, undef, 'SET rsr_vector.gpu_timeout = 300;'),
 	$expect, 'auto: a hung worker falls back to the cpu');
+($ret, $out, $err) = $node->psql(
+	'postgres', qq{
+SET rsr_vector.device = gpu; SET rsr_vector.gpu_timeout = 300;
+SELECT count(*) FROM rsr_topk('items_b', $many, 10);
+});
+isnt($ret, 0, 'gpu: rsr_topk on a hung worker is an error');
+like($err, qr/gpu worker cannot score rsr_topk queries.*\n.*gpu_timeout/s,
+	'gpu: the rsr_topk error says the worker timed out');
+for my $index ('items_v', 'items_b')
+{
+	is(topk('auto', $index, $many, 10, 'SET rsr_vector.gpu_timeout = 300;'),
+		topk('cpu', $index, $many, 10),
+		"auto: rsr_topk on $index with a hung worker falls back to the cpu");
+}
 
 # Waiting for the worker, a backend still answers query cancel
 ($ret, $out, $err) = $node->psql(
@@ -281,6 +470,11 @@ is(status()->{running}, 'false', 'no worker when rsr_vector.gpu_worker = off');
 like($err, qr/gpu worker cannot score this index scan/, 'gpu without a worker is an error');
 is(ordered('auto', 'v', $queries[0], 15), ordered('cpu', 'v', $queries[0], 15),
 	'auto without a worker uses the cpu');
+($ret, $out, $err) = $node->psql('postgres',
+	"SET rsr_vector.device = gpu; SELECT count(*) FROM rsr_topk('items_v', $few, 10)");
+like($err, qr/gpu worker cannot score rsr_topk queries/, 'gpu: rsr_topk without a worker is an error');
+is(topk('auto', 'items_v', $many, 10), topk('cpu', 'items_v', $many, 10),
+	'auto: rsr_topk without a worker uses the cpu');
 
 # The cuda engine without rsr_vector_cuda.so: the worker says why and serves
 # nothing; auto uses the cpu, gpu is an error
