@@ -276,11 +276,62 @@ Scratch(Size bytes)
 	return scratch;
 }
 
-/* Send one message, blocking; false if the backend went away */
+/*
+ * Sleep until a backend moves a queue (it sets our latch) or a short
+ * while passes; false once nothing moved for rsr_vector.gpu_timeout
+ */
+static bool
+Poll(TimestampTz progress)
+{
+	if (TimestampDifferenceExceeds(progress, GetCurrentTimestamp(),
+								   rsr_gpu_timeout))
+		return false;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 RSR_GPU_POLL_MS, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/*
+ * Send one message, resumed without blocking; false if the backend went
+ * away or took nothing for rsr_vector.gpu_timeout
+ */
 static bool
 Send(shm_mq_handle *mqh, const void *data, Size len)
 {
-	return shm_mq_send(mqh, len, data, false, true) == SHM_MQ_SUCCESS;
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		shm_mq_result res = shm_mq_send(mqh, len, data, true, true);
+
+		if (res != SHM_MQ_WOULD_BLOCK)
+			return res == SHM_MQ_SUCCESS;
+		if (!Poll(start))
+			return false;
+	}
+}
+
+/*
+ * Receive one message (valid until the next receive), resumed without
+ * blocking; false if the backend went away or sent nothing for
+ * rsr_vector.gpu_timeout
+ */
+static bool
+Receive(shm_mq_handle *mqh, Size *len, void **data)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		shm_mq_result res = shm_mq_receive(mqh, len, data, true);
+
+		if (res != SHM_MQ_WOULD_BLOCK)
+			return res == SHM_MQ_SUCCESS;
+		if (!Poll(start))
+			return false;
+	}
 }
 
 /* Report an error to the backend (a full sentence) */
@@ -462,7 +513,7 @@ LoadCopy(const RsrGpuRequest *req, shm_mq_handle *in, shm_mq_handle *out)
 		RsrGpuPages *msg;
 		Size		len;
 
-		if (shm_mq_receive(in, &len, (void **) &msg, false) != SHM_MQ_SUCCESS)
+		if (!Receive(in, &len, (void **) &msg))
 		{
 			MemoryContextSwitchTo(old);
 			MemoryContextDelete(ctx);
@@ -925,23 +976,6 @@ ParseRequest(Pending *p, const char *msg, Size len)
 	p->queries = palloc((Size) p->req.nqueries * p->req.dims * sizeof(float));
 	memcpy(p->queries, msg + sizeof(RsrGpuRequest),
 		   (Size) p->req.nqueries * p->req.dims * sizeof(float));
-	return true;
-}
-
-/*
- * Sleep until a backend moves a queue (it sets our latch) or a short
- * while passes; false once nothing moved for rsr_vector.gpu_timeout
- */
-static bool
-Poll(TimestampTz progress)
-{
-	if (TimestampDifferenceExceeds(progress, GetCurrentTimestamp(),
-								   rsr_gpu_timeout))
-		return false;
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 RSR_GPU_POLL_MS, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
 	return true;
 }
 
