@@ -246,5 +246,45 @@ SELECT topk('$col', 7, 100)}),
 		"$col: a lone request after the load equals the cpu answer");
 }
 
+# A backend that stops while it owes the worker its index pages holds the
+# worker for rsr_vector.gpu_timeout (the worker's: 2 s here) at most; the
+# next client is served, and the stopped one goes on on the CPU (auto)
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET rsr_vector.gpu_timeout = '2s'; SELECT pg_reload_conf()");
+usleep(500_000);				# the worker reloads its configuration
+my $worker = status()->{pid};
+my $stalled = $node->background_psql('postgres');
+$stalled->query_safe(
+	"SET enable_seqscan = off; SET rsr_vector.gpu_timeout = '60s'");
+my $stalled_pid = $stalled->query_safe('SELECT pg_backend_pid()');
+$node->safe_psql('postgres',
+	"INSERT INTO items VALUES ($rows + 5, array_fill(0, ARRAY[$dims])::tvec, "
+	  . "repeat('0', $dims)::bit($dims))");
+kill 'STOP', $worker;			# so that the request waits, queued
+$stalled->query_until(qr/started/, "\\echo started\nSELECT topk('v', 3, 10);\n");
+ok( $node->poll_query_until('postgres',
+		"SELECT wait_event = 'Extension' FROM pg_stat_activity WHERE pid = $stalled_pid"),
+	'a backend waits for the stopped worker');
+kill 'STOP', $stalled_pid;
+kill 'CONT', $worker;			# it asks the stopped backend for the pages
+my $start = time;
+is( $node->safe_psql(
+		'postgres', q{SET enable_seqscan = off; SET rsr_vector.device = gpu;
+SET rsr_vector.gpu_timeout = '20s'; SELECT topk('b', 3, 10)}),
+	$node->safe_psql('postgres',
+		"SELECT ids FROM expected WHERE (qid, col, lim) = (3, 'b', 10)"),
+	'a client behind a stopped backend is answered');
+cmp_ok(time - $start, '<', 15, "within the worker's gpu_timeout, not its own");
+kill 'CONT', $stalled_pid;
+is( $stalled->query_until(qr/done/, "\\echo done\n"),
+	$node->safe_psql('postgres',
+		"SELECT ids FROM expected WHERE (qid, col, lim) = (3, 'v', 10)")
+	  . "\ndone\n",
+	'the stopped backend, resumed, gets its answer on the cpu');
+$stalled->quit;
+is(status()->{pid}, $worker, 'the worker never stopped serving');
+$node->safe_psql('postgres',
+	"ALTER SYSTEM RESET rsr_vector.gpu_timeout; SELECT pg_reload_conf()");
+
 $node->stop;
 done_testing();
