@@ -609,12 +609,14 @@ CountBatch(void)
  * by the single-query kernel (rsr_gemv), after a batched product (rsr_gemm)
  * gave its scores `scores` (dead slots NaN).  The kernels sum in different
  * orders, so their float32 results differ in the last bits, each within
- * e = rsr_error_bound() of the exact product.  With T the n-th best batched
- * score, every slot of the single-query top n has a batched score of at
- * least T - 4e (its own two errors, and T moves by at most 2e), so only the
- * blocks holding such a slot are scored again, with the same segments in
- * the same order as the full product (identical results), and their top n
- * is the answer alone.  Returns the number of candidates.
+ * e = rsr_error_bound() of the exact product: a slot's two scores differ by
+ * at most 2e.  With T the n-th best batched score and T' the n-th best
+ * single-query score, T <= T' + 2e (the batched top n all score at least
+ * T - 2e alone), so every slot of the single-query top n scores at least
+ * T' - 2e >= T - 4e batched.  Only the blocks holding such a slot are
+ * scored again, with the same segments in the same order as the full
+ * product (identical results), and their top n is the answer alone.
+ * Returns the number of candidates.
  */
 static uint32
 RescoreQuery(IndexCopy *c, const float *scores, size_t count, const float *q,
