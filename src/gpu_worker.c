@@ -705,25 +705,25 @@ RescoreQuery(IndexCopy *c, const float *scores, size_t count, const float *q,
 }
 
 /*
- * Rank host scores Y[slot * batch + b] of the first `count` slots for
+ * Rank host scores Y[slot * stride + b] of the first `count` slots for
  * `batch` queries: query b's best n live slots go to cands[b * n ..] and
  * their number to counts[b].  Dead slots become NaN (never selected) while
  * Y is transposed, in tiles that stay in cache, into T[b * count + slot],
  * so that rsr_topn reads each query's scores contiguously (T is unused for
- * one query).  With Q (CPU engine, batch > 1), each query is ranked by
- * RescoreQuery as it would be alone.
+ * stride 1).  Queries b >= lone (CPU engine, stride > 1) are ranked by
+ * RescoreQuery, as lone queries are.
  */
 static void
-RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
-		   uint32 n, const float *Q, void *work, size_t worksize,
-		   uint32 *counts, RsrGpuCandidate *cands)
+RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 stride,
+		   uint32 batch, uint32 n, const float *Q, uint32 lone, void *work,
+		   size_t worksize, uint32 *counts, RsrGpuCandidate *cands)
 {
 	uint32	   *idx = palloc(Max(n, 1) * sizeof(uint32));
 	void	   *topnWork = palloc(rsr_topn_work_size(n));
 	size_t		r0;
 	uint32		b;
 
-	if (batch == 1)
+	if (stride == 1)
 		T = Y;
 	for (r0 = 0; r0 < count; r0 += RSR_GPU_RANK_TILE)
 	{
@@ -733,7 +733,7 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
 		for (b = 0; b < batch; b++)
 			for (r = r0; r < r1; r++)
 				T[b * count + r] = r < c->nslots && c->live[r] ?
-					Y[r * batch + b] : NAN;
+					Y[r * stride + b] : NAN;
 	}
 	for (b = 0; b < batch; b++)
 	{
@@ -741,7 +741,7 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
 		size_t		got;
 		size_t		i;
 
-		if (Q != NULL && batch > 1)
+		if (stride > 1 && b >= lone)
 		{
 			counts[b] = RescoreQuery(c, scores, count, Q + (Size) b * c->dims,
 									 n, idx, topnWork, work, worksize,
@@ -760,26 +760,38 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 batch,
 /*
  * Score the nq queries Q of one or more requests: query qi's best n live
  * slots go to cands[qi * n ..], best first, and their number to
- * counts[qi].
+ * counts[qi].  The first `nmulti` queries come from requests of several
+ * queries, the others from requests of one.
  *
  * CUDA, n <= RSR_CUDA_MAX_TOPN: one fused call for all the queries; the
  * device excludes the slots its mask marks dead (set at upload) and only
  * the candidates come back.  Larger n: the products of all queries come
  * back (rsr_cuda_gemm) and are ranked here.  CPU: rsr_gemm for the queries,
- * ranked here, each query as it would be alone (RescoreQuery).  Host
- * scores are made for as many queries at a time as fit in
- * RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next call.
+ * ranked here.  Host scores are made for as many queries at a time as fit
+ * in RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next
+ * call.
+ *
+ * On the CPU engine every query gets the answer its request gets alone,
+ * bit for bit: a request of one query is scored alone by the single-query
+ * kernel (rsr_gemm of one query is rsr_gemv), so in a batch its candidates
+ * are ranked again by it (RescoreQuery); a request of several is scored by
+ * the batched kernel, whose result for a query does not depend on the
+ * other queries of the batch (each has its own lanes, summed in the same
+ * order), so it takes the batch's scores, and a query of it left alone by
+ * the split into passes is scored beside a copy of itself.
  */
 static void
-ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
-		  RsrGpuCandidate *cands)
+ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 nmulti, uint32 n,
+		  uint32 *counts, RsrGpuCandidate *cands)
 {
 	Size		rows;
 	size_t		count;
 	uint32		per;
+	uint32		cap;
 	uint32		q0;
 	float	   *Y;
 	float	   *T;
+	float	   *pair = NULL;
 	void	   *work = NULL;
 	size_t		worksize = 0;
 
@@ -792,16 +804,19 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 	}
 
 	/*
-	 * CPU engine: rescoring the candidate blocks of a batch pays while they
-	 * are a small part of the index; a deep top-n is scored query by query.
+	 * CPU engine: rescoring the candidate blocks of a lone query pays while
+	 * they are a small part of the index; in a deep top-n, lone queries are
+	 * scored one by one and the others together.
 	 */
-	if (c->cuda == NULL && nq > 1 &&
+	if (c->cuda == NULL && nq > 1 && nmulti < nq &&
 		(uint64) n * RSR_GPU_RESCORE_RATIO > c->nblocks)
 	{
 		uint32		qi;
 
-		for (qi = 0; qi < nq; qi++)
-			ScoreCopy(c, Q + (Size) qi * c->dims, 1, n, counts + qi,
+		if (nmulti > 0)
+			ScoreCopy(c, Q, nmulti, nmulti, n, counts, cands);
+		for (qi = nmulti; qi < nq; qi++)
+			ScoreCopy(c, Q + (Size) qi * c->dims, 1, 0, n, counts + qi,
 					  cands + (Size) qi * n);
 		return;
 	}
@@ -839,16 +854,18 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 	rows = c->cuda ? c->nout : c->nslots + RSR_MAX_K;
 	count = c->cuda ? c->nout : c->nslots;
 	per = (uint32) Max(1, Min(nq, RSR_GPU_SCRATCH_BYTES / (2 * rows * sizeof(float))));
-	Y = Scratch((rows + (per > 1 ? count : 0)) * per * sizeof(float));
-	T = Y + rows * per;
+	cap = c->cuda || nmulti == 0 ? per : Max(per, 2);
+	Y = Scratch((rows + (cap > 1 ? count : 0)) * cap * sizeof(float));
+	T = Y + rows * cap;
 	if (c->cuda == NULL)
 	{
-		worksize = rsr_workspace_size(c->k, per, rsr_threads);
+		worksize = rsr_workspace_size(c->k, cap, rsr_threads);
 		work = palloc(Max(worksize, 1));
 	}
 	for (q0 = 0; q0 < nq; q0 += per)
 	{
 		uint32		batch = Min(per, nq - q0);
+		uint32		stride = batch;
 		const float *Qb = Q + (Size) q0 * c->dims;
 
 		if (c->cuda)
@@ -865,19 +882,32 @@ ScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
 			sigset_t	mask;
 			RsrStatus	status;
 
-			memset(Y, 0, rows * batch * sizeof(float));
+			if (batch == 1 && q0 < nmulti)
+			{
+				/* scored beside a copy of itself: the batched kernel's result */
+				if (pair == NULL)
+					pair = palloc(2 * c->dims * sizeof(float));
+				memcpy(pair, Qb, c->dims * sizeof(float));
+				memcpy(pair + c->dims, Qb, c->dims * sizeof(float));
+				Qb = pair;
+				stride = 2;
+			}
+			memset(Y, 0, rows * stride * sizeof(float));
 			RsrThreadsBegin(&mask);
-			status = rsr_gemm(c->refs, c->nrefs, Qb, batch, c->dims, Y, work,
+			status = rsr_gemm(c->refs, c->nrefs, Qb, stride, c->dims, Y, work,
 							  worksize, rsr_threads);
 			RsrThreadsEnd(&mask);
 			RsrCheckStatus(status, "rsr gpu worker");
 		}
 		CountBatch();
-		RankOnHost(c, Y, T, count, batch, n, c->cuda ? NULL : Qb, work,
-				   worksize, counts + q0, cands + (Size) q0 * n);
+		RankOnHost(c, Y, T, count, stride, batch, n, Qb,
+				   c->cuda ? batch : (uint32) Max((int64) nmulti - q0, 0),
+				   work, worksize, counts + q0, cands + (Size) q0 * n);
 	}
 	if (work)
 		pfree(work);
+	if (pair)
+		pfree(pair);
 }
 
 /* Where a request taken from the queue stands */
@@ -1080,6 +1110,8 @@ SendReplies(Pending **ps, int np)
  * Score the requests `ps` (one copy, one n, at most RSR_MAX_BATCH queries
  * in all) with one ScoreCopy call and build each one's reply: its counts,
  * then its candidates of each query, best first.  An error fails them all.
+ * The requests of several queries go first (ScoreCopy's nmulti), so `ps`
+ * is reordered.
  */
 static void
 ScoreGroup(Pending **ps, int np)
@@ -1094,11 +1126,24 @@ ScoreGroup(Pending **ps, int np)
 		uint32	   *counts;
 		RsrGpuCandidate *cands;
 		uint32		nq = 0;
+		uint32		nmulti = 0;
 		uint32		q0 = 0;
 		int			i;
+		int			nm = 0;
 
 		for (i = 0; i < np; i++)
+		{
 			nq += ps[i]->req.nqueries;
+			if (ps[i]->req.nqueries > 1)
+			{
+				Pending    *p = ps[i];
+
+				/* the replies are built in this order too */
+				ps[i] = ps[nm];
+				ps[nm++] = p;
+				nmulti += p->req.nqueries;
+			}
+		}
 		Q = palloc((Size) nq * c->dims * sizeof(float));
 		counts = palloc(nq * sizeof(uint32));
 		cands = MemoryContextAllocHuge(CurrentMemoryContext,
@@ -1109,7 +1154,7 @@ ScoreGroup(Pending **ps, int np)
 				   (Size) ps[i]->req.nqueries * c->dims * sizeof(float));
 			q0 += ps[i]->req.nqueries;
 		}
-		ScoreCopy(c, Q, nq, n, counts, cands);
+		ScoreCopy(c, Q, nq, nmulti, n, counts, cands);
 
 		q0 = 0;
 		for (i = 0; i < np; i++)
