@@ -25,10 +25,13 @@
  * every queued request, reads them all without waiting on any one backend,
  * serves on its own each one whose copy is missing (the page stream), and
  * scores the requests on one copy with one n together, up to
- * RSR_MAX_BATCH queries per product.  Every request gets the answer it
- * would get alone (see RescoreQuery for the CPU engine).  An error in a
+ * RSR_MAX_BATCH queries per product.  On the CPU engine every request
+ * gets the answer it would get alone, bit for bit (see ScoreCopy); with
+ * CUDA the batched kernels' float32 sums may differ from the single-query
+ * kernel's in the last bits, within rsr_error_bound().  An error in a
  * request is reported to its backend (to each of its group for an error in
- * scoring) and logged; the worker goes on.
+ * scoring) and logged; the worker goes on.  No backend holds the worker
+ * longer than rsr_vector.gpu_timeout without progress.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
