@@ -7,7 +7,9 @@
 # (rsr_vector.gpu_worker_engine = cpu) unless RSR_GPU_ENGINE=cuda is set.
 #
 # Every answer (ids and exact scores in order) is recorded by the client
-# that got it and compared with the answer of the backend's own CPU path.
+# that got it and compared with the answer of the backend's own CPU path:
+# index scans (one query per request, top 10 or top 100) and rsr_topk of
+# four queries (one request of several), scored in the same groups.
 # The answers stay the same while the load runs because the rows inserted
 # then score 0 against every query (zero vectors), far below any top 100:
 # the queries are biased upwards (binary) and ternary rows score 0 on
@@ -91,6 +93,18 @@ BEGIN
 		INTO r USING qv;
 	RETURN r;
 END \$\$;
+
+-- rsr_topk of queries qid .. qid + 3 at once (one request of several
+-- queries): query, id and score of the top 10 rows of each, in order
+CREATE FUNCTION multi(idx text, qid int) RETURNS text
+LANGUAGE sql AS \$\$
+	SELECT string_agg(r.query || ':' || i.id || ':' || r.score, ','
+					  ORDER BY r.query, r.score DESC, i.id)
+	FROM rsr_topk(idx::regclass,
+				  (SELECT array_agg(q ORDER BY qid) FROM queries
+				   WHERE queries.qid BETWEEN multi.qid AND multi.qid + 3), 10) r
+	JOIN items i ON i.ctid = r.tid
+\$\$;
 });
 my @values;
 for my $qid (1 .. $nqueries)
@@ -109,7 +123,8 @@ like(
 	'a query taken from the queries table uses the rsr index');
 
 # The answers of the backend's own CPU path: top 10 (one request) and top
-# 100 (two requests of growing n on the worker)
+# 100 (two requests of growing n on the worker), and rsr_topk of four
+# queries (a request of several queries, scored with the others)
 $node->safe_psql(
 	'postgres', qq{
 SET enable_seqscan = off;
@@ -117,10 +132,13 @@ SET rsr_vector.device = cpu;
 INSERT INTO expected
 SELECT qid, col, lim, topk(col, qid, lim)
 FROM queries, (VALUES ('v'), ('b')) c(col), (VALUES (10), (100)) l(lim);
+INSERT INTO expected
+SELECT qid, 'topk_' || col, 10, multi('items_' || col, qid)
+FROM queries, (VALUES ('v'), ('b')) c(col) WHERE qid <= $nqueries - 3;
 });
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM expected WHERE ids LIKE '%,%'"),
-	$nqueries * 4,
+	$nqueries * 4 + ($nqueries - 3) * 2,
 	'the cpu path answers every query');
 
 # Index scans with the queries of the table, on the worker
@@ -134,6 +152,10 @@ SET enable_seqscan = off;
 SET rsr_vector.device = gpu;
 INSERT INTO answers VALUES (:qid, 'v', :lim, topk('v', :qid, :lim));
 INSERT INTO answers VALUES (:qid, 'b', :lim, topk('b', :qid, :lim));
+\\set mq random(1, $nqueries - 3)
+\\set mb random(0, 1)
+INSERT INTO answers SELECT :mq, 'topk_' || col, 10, multi('items_' || col, :mq)
+FROM (SELECT CASE WHEN :mb = 0 THEN 'v' ELSE 'b' END AS col) c;
 });
 
 # Clients whose statements are cancelled after 2, 5, 10 or 20 ms: some
@@ -206,7 +228,7 @@ my $after = status();
 
 # Every answer is the cpu path's
 is( $node->safe_psql('postgres', 'SELECT count(*) FROM answers WHERE ids IS NOT NULL'),
-	2 * $clients * $txns,
+	3 * $clients * $txns,
 	'every client recorded its answers');
 is( $node->safe_psql(
 		'postgres', q{
@@ -223,7 +245,7 @@ my $requests = $after->{requests} - $before->{requests};
 my $batches  = $after->{batches} - $before->{batches};
 note "requests $requests, batches $batches, loads "
   . ($after->{loads} - $loads_before);
-cmp_ok($requests, '>=', 2 * $clients * $txns, 'the worker answered the load');
+cmp_ok($requests, '>=', 3 * $clients * $txns, 'the worker answered the load');
 cmp_ok($batches, '<', $requests, 'requests were batched (fewer products than requests)');
 cmp_ok($batches, '>', 0, 'products were counted');
 cmp_ok($after->{loads} - $loads_before, '>=', 2,
