@@ -17,8 +17,13 @@
  * Exact order: the worker returns candidates with the engine's float32
  * scores; the scan turns them into lower bounds exactly as on the CPU
  * path, and the executor rechecks and reorders.  Candidates come in
- * batches of growing size; every batch is a fresh top-n, so the rows
- * already returned are skipped by their (score, slot) order key.
+ * batches of growing size; every batch is a fresh top-n, and the rows
+ * already returned are skipped by their slot.  Not by their score: the
+ * worker may score one request alone and the next in a batch with other
+ * backends' queries, with kernels whose float32 results differ in the last
+ * bits.  That keeps the order exact: every lower bound the scan returns
+ * holds for each row not returned yet, whichever kernel scored it, because
+ * such a row ranked below it by the same kernel.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -103,12 +108,11 @@ struct RsrGpuScan
 	size_t		ncands;
 	size_t		pos;			/* next candidate to return */
 	bool		exhausted;		/* the last batch held every row */
-	bool		haveLast;		/* a row was returned */
-	float		lastScore;		/* order key of the last row returned */
-	uint32		lastSlot;
 	uint32	   *returned;		/* slots returned so far */
 	size_t		nreturned;
 	size_t		capreturned;
+	size_t		nsorted;		/* returned[0 .. nsorted) is sorted: the
+								 * slots of the batches before this one */
 };
 
 /* Request the shared memory and the lock of the worker state */
@@ -645,15 +649,26 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 	return gs;
 }
 
-/* Is the candidate after the last row returned, in (score desc, slot asc)? */
-static bool
-AfterLast(RsrGpuScan *gs, const RsrGpuCandidate *c)
+/* Order of slots, for qsort and bsearch */
+static int
+CompareSlots(const void *a, const void *b)
 {
-	if (!gs->haveLast)
-		return true;
-	if (c->score != gs->lastScore)
-		return c->score < gs->lastScore;
-	return c->slot > gs->lastSlot;
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Was the slot returned by an earlier batch?  (A batch lists each slot
+ * once, so the rows returned from the current one need no lookup.)
+ */
+static bool
+ReturnedBefore(RsrGpuScan *gs, uint32 slot)
+{
+	return gs->nsorted > 0 &&
+		bsearch(&slot, gs->returned, gs->nsorted, sizeof(uint32),
+				CompareSlots) != NULL;
 }
 
 /* The next row of a scan answered by the worker, best first */
@@ -667,7 +682,8 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 	{
 		const char *why;
 
-		while (gs->pos < gs->ncands && !AfterLast(gs, &gs->cands[gs->pos]))
+		while (gs->pos < gs->ncands &&
+			   ReturnedBefore(gs, gs->cands[gs->pos].slot))
 			gs->pos++;
 		if (gs->pos < gs->ncands)
 			break;
@@ -677,8 +693,11 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 			return RSR_GPU_NEXT_END;
 		}
 
-		/* A larger top-n; the rows before the last one are skipped */
+		/* A larger top-n; the rows returned so far are skipped */
 		gs->n = (uint32) Min((uint64) gs->n * 4, (uint64) PG_INT32_MAX);
+		if (gs->nreturned > 0)
+			qsort(gs->returned, gs->nreturned, sizeof(uint32), CompareSlots);
+		gs->nsorted = gs->nreturned;
 		if (!Request(gs, &why))
 		{
 			if (rsr_device == RSR_DEVICE_GPU)
@@ -699,9 +718,6 @@ RsrGpuScanNext(RsrGpuScan *gs, ItemPointer tid, float *score)
 			palloc(gs->capreturned * sizeof(uint32));
 	}
 	gs->returned[gs->nreturned++] = c->slot;
-	gs->haveLast = true;
-	gs->lastScore = c->score;
-	gs->lastSlot = c->slot;
 	*tid = c->tid;
 	*score = c->score;
 	MemoryContextSwitchTo(old);

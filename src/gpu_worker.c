@@ -28,7 +28,8 @@
  * RSR_MAX_BATCH queries per product.  On the CPU engine every request
  * gets the answer it would get alone, bit for bit (see ScoreCopy); with
  * CUDA the batched kernels' float32 sums may differ from the single-query
- * kernel's in the last bits, within rsr_error_bound().  An error in a
+ * kernel's in the last bits, within rsr_error_bound() (scans skip the
+ * rows they returned by slot, so they stay exact).  An error in a
  * request is reported to its backend (to each of its group for an error in
  * scoring) and logged; the worker goes on.  No backend holds the worker
  * longer than rsr_vector.gpu_timeout without progress.
