@@ -27,6 +27,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use RsrTest;
 
 my $dims   = 96;
 my $rows   = 3000;
@@ -48,18 +49,7 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION rsr_vector');
 
 # The worker's state as a hash of rsr_gpu_status() fields
-sub status
-{
-	my %s;
-	my $out = $node->safe_psql('postgres',
-		"SELECT key || '=' || value FROM jsonb_each_text(rsr_gpu_status())");
-	for my $line (split /\n/, $out)
-	{
-		my ($k, $v) = split /=/, $line, 2;
-		$s{$k} = $v;
-	}
-	return \%s;
-}
+sub status { return gpu_status($node); }
 
 # Wait until a worker (newer than generation $after) serves requests
 sub wait_ready

@@ -47,18 +47,7 @@ $node->start;
 create_rsr_extension($node);
 
 # The worker's state as a hash of rsr_gpu_status() fields
-sub status
-{
-	my %s;
-	my $out = $node->safe_psql('postgres',
-		"SELECT key || '=' || value FROM jsonb_each_text(rsr_gpu_status())");
-	for my $line (split /\n/, $out)
-	{
-		my ($k, $v) = split /=/, $line, 2;
-		$s{$k} = $v;
-	}
-	return \%s;
-}
+sub status { return gpu_status($node); }
 
 ok( $node->poll_query_until('postgres',
 		"SELECT (rsr_gpu_status()->>'ready')::bool"),

@@ -1,5 +1,5 @@
-# RsrTest.pm - what the TAP tests share: the extension and the SQL
-# functions that make deterministic test rows.
+# RsrTest.pm - what the TAP tests share: the extension, the SQL functions
+# that make deterministic test rows, and the GPU worker's state.
 #
 # bits(seed, n) gives n bits drawn from md5, tern(seed, n) n ternary values
 # drawn from hashint8: the same seed always gives the same row, so a test
@@ -10,7 +10,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT = qw(create_rsr_extension);
+our @EXPORT = qw(create_rsr_extension gpu_status);
 
 # Create the extension and the row functions in database $db (postgres)
 sub create_rsr_extension
@@ -29,6 +29,21 @@ CREATE FUNCTION tern(seed int, n int) RETURNS tvec LANGUAGE sql IMMUTABLE AS $$
 $$;
 });
 	return;
+}
+
+# The GPU worker's state: rsr_gpu_status() as a hash of its fields
+sub gpu_status
+{
+	my ($node) = @_;
+	my %s;
+	my $out = $node->safe_psql('postgres',
+		"SELECT key || '=' || value FROM jsonb_each_text(rsr_gpu_status())");
+	for my $line (split /\n/, $out)
+	{
+		my ($k, $v) = split /=/, $line, 2;
+		$s{$k} = $v;
+	}
+	return \%s;
 }
 
 1;
