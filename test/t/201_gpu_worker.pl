@@ -36,16 +36,7 @@ my $seed   = 20261124;
 srand($seed);
 note "seed $seed, worker engine $engine";
 
-my $node = PostgreSQL::Test::Cluster->new('gpu');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'rsr_vector'
-rsr_vector.gpu_worker = on
-rsr_vector.gpu_worker_engine = $engine
-restart_after_crash = on
-});
-$node->start;
+my $node = gpu_worker_node('gpu', $engine, 'restart_after_crash = on');
 $node->safe_psql('postgres', 'CREATE EXTENSION rsr_vector');
 
 # The worker's state as a hash of rsr_gpu_status() fields

@@ -34,16 +34,7 @@ my $seed     = 20261124;
 srand($seed);
 note "seed $seed, worker engine $engine";
 
-my $node = PostgreSQL::Test::Cluster->new('batching');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'rsr_vector'
-rsr_vector.gpu_worker = on
-rsr_vector.gpu_worker_engine = $engine
-max_connections = 50
-});
-$node->start;
+my $node = gpu_worker_node('batching', $engine, 'max_connections = 50');
 create_rsr_extension($node);
 
 # The worker's state as a hash of rsr_gpu_status() fields

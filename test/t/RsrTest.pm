@@ -9,8 +9,9 @@ package RsrTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(create_rsr_extension gpu_status);
+our @EXPORT = qw(create_rsr_extension gpu_worker_node gpu_status);
 
 # Create the extension and the row functions in database $db (postgres)
 sub create_rsr_extension
@@ -29,6 +30,24 @@ CREATE FUNCTION tern(seed int, n int) RETURNS tvec LANGUAGE sql IMMUTABLE AS $$
 $$;
 });
 	return;
+}
+
+# A started server with the GPU worker on engine $engine (cpu or cuda) and
+# the postgresql.conf lines $conf
+sub gpu_worker_node
+{
+	my ($name, $engine, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf(
+		'postgresql.conf', qq{
+shared_preload_libraries = 'rsr_vector'
+rsr_vector.gpu_worker = on
+rsr_vector.gpu_worker_engine = $engine
+$conf
+});
+	$node->start;
+	return $node;
 }
 
 # The GPU worker's state: rsr_gpu_status() as a hash of its fields
