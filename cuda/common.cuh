@@ -121,9 +121,9 @@ warp_reduce_sum(float v)
 	return v;
 }
 
-/* gemv.cu: make d_y hold nout * batch floats */
-extern RsrCudaStatus rsr_cuda_result_buffer(RsrCudaIndex *index,
-											uint32_t batch);
+/* gemv.cu: d_y = M Q^T for host queries, enqueued on the stream */
+extern RsrCudaStatus rsr_cuda_product(RsrCudaIndex *index, const float *Q,
+									  uint32_t batch, cudaStream_t stream);
 
 /* index.cu: make d_qt from host queries Q[b * dims + j] */
 extern RsrCudaStatus rsr_cuda_stage_queries(RsrCudaIndex *index,

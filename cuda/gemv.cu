@@ -389,8 +389,8 @@ rsr_cuda_gemm_device(RsrCudaIndex *index, const float *d_qt, uint32_t batch,
 }
 
 /* Device buffer of nout * batch floats for results (grown on demand) */
-RsrCudaStatus
-rsr_cuda_result_buffer(RsrCudaIndex *index, uint32_t batch)
+static RsrCudaStatus
+result_buffer(RsrCudaIndex *index, uint32_t batch)
 {
 	if (index->y_batch >= batch)
 		return RSR_CUDA_OK;
@@ -400,6 +400,23 @@ rsr_cuda_result_buffer(RsrCudaIndex *index, uint32_t batch)
 	RSR_CUDA_CHECK(cudaMalloc((void **) &index->d_y, (size_t) index->nout * batch * sizeof(float)));
 	index->y_batch = batch;
 	return RSR_CUDA_OK;
+}
+
+/*
+ * index->d_y = M Q^T for host queries Q[b * dims + j]: stage them on the
+ * device and enqueue the product on the stream (the device already set)
+ */
+RsrCudaStatus
+rsr_cuda_product(RsrCudaIndex *index, const float *Q, uint32_t batch,
+				 cudaStream_t stream)
+{
+	RsrCudaStatus status = result_buffer(index, batch);
+
+	if (status == RSR_CUDA_OK)
+		status = rsr_cuda_stage_queries(index, Q, batch, stream);
+	if (status == RSR_CUDA_OK)
+		status = rsr_cuda_gemm_device(index, index->d_qt, batch, index->d_y, stream);
+	return status;
 }
 
 /* y = M q, host pointers; returns when y is filled */
@@ -421,11 +438,7 @@ rsr_cuda_gemm(RsrCudaIndex *index, const float *Q, uint32_t batch, float *Y,
 		batch > RSR_MAX_BATCH)
 		return RSR_CUDA_EINVAL;
 	RSR_CUDA_CHECK(cudaSetDevice(index->device));
-	status = rsr_cuda_result_buffer(index, batch);
-	if (status == RSR_CUDA_OK)
-		status = rsr_cuda_stage_queries(index, Q, batch, st);
-	if (status == RSR_CUDA_OK)
-		status = rsr_cuda_gemm_device(index, index->d_qt, batch, index->d_y, stream);
+	status = rsr_cuda_product(index, Q, batch, st);
 	if (status != RSR_CUDA_OK)
 		return status;
 	RSR_CUDA_CHECK(cudaMemcpyAsync(Y, index->d_y, (size_t) index->nout * batch * sizeof(float),

@@ -208,11 +208,7 @@ rsr_cuda_topn_batch(RsrCudaIndex *index, const float *Q, uint32_t batch,
 		return RSR_CUDA_OK;
 	}
 	RSR_CUDA_CHECK(cudaSetDevice(index->device));
-	status = rsr_cuda_result_buffer(index, batch);
-	if (status == RSR_CUDA_OK)
-		status = rsr_cuda_stage_queries(index, Q, batch, st);
-	if (status == RSR_CUDA_OK)
-		status = rsr_cuda_gemm_device(index, index->d_qt, batch, index->d_y, stream);
+	status = rsr_cuda_product(index, Q, batch, st);
 	if (status == RSR_CUDA_OK)
 		status = select_keys(index, batch, n, st, &which);
 	if (status != RSR_CUDA_OK)
