@@ -2,7 +2,8 @@
  *
  * test_util.h
  *	  What the engine's test and benchmark programs share: a seeded
- *	  random generator, an allocation that exits on failure and a clock.
+ *	  random generator, an allocation that exits on failure, a clock, and
+ *	  the check counter of the test programs.
  *
  * Header-only (static inline, C and C++), so that every program keeps its
  * own generator state and links nothing more.
@@ -64,6 +65,27 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Checks passed so far */
+static long npassed;
+
+/* Report a failure with the count of checks passed, and exit */
+static inline void
+fail(const char *what, const char *detail)
+{
+	printf("FAIL: %s: %s\n", what, detail);
+	printf("%ld passed, 1 failed\n", npassed);
+	exit(1);
+}
+
+/* Count a check; fail unless ok */
+static inline void
+check(int ok, const char *what, const char *detail)
+{
+	if (!ok)
+		fail(what, detail);
+	npassed++;
 }
 
 #endif							/* RSR_TEST_UTIL_H */

@@ -31,25 +31,6 @@
 #define SLACK 16				/* extra output entries past the last row */
 
 static int	quick;
-static long npassed;
-
-/* Report a failure and exit */
-static void
-fail(const char *what, const char *detail)
-{
-	printf("FAIL: %s: %s\n", what, detail);
-	printf("%ld passed, 1 failed\n", npassed);
-	exit(1);
-}
-
-/* Count a check */
-static void
-check(int ok, const char *what, const char *detail)
-{
-	if (!ok)
-		fail(what, detail);
-	npassed++;
-}
 
 enum
 {

@@ -49,31 +49,11 @@
 #define CPU_THREADS 8
 #define PAGE_BYTES 8000			/* column ranges sized like index pages */
 
-static long npassed;
-
 /* Uniform double in [-1, 1) */
 static double
 rndu(void)
 {
 	return ((double) (rnd() >> 11) / 9007199254740992.0) * 2.0 - 1.0;
-}
-
-/* Report a failure and exit */
-static void
-fail(const char *what, const char *detail)
-{
-	printf("FAIL: %s: %s\n", what, detail);
-	printf("%ld passed, 1 failed\n", npassed);
-	exit(1);
-}
-
-/* Count a check */
-static void
-check(bool ok, const char *what, const char *detail)
-{
-	if (!ok)
-		fail(what, detail);
-	npassed++;
 }
 
 /* Check a CUDA API status, with the library's detail on failure */
