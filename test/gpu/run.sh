@@ -6,9 +6,11 @@
 #
 #   gpu: <model>; build ok; cudacheck N passed, 0 failed; cudabench ok; tap ok
 #
-# The TAP step needs PostgreSQL's server and development files (pg_config
-# on PATH) and Perl's IPC::Run; without them it says "tap skipped" and the
-# rest still runs.  Logs go to $OUT (or ./gpu_logs).
+# The TAP step needs PostgreSQL's server and development files and Perl's
+# IPC::Run: from PATH, or carried as Debian packages (test/gpu/carry.sh
+# downloads them into .gpu/debs; carry ".gpu").  Without them it says "tap
+# skipped" and the rest still runs.  RSR_GPU_ENGINE=cpu dry-runs the TAP
+# step on a machine without a GPU.  Logs go to $OUT (or ./gpu_logs).
 # Exits non-zero when any step that ran failed.  Budget: under 8 minutes on
 # an H100/H200 class machine with 16 cores.
 set -uo pipefail
@@ -36,8 +38,9 @@ step() {
 	return $rc
 }
 
-# 1. The CUDA part and its test programs, -Werror
-if step build make -s -j"$jobs" WITH_CUDA=1 WERROR=1 all cuda/rsr_vector_cuda.so \
+# 1. The CUDA part and its test programs, -Werror (the extension itself is
+# built by the TAP step, which needs the server headers)
+if step build make -s -j"$jobs" WITH_CUDA=1 WERROR=1 cuda/rsr_vector_cuda.so \
 	test/unit/test_cuda test/bench/bench_cuda; then
 	summary+=("build ok")
 else
@@ -66,7 +69,8 @@ fi
 # installation that holds rsr_vector_cuda.so
 gpu_tap() {
 	. test/pgenv.sh
-	export WITH_CUDA=1 RSR_GPU_ENGINE=cuda
+	export WITH_CUDA=1 RSR_GPU_ENGINE=${RSR_GPU_ENGINE:-cuda}
+	id -u postgres >/dev/null 2>&1 || useradd --system --create-home postgres || return 1
 	make_tmp_install || return 1
 	local work
 	work=$(mktemp -d /tmp/rsr_vector_gpu.XXXXXX)
@@ -76,7 +80,23 @@ gpu_tap() {
 	rm -rf "$work"
 	return $rc
 }
-if command -v pg_config >/dev/null 2>&1 && perl -MIPC::Run -e 1 2>/dev/null; then
+# PostgreSQL carried as Debian packages (test/gpu/carry.sh), unpacked aside
+if [ -d .gpu/debs ]; then
+	rm -rf /tmp/rsr_pgroot
+	mkdir -p /tmp/rsr_pgroot
+	for f in .gpu/debs/*.deb; do
+		if command -v dpkg-deb >/dev/null 2>&1; then
+			dpkg-deb -x "$f" /tmp/rsr_pgroot
+		else
+			ar p "$f" data.tar.xz | tar -xJ -C /tmp/rsr_pgroot
+		fi || exit 1
+	done
+	export PATH="/tmp/rsr_pgroot/usr/lib/postgresql/15/bin:$PATH"
+	export LD_LIBRARY_PATH="/tmp/rsr_pgroot/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	export PERL5LIB="/tmp/rsr_pgroot/usr/share/perl5${PERL5LIB:+:$PERL5LIB}"
+	chmod -R a+rX /tmp/rsr_pgroot .
+fi
+if [ -f "$(pg_config --includedir-server 2>/dev/null)/postgres.h" ] && perl -MIPC::Run -e 1 2>/dev/null; then
 	if step tap gpu_tap; then
 		summary+=("tap ok")
 	else
@@ -84,7 +104,7 @@ if command -v pg_config >/dev/null 2>&1 && perl -MIPC::Run -e 1 2>/dev/null; the
 		status=1
 	fi
 else
-	summary+=("tap skipped (no pg_config or Perl IPC::Run here)")
+	summary+=("tap skipped (no PostgreSQL server headers or Perl IPC::Run here)")
 fi
 
 echo "${summary[*]}" | sed 's/ \(build\|cudacheck\|cudabench\|tap\)/; \1/g'
