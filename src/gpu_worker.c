@@ -118,6 +118,7 @@ typedef struct IndexCopy
 	uint32		kind;
 	uint32		dims;
 	uint32		k;
+	uint32		nranges;		/* column ranges per block */
 	MemoryContext ctx;			/* this struct and everything below */
 	char	   *pages;			/* page images, BLCKSZ each */
 	uint32		npages;
@@ -353,49 +354,30 @@ SendError(shm_mq_handle *mqh, const char *msg)
 }
 
 /*
- * List the slots and segments of the page images, as the CPU scan does:
- * every head entry opens a block of k slots, other ranges score into the
- * block of the head before them.
+ * List the slots and segments of the page images with the reader the CPU
+ * scan uses: every head entry opens a block of k slots, other ranges score
+ * into the block of the head before them.
  */
 static void
 ParsePages(IndexCopy *c)
 {
 	size_t		refcap = 1024;
 	uint64		slotcap = 1024;
-	uint32		p;
+	RsrPageReader reader;
+	RsrEntryItem e;
 	size_t		i;
 
 	c->refs = palloc(refcap * sizeof(RsrSegmentRef));
 	c->tids = palloc(slotcap * sizeof(ItemPointerData));
 	c->live = palloc0(slotcap * sizeof(bool));
-	for (p = 0; p < c->npages; p++)
+	RsrPagesBeginImages(&reader, psprintf("%u", c->indexOid), c->k,
+						c->nranges, c->pages, c->npages);
+	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
-		Page		page = (Page) (c->pages + (Size) p * BLCKSZ);
-		OffsetNumber off;
-		OffsetNumber maxoff;
-
-		if (PageIsNew(page) || RsrPageIsMeta(page) ||
-			RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID ||
-			((PageHeader) page)->pd_lower > BLCKSZ)
-			elog(ERROR, "bad rsr data page in request");
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		while (RsrPagesNextEntry(&reader, &e))
 		{
-			ItemId		itemid = PageGetItemId(page, off);
-			RsrEntry	entry;
-			size_t		len = ItemIdGetLength(itemid);
-			size_t		hdr;
-
-			if (ItemIdGetOffset(itemid) + len > BLCKSZ ||
-				len < offsetof(RsrEntryData, tids))
-				continue;
-			entry = (RsrEntry) PageGetItem(page, itemid);
-			hdr = RsrEntryHeaderSize(entry->range, c->k);
-			if (len < hdr)
-				continue;
-			if (entry->range == 0)
+			if (e.range == 0)
 			{
-				uint32		nrows = Min(entry->nrows, c->k);
 				uint32		r;
 
 				if (c->nslots + c->k > slotcap)
@@ -404,27 +386,26 @@ ParsePages(IndexCopy *c)
 					c->tids = repalloc_huge(c->tids, slotcap * sizeof(ItemPointerData));
 					c->live = repalloc_huge(c->live, slotcap * sizeof(bool));
 				}
-				memcpy(c->tids + c->nslots, entry->tids,
-					   nrows * sizeof(ItemPointerData));
+				memcpy(c->tids + c->nslots, e.entry->tids,
+					   e.nrows * sizeof(ItemPointerData));
 				for (r = 0; r < c->k; r++)
-					c->live[c->nslots + r] = r < nrows &&
-						(entry->deadmask & (1 << r)) == 0;
+					c->live[c->nslots + r] = r < e.nrows &&
+						(e.entry->deadmask & (1 << r)) == 0;
 				c->nslots += c->k;
 			}
-			else if (c->nslots == 0)
-				continue;		/* range before any head: orphan */
 
 			if (c->nrefs == refcap)
 			{
 				refcap *= 2;
 				c->refs = repalloc_huge(c->refs, refcap * sizeof(RsrSegmentRef));
 			}
-			c->refs[c->nrefs].data = (const uint8 *) entry + hdr;
-			c->refs[c->nrefs].size = len - hdr;
+			c->refs[c->nrefs].data = e.segment;
+			c->refs[c->nrefs].size = e.segsize;
 			c->refs[c->nrefs].out = c->nslots - c->k;
 			c->nrefs++;
 		}
 	}
+	RsrPagesEnd(&reader);
 	if (c->nslots > PG_UINT32_MAX - RSR_MAX_K)
 		elog(ERROR, "rsr index too large for the gpu worker");
 
@@ -510,6 +491,7 @@ LoadCopy(const RsrGpuRequest *req, shm_mq_handle *in, shm_mq_handle *out)
 	c->kind = req->kind;
 	c->dims = req->dims;
 	c->k = req->k;
+	c->nranges = req->nranges;
 	old = MemoryContextSwitchTo(c->ctx);
 	c->pages = MemoryContextAllocHuge(c->ctx, (Size) cap * BLCKSZ);
 	for (;;)
@@ -574,7 +556,8 @@ FindCopy(const RsrGpuRequest *req)
 			continue;
 		if (found == NULL && c->relNode == req->relNode &&
 			c->version >= req->version && c->kind == req->kind &&
-			c->dims == req->dims && c->k == req->k)
+			c->dims == req->dims && c->k == req->k &&
+			c->nranges == req->nranges)
 			found = c;
 		else if (c->relNode != req->relNode || c->version < req->version)
 			DropCopy(c);
@@ -1006,7 +989,8 @@ ParseRequest(Pending *p, const char *msg, Size len)
 	if (p->req.type != RSR_GPU_REQUEST || p->req.nqueries == 0 ||
 		p->req.nqueries > RSR_MAX_BATCH || p->req.dims == 0 ||
 		p->req.dims > RSR_MAX_DIMS || p->req.k == 0 ||
-		p->req.k > RSR_MAX_K ||
+		p->req.k > RSR_MAX_K || p->req.nranges == 0 ||
+		p->req.nranges > RSR_MAX_RANGES ||
 		len != sizeof(RsrGpuRequest) + (Size) p->req.nqueries * p->req.dims * sizeof(float))
 		return false;
 	p->queries = palloc((Size) p->req.nqueries * p->req.dims * sizeof(float));

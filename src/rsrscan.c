@@ -219,7 +219,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	RsrMetaPage meta;
 	RsrShape	shape;
 	BlockNumber blkno;
-	Buffer		bufs[RSR_SCAN_PAGES];
+	RsrPageReader reader;
 	RsrSegmentRef *refs;
 	size_t		refcap = 1024;
 	RsrBlockMask *masks;
@@ -256,82 +256,48 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		work = palloc(Max(worksize, 1));
 	}
 
-	while (BlockNumberIsValid(blkno))
+	RsrPagesBegin(&reader, index, &shape, blkno, NULL, BUFFER_LOCK_SHARE);
+	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
-		int			nbufs = 0;
+		RsrEntryItem e;
 		size_t		nrefs = 0;
 		size_t		nmasks = 0;
 		size_t		i;
 		RsrStatus	status = RSR_OK;
 
-		/* Pin and share-lock up to RSR_SCAN_PAGES pages in chain order */
-		while (nbufs < RSR_SCAN_PAGES && BlockNumberIsValid(blkno))
+		/* List the segments of up to RSR_SCAN_PAGES locked pages */
+		while (RsrPagesNextEntry(&reader, &e))
 		{
-			Buffer		buf;
-			Page		page;
-			OffsetNumber off;
-			OffsetNumber maxoff;
-
-			buf = ReadBuffer(index, blkno);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			bufs[nbufs++] = buf;
-			page = BufferGetPage(buf);
-			if (PageIsNew(page) || RsrPageIsMeta(page) ||
-				RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("rsr index \"%s\" has a bad data page at block %u",
-								RelationGetRelationName(index), blkno)));
-
-			maxoff = PageGetMaxOffsetNumber(page);
-			for (off = FirstOffsetNumber; off <= maxoff; off++)
+			if (e.range == 0)
 			{
-				ItemId		itemid = PageGetItemId(page, off);
-				RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-				size_t		len = ItemIdGetLength(itemid);
-				size_t		hdr;
-
-				if (len < offsetof(RsrEntryData, tids))
-					continue;
-				hdr = RsrEntryHeaderSize(entry->range, shape.k);
-				if (len < hdr)
-					continue;
-				if (entry->range == 0)
+				GrowSlots(sc, shape.k);
+				if (nmasks == maskcap)
 				{
-					uint32		nrows = Min(entry->nrows, shape.k);
-
-					GrowSlots(sc, shape.k);
-					if (nmasks == maskcap)
-					{
-						maskcap *= 2;
-						masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
-					}
-					masks[nmasks].base = sc->nslots;
-					masks[nmasks].nrows = nrows;
-					masks[nmasks].deadmask = entry->deadmask;
-					nmasks++;
-					memcpy(sc->tids + sc->nslots, entry->tids,
-						   nrows * sizeof(ItemPointerData));
-					sc->nslots += shape.k;
+					maskcap *= 2;
+					masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
 				}
-				else if (sc->nslots == 0)
-					continue;	/* range before any head: orphan */
-
-				sc->nentries++;
-				sc->segbytes += len - hdr;
-				if (Q == NULL)
-					continue;
-				if (nrefs == refcap)
-				{
-					refcap *= 2;
-					refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
-				}
-				refs[nrefs].data = (const uint8 *) entry + hdr;
-				refs[nrefs].size = len - hdr;
-				refs[nrefs].out = sc->nslots - shape.k;
-				nrefs++;
+				masks[nmasks].base = sc->nslots;
+				masks[nmasks].nrows = e.nrows;
+				masks[nmasks].deadmask = e.entry->deadmask;
+				nmasks++;
+				memcpy(sc->tids + sc->nslots, e.entry->tids,
+					   e.nrows * sizeof(ItemPointerData));
+				sc->nslots += shape.k;
 			}
-			blkno = RsrPageGetOpaque(page)->nextblkno;
+
+			sc->nentries++;
+			sc->segbytes += e.segsize;
+			if (Q == NULL)
+				continue;
+			if (nrefs == refcap)
+			{
+				refcap *= 2;
+				refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
+			}
+			refs[nrefs].data = e.segment;
+			refs[nrefs].size = e.segsize;
+			refs[nrefs].out = sc->nslots - shape.k;
+			nrefs++;
 		}
 
 		/* Threads only compute on the pinned pages: no ereport in between */
@@ -349,8 +315,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			RsrThreadsEnd(&mask);
 		}
 
-		for (i = 0; i < (size_t) nbufs; i++)
-			UnlockReleaseBuffer(bufs[i]);
+		RsrPagesReleaseBatch(&reader);
 		RsrCheckStatus(status, "rsr index scan");
 
 		/* Empty and dead slots never come out of top-n */
@@ -368,6 +333,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			FlushSlots(sc, masks[nmasks - 1].base);
 		CHECK_FOR_INTERRUPTS();
 	}
+	RsrPagesEnd(&reader);
 	if (sc->flush != NULL)
 		FlushSlots(sc, sc->nslots);
 

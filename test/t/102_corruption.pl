@@ -143,7 +143,7 @@ damage_and_repair(
 	name => 'segment header',
 	offset => sub { first_segment_offset() + 4 },
 	bytes => "\xff" x 8,
-	scan_error => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" has a bad data page)/,
+	scan_error => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" is inconsistent)/,
 	check_error => qr/ERROR:  rsr index "items_v" is inconsistent/);
 
 # Payload bytes pass the header checks the kernels make; rsr_index_check
@@ -153,7 +153,7 @@ damage_and_repair(
 	name => 'segment payload',
 	offset => sub { first_segment_offset() + 32 },
 	bytes => "\xa5" x 16,
-	scan_error_if_any => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" has a bad data page)/,
+	scan_error_if_any => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" is inconsistent)/,
 	check_error => qr/ERROR:  rsr index "items_v" is inconsistent/);
 
 damage_and_repair(
