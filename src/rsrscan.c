@@ -16,9 +16,9 @@
  *
  * Exact order: the kernels accumulate in float32 while the <#> operator
  * computes in double.  For each TID the scan reports a lower bound of the
- * operator's value, -(score) - bound with bound = rsr_error_bound(dims,
- * sum |q|) plus a margin for the double arithmetic, and sets
- * xs_recheckorderby; the executor recomputes <#> and reorders exactly.
+ * operator's value, -(score * scale) - bound with the scale and bound of
+ * RsrQueryPrepare() (rsrquery.c), and sets xs_recheckorderby; the executor
+ * recomputes <#> and reorders exactly.
  * Lower bounds are returned in ascending order.
  *
  * Copyright (c) 2026, rsr_vector developers
@@ -45,6 +45,7 @@
 
 #include "rsr_gpu.h"
 #include "rsr_index.h"
+#include "rsr_query.h"
 
 #define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
 #define RSR_SCAN_MAX_BATCH	65536	/* largest later batch */
@@ -128,26 +129,18 @@ rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->scanCtx = ctx;
 }
 
-/* The query's floats and their count; errors on a bad array */
-static float *
-QueryFloats(ArrayType *arr, int *count)
+/* Dimension of the rows of the index, 0 while it has none */
+static uint32
+IndexDims(Relation index)
 {
-	int			n;
+	Buffer		metabuf;
+	uint32		dims;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("query must be a one-dimensional array")));
-	if (ARR_ELEMTYPE(arr) != FLOAT4OID)
-		elog(ERROR, "rsr query must be a real[], not type %u",
-			 ARR_ELEMTYPE(arr));
-	if (ARR_HASNULL(arr) && array_contains_nulls(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query must not contain nulls")));
-	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
-	*count = n;
-	return (float *) ARR_DATA_PTR(arr);
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	dims = RsrCheckMeta(index, BufferGetPage(metabuf))->dims;
+	UnlockReleaseBuffer(metabuf);
+	return dims;
 }
 
 /* Make room for `more` slots; new slots start at zero */
@@ -243,10 +236,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	if (shape.dims == 0)
 		return;					/* no row yet */
 	if (Q != NULL && dims != shape.dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %u dimensions, not %u", shape.dims, dims),
-				 errdetail("The query of an rsr index scan must have the dimension of the index.")));
+		RsrQueryDimsError((int) shape.dims, (int) dims);
 
 	refs = palloc(refcap * sizeof(RsrSegmentRef));
 	masks = palloc(maskcap * sizeof(RsrBlockMask));
@@ -410,45 +400,16 @@ StartScan(IndexScanDesc scan)
 	else
 	{
 		ArrayType  *arr = DatumGetArrayTypePCopy(key->sk_argument);
+		uint32		dims = IndexDims(scan->indexRelation);
+		RsrQuery	pq;
 		float	   *q;
-		double		qabs = 0;
 		int			n;
-		int			j;
 
-		q = QueryFloats(arr, &n);
-		for (j = 0; j < n; j++)
-			qabs += fabs((double) q[j]);
-		if (isnan(qabs) || isinf(qabs))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("query must not contain NaN or infinity")));
-
-		/*
-		 * The float32 kernel's error bound against the exact value, plus the
-		 * error of the operator's double sum (at most n ulps of sum |q|) and
-		 * a rounding margin for -score - bound itself.
-		 */
-		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
-			DBL_MIN;
-
-		/*
-		 * No float32 partial sum may overflow (inf - inf gives NaN, which
-		 * top-n never selects): every partial sum is at most sum |q|, so
-		 * score q * 2^-e with sum |q| * 2^-e < FLT_MAX / 4.  Scaling by a
-		 * power of two is exact except for values it makes subnormal; each
-		 * loses less than FLT_TRUE_MIN * 2^e, added to the bound.
-		 */
-		so->scale = 1.0;
-		if (qabs >= FLT_MAX / 4)
-		{
-			int			e;
-
-			(void) frexp(qabs / (FLT_MAX / 4), &e);
-			for (j = 0; j < n; j++)
-				q[j] = ldexpf(q[j], -e);
-			so->scale = ldexp(1.0, e);
-			so->bound += n * ldexp(FLT_TRUE_MIN, e);
-		}
+		/* Checked as the operator checks it against the rows */
+		q = RsrQueryFromArray(arr, dims > 0 ? (int) dims : -1, &n);
+		RsrQueryPrepare(q, n, q, &pq);
+		so->scale = pq.scale;
+		so->bound = pq.bound;
 		so->query = q;
 		so->queryDims = n;
 		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);
