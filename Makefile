@@ -21,7 +21,7 @@ INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
 BULK_OBJS    = src/rsrbulk.o
 
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
-GPU_OBJS     = src/gpu_client.o src/gpu_worker.o
+GPU_OBJS     = src/gpu_client.o src/gpu_worker.o src/gpu_copies.o src/gpu_score.o
 OBJS        += $(GPU_OBJS)
 
 DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
