@@ -11,6 +11,10 @@ SELECT setting AS datadir FROM pg_settings WHERE name = 'data_directory' \gset
 -- ==== listing ====
 SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/weights.safetensors');
 SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/layer.safetensors');
+-- names with JSON escapes (a surrogate pair, quote, backslash, slash) and raw UTF-8
+SELECT name, length(name) AS chars, dtype, shape FROM rsr_safetensors_tensors('rsr_safetensors/escapes.safetensors');
+SELECT * FROM rsr_safetensors_ternary('rsr_safetensors/escapes.safetensors', E'a\u00e9\U0001F600"\\/');
+SELECT * FROM rsr_safetensors_binary('rsr_safetensors/escapes.safetensors', 'été');
 
 -- ==== F32, F16, BF16: absmean over the whole tensor ====
 -- Every row of "known" has sum |x| = 4 over 8 columns: scale 0.5 for the
@@ -135,6 +139,8 @@ SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/bad_number_overflow.safet
 SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/bad_too_many_dims.safetensors');
 SELECT * FROM rsr_safetensors_ternary('rsr_safetensors/bad_duplicate.safetensors', 't');
 SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/bad_bad_utf8_name.safetensors');
+SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/bad_lone_surrogate.safetensors');
+SELECT * FROM rsr_safetensors_tensors('rsr_safetensors/bad_nul_escape.safetensors');
 -- the SQLSTATE of each bad file
 CREATE FUNCTION st_sqlstate(path text, tensor text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -156,6 +162,7 @@ FROM (VALUES ('bad_empty', NULL), ('bad_short', NULL), ('bad_header_past_end', N
 			 ('bad_offsets_past_end', NULL), ('bad_offsets_reversed', NULL), ('bad_overlap', NULL),
 			 ('bad_size_mismatch', NULL), ('bad_shape_overflow', NULL), ('bad_number_overflow', NULL),
 			 ('bad_too_many_dims', NULL), ('bad_duplicate', 't'), ('bad_bad_utf8_name', NULL),
+			 ('bad_lone_surrogate', NULL), ('bad_nul_escape', NULL),
 			 ('bad_bad_packed', 'w'), ('no_such_file', NULL), ('weights', 'missing'), ('weights', 'bias'),
 			 ('weights', 'conv'), ('weights', 'wide'), ('weights', 'ints'), ('weights', 'nan'),
 			 ('weights', 'known.f32')) AS c(f, t);

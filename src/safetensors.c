@@ -188,7 +188,7 @@ StReport(StFile *f, const RsrStParse *res, const RsrStTensor *t)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("invalid safetensors file \"%s\"", f->path),
-					 errdetail("Tensor %u of the header has a name that is not valid UTF-8 text.", entry)));
+					 errdetail("Tensor %u of the header has a name with a bad escape, invalid UTF-8 or a NUL character.", entry)));
 			break;
 	}
 	elog(ERROR, "unknown safetensors parser error %d", (int) res->error);

@@ -212,7 +212,16 @@ def bad_files():
                               b'"t": {"dtype": "F32", "shape": [1, 2], "data_offsets": [8, 16]}}', data16),
         'bad_utf8_name': raw_file(b'{"\xff": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}', data16),
         'bad_packed': build([('w', 'U8', [1, 2], b'\x3f\x00')]),
+        'lone_surrogate': raw_file(b'{"\\ud800x": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}', data16),
+        'nul_escape': raw_file(b'{"a\\u0000": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}', data16),
     }
+
+
+def escapes_file():
+    """names written with JSON escapes (surrogate pair included) and raw UTF-8"""
+    header = (b'{"a\\u00e9\\ud83d\\ude00\\"\\\\\\/": {"dtype": "F32", "shape": [1, 2], "data_offsets": [0, 8]}, '
+              b'"\xc3\xa9t\xc3\xa9": {"dtype": "F16", "shape": [1, 2], "data_offsets": [8, 12]}}')
+    return raw_file(header, f32(1.0) + f32(-3.0) + f16(-1.0) + f16(0.5))
 
 
 def main():
@@ -220,6 +229,7 @@ def main():
         out = sys.argv[2]
         os.makedirs(out, exist_ok=True)
         write(os.path.join(out, 'weights'), weights_file()[0])
+        write(os.path.join(out, 'escapes'), escapes_file())
         for name, data in bad_files().items():
             write(os.path.join(out, name), data)
         small = build([('a', 'BF16', [2, 3], flat([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]], bf16)),
@@ -253,6 +263,7 @@ def main():
         for r, d in enumerate(dots):
             f.write('%d,%.17g,%.17g\n' % (r, d, scale))
 
+    write(os.path.join(out, 'escapes.safetensors'), escapes_file())
     for name, data in bad_files().items():
         write(os.path.join(out, 'bad_%s.safetensors' % name), data)
     for name in os.listdir(out):
