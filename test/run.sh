@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/pgenv.sh
 
-base_packages libipc-run-perl clang libclang-rt-14-dev
+base_packages libipc-run-perl clang libclang-rt-14-dev python3
 
 passed=0
 failed=0
