@@ -34,7 +34,9 @@ BULK_REGRESS  = rsr_bulk rsr_weights
 
 LIMITS_REGRESS = rsr_limits
 
-REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS)
+PRIV_REGRESS = rsr_privileges
+
+REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS) $(PRIV_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
