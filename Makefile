@@ -174,6 +174,12 @@ install-cuda: cuda/rsr_vector_cuda.so
 endif
 
 
+# `make uninstall` (PGXS) also removes the CUDA library `make WITH_CUDA=1
+# install` put beside the module, if any
+uninstall: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/rsr_vector_cuda.so'
+
 # ---- the two commands of README.md ----
 test:
 	bash test/run.sh
@@ -191,4 +197,4 @@ dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
 .PHONY: print-regress unitcheck sanitizecheck armcheck bench sqlbench test demo format format-check dist \
-        cudacheck cudabench install-cuda
+        cudacheck cudabench install-cuda uninstall-cuda
