@@ -92,7 +92,9 @@ armcheck: test/unit/test_core_arm64
 bench: test/bench/bench_core
 	./test/bench/bench_core
 # SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
-# index against sequential scans, then bulk scoring against index scans
+# index against sequential scans, then every test/bench/sql_*.sh: bulk
+# scoring against index scans, latency against row count (sql_scaling.sh
+# rewrites docs/img/sql_latency.svg)
 sqlbench:
 	bash test/bench/sqlbench.sh
 	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
