@@ -51,8 +51,14 @@ EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_a
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
 include $(PGXS)
+else
+# No PostgreSQL here (a bare GPU machine): only the engine and CUDA targets
+# (unitcheck, bench, cudacheck, cudabench) can be built.
+$(info pg_config not found: building the engine and CUDA targets only)
+endif
 
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (an on-disk struct compiled two ways corrupts the index).
