@@ -10,17 +10,18 @@ CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
                src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o
 
 # PostgreSQL glue: module, type, operators
-GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
+GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o src/rsrquery.o
 
 # Index access method: one phase per file
 INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
-               src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o
+               src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o \
+               src/rsrpages.o
 
 # Bulk functions and GPU client/worker
 BULK_OBJS    = src/rsrbulk.o
 
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
-GPU_OBJS     = src/gpu_client.o src/gpu_worker.o
+GPU_OBJS     = src/gpu_client.o src/gpu_worker.o src/gpu_copies.o src/gpu_score.o
 OBJS        += $(GPU_OBJS)
 
 DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -32,7 +33,7 @@ INDEX_REGRESS = rsr_index rsr_validate
 
 BULK_REGRESS  = rsr_bulk rsr_weights
 
-LIMITS_REGRESS = rsr_limits
+LIMITS_REGRESS = rsr_limits rsr_errors
 
 PRIV_REGRESS = rsr_privileges
 
