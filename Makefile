@@ -42,7 +42,10 @@ WEIGHTS_REGRESS = rsr_safetensors
 
 LIMITS_REGRESS = rsr_limits rsr_errors
 
-REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(WEIGHTS_REGRESS) $(LIMITS_REGRESS)
+PRIV_REGRESS = rsr_privileges
+
+REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(WEIGHTS_REGRESS) $(LIMITS_REGRESS) \
+               $(PRIV_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
@@ -104,7 +107,9 @@ armcheck: test/unit/test_core_arm64
 bench: test/bench/bench_core
 	./test/bench/bench_core
 # SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
-# index against sequential scans, then bulk scoring against index scans
+# index against sequential scans, then every test/bench/sql_*.sh: bulk
+# scoring against index scans, latency against row count (sql_scaling.sh
+# rewrites docs/img/sql_latency.svg)
 sqlbench:
 	bash test/bench/sqlbench.sh
 	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
@@ -187,6 +192,12 @@ install-cuda: cuda/rsr_vector_cuda.so
 endif
 
 
+# `make uninstall` (PGXS) also removes the CUDA library `make WITH_CUDA=1
+# install` put beside the module, if any
+uninstall: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/rsr_vector_cuda.so'
+
 # ---- the two commands of README.md ----
 test:
 	bash test/run.sh
@@ -204,4 +215,4 @@ dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
 .PHONY: print-regress unitcheck sanitizecheck armcheck bench sqlbench test demo format format-check dist \
-        cudacheck cudabench install-cuda
+        cudacheck cudabench install-cuda uninstall-cuda

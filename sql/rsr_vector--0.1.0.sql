@@ -205,6 +205,13 @@ CREATE OPERATOR CLASS tvec_ip_ops
 CREATE FUNCTION rsr_index_check(regclass) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
+COMMENT ON FUNCTION rsr_index_check(regclass) IS 'verify an rsr index against its table; true or an error';
+
+-- Like amcheck's functions: only the owner (superuser) until granted, e.g.
+-- GRANT EXECUTE ON FUNCTION rsr_index_check(regclass) TO app_admin;
+-- the caller needs SELECT on the table too.
+REVOKE ALL ON FUNCTION rsr_index_check(regclass) FROM PUBLIC;
+
 -- ==== bulk scoring and introspection ====
 
 CREATE FUNCTION rsr_scores(index regclass, query real[])

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - `make test`: install what is missing, build, then run the engine
-# unit tests (plain and under ASan/UBSan), the pg_regress suite and the TAP
+# unit tests (plain and under ASan/UBSan), the pg_regress suite, README.md's
+# examples, the Python client example and the TAP
 # tests against throwaway clusters this script creates and removes itself.
 # Exits non-zero on the first failing stage.
 set -euo pipefail
@@ -76,6 +77,7 @@ work=$(mktemp -d /tmp/rsr_vector_test.XXXXXX)
 chmod 755 "$work"
 cleanup() {
 	stop_cluster "$work/regress" "$TMP_BINDIR"
+	stop_cluster "$work/examples" "$TMP_BINDIR"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,6 +97,37 @@ regress() {
 	stop_cluster "$work/regress" "$TMP_BINDIR"
 }
 stage "pg_regress" regress
+
+# README.md's examples, in document order in a fresh database (every ```sql
+# block with ON_ERROR_STOP, every error example compared), then the Python
+# client example against the same cluster
+examples_db() {
+	need_packages python3 python3-psycopg2 || return 1
+	start_cluster "$work/examples" "$TMP_BINDIR" || return 1
+	"$TMP_BINDIR/createdb" -h "$PGHOST" -p "$PGPORT" -U postgres "$1"
+}
+readme_examples() {
+	examples_db readme || return 1
+	"$TMP_BINDIR/psql" -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d readme \
+		-c "CREATE EXTENSION rsr_vector" || return 1
+	/usr/bin/python3 test/readme_examples.py --log "$work/readme_examples.log" README.md \
+		"$TMP_BINDIR/psql" -h "$PGHOST" -p "$PGPORT" -U postgres -d readme
+}
+stage "README examples" readme_examples
+
+python_client() {
+	local out
+	"$TMP_BINDIR/createdb" -h "$PGHOST" -p "$PGPORT" -U postgres client &&
+		"$TMP_BINDIR/psql" -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d client \
+			-c "CREATE EXTENSION rsr_vector" || return 1
+	out=$(/usr/bin/python3 examples/client.py "host=$PGHOST port=$PGPORT user=postgres dbname=client") ||
+		{ echo "$out"; return 1; }
+	echo "$out"
+	printf '%s\n' "$out" | grep -qx "index scan == seq scan == Python: True" &&
+		printf '%s\n' "$out" | grep -qx "rsr_topk of 4 queries == ORDER BY ... LIMIT 10 of each: True" &&
+		stop_cluster "$work/examples" "$TMP_BINDIR"
+}
+stage "Python client example (examples/client.py)" python_client
 
 tap() {
 	shopt -s nullglob
