@@ -84,7 +84,7 @@ WalkHeads(IndexVacuumInfo *info, bool modify, HeadVisitor visit, void *arg)
 		OffsetNumber maxoff;
 		bool		changed = false;
 
-		vacuum_delay_point();
+		RsrVacuumDelayPoint();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 								 info->strategy);
 		if (modify)
