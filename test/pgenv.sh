@@ -5,7 +5,14 @@
 # Source it from bash.  It never touches a cluster it did not create: every
 # cluster lives in a fresh directory and listens on a port found free.
 
-PG_MAJOR=${PG_MAJOR:-15}
+# The server version tested: the major version of $PG_CONFIG when it
+# exists (as `make PG_CONFIG=...` uses it), else Debian 12's 15.
+PG_CONFIG=${PG_CONFIG:-pg_config}
+if [ -z "${PG_MAJOR:-}" ]; then
+	PG_MAJOR=$("$PG_CONFIG" --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+	PG_MAJOR=${PG_MAJOR:-15}
+fi
+export PG_CONFIG PG_MAJOR
 RSR_ROOT=${RSR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 # Run a command as the server's user: `postgres` when we are root
@@ -58,8 +65,8 @@ free_port() {
 # its share and lib directories relative to its binaries.
 make_tmp_install() {
 	local dest=$RSR_ROOT/tmp_install pgbin pgshare
-	pgbin=$(pg_config --bindir)
-	pgshare=$(pg_config --sharedir)
+	pgbin=$("$PG_CONFIG" --bindir)
+	pgshare=$("$PG_CONFIG" --sharedir)
 	rm -rf "$dest"
 	mkdir -p "$dest$(dirname "$(dirname "$pgbin")")" "$dest$(dirname "$pgshare")"
 	cp -a "$(dirname "$pgbin")" "$dest$(dirname "$(dirname "$pgbin")")/"

@@ -7,13 +7,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/pgenv.sh
 
-base_packages libipc-run-perl clang libclang-rt-14-dev
+# RSR_SERVER_ONLY=1 (test/pgversions.sh, inside its Debian roots): only the
+# build and the server suites, against the PostgreSQL of $PG_CONFIG
+server_only=${RSR_SERVER_ONLY:-0}
+if [ "$server_only" = 1 ]; then
+	base_packages libipc-run-perl
+else
+	base_packages libipc-run-perl clang libclang-rt-14-dev
+fi
 
 passed=0
 failed=0
 stage() {
 	local name=$1
 	shift
+	if [ "$server_only" = 1 ]; then
+		case $name in build | "private installation" | pg_regress | TAP) ;; *) return 0 ;; esac
+	fi
 	echo "== $name"
 	if "$@"; then
 		passed=$((passed + 1))
@@ -82,7 +92,7 @@ trap cleanup EXIT
 
 regress() {
 	local pgxs tests
-	pgxs=$(dirname "$(pg_config --pgxs)")/..
+	pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")/..
 	start_cluster "$work/regress" "$TMP_BINDIR" || return 1
 	tests=$(make -s print-regress)
 	rm -rf results regression.diffs regression.out
@@ -101,11 +111,13 @@ tap() {
 	shopt -s nullglob
 	local tests=(test/t/*.pl)
 	[ ${#tests[@]} -eq 0 ] && { echo "no TAP tests"; return 0; }
-	pgxs=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
+	pgxs=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/.." && pwd)
 	tdir=$work/tap
 	mkdir -p "$tdir/tmp_check"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$tdir"
+	# TESTDIR for PostgreSQL 15 and 16, TESTDATADIR and TESTLOGDIR from 17
 	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
+		TESTDATADIR="$tdir/tmp_check" TESTLOGDIR="$tdir/tmp_check/log" \
 		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$PWD" \
 		prove -I "$pgxs/test/perl" -I test/t ${PROVE_FLAGS:-} "${tests[@]}"
 	local rc=$?
@@ -113,5 +125,15 @@ tap() {
 	return $rc
 }
 stage "TAP" tap
+
+# PostgreSQL 17 and 18 (Debian 13 and unstable roots, built on demand in
+# build/chroot): the build and the server suites above, once per version
+if [ "$server_only" = 1 ]; then
+	:
+elif [ "$(id -u)" = 0 ]; then
+	stage "PostgreSQL 17 and 18 (Debian roots)" bash test/pgversions.sh
+else
+	echo "== not root: PostgreSQL 17 and 18 not tested (test/pgversions.sh needs root)"
+fi
 
 echo "$passed passed, $failed failed"
