@@ -41,15 +41,14 @@ root_packages() {
 # Unmount every mount under the root $1, deepest first, after ending the
 # processes whose root directory it is (a server a failed test left running)
 teardown_root() {
-	local root=$1 p pids=() m
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && pids+=("${p#/proc/}")
+	local root=$1 pids i m
+	for i in 1 2 3 4 5 6; do
+		pids=$(procs_in "$root")
+		[ -z "$pids" ] && break
+		# shellcheck disable=SC2086 # a list of process ids
+		kill "-$([ "$i" -le 3 ] && echo TERM || echo KILL)" $pids 2>/dev/null || true
+		sleep 1
 	done
-	if [ ${#pids[@]} -gt 0 ]; then
-		kill -TERM "${pids[@]}" 2>/dev/null || true
-		sleep 2
-		kill -KILL "${pids[@]}" 2>/dev/null || true
-	fi
 	mounts_under "$root" | sort -r | while read -r m; do
 		umount "$m" 2>/dev/null || umount -l "$m"
 	done
@@ -57,6 +56,15 @@ teardown_root() {
 		echo "pgversions.sh: could not unmount everything under $root" >&2
 		return 1
 	fi
+}
+
+# The processes whose root directory is $1
+procs_in() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+	done
+	return 0
 }
 
 # The mount points under the directory $1
@@ -80,7 +88,9 @@ cleanup() {
 	for j in "${makers[@]}"; do
 		kill_tree "$j"
 	done
-	wait 2>/dev/null || true
+	for j in "${makers[@]}"; do
+		wait "$j" 2>/dev/null || true
+	done
 	for r in "${roots[@]}"; do
 		teardown_root "$r" || true
 	done
@@ -148,9 +158,12 @@ run_in_root() {
 		mount -t tmpfs -o mode=1777,size=1g tmpfs "$root/dev/shm" || return 1
 	t0=$SECONDS
 	echo "== PostgreSQL $v: build, pg_regress and TAP in $root"
+	# In the background so that a signal reaches the trap at once (bash runs
+	# traps only between foreground commands); the trap ends what runs inside
 	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 PROVE_FLAGS="${PROVE_FLAGS:-}" RSR_SERVER_ONLY=1 PG_MAJOR="$v" \
-		PG_CONFIG="/usr/lib/postgresql/$v/bin/pg_config" bash "/$src/test/run.sh" || rc=$?
+		PG_CONFIG="/usr/lib/postgresql/$v/bin/pg_config" bash "/$src/test/run.sh" &
+	wait $! || rc=$?
 	echo "== PostgreSQL $v: $([ $rc = 0 ] && echo passed || echo FAILED) in $((SECONDS - t0)) s"
 	teardown_root "$root" || rc=1
 	return $rc
@@ -159,6 +172,7 @@ run_in_root() {
 # The roots missing are made at the same time (mostly downloads and dpkg
 # I/O), then the suites run one version after the other
 failed=()
+ok=()
 declare -A job
 mkdir -p "$chroots"
 for pair in $versions; do
@@ -184,7 +198,9 @@ for pair in $versions; do
 	v=${pair%%:*}
 	root=$chroots/${pair#*:}
 	case " ${failed[*]} " in *" $v "*) continue ;; esac
-	if ! make_root "$v" "${pair#*:}" "$root" || ! run_in_root "$v" "$root"; then
+	if make_root "$v" "${pair#*:}" "$root" && run_in_root "$v" "$root"; then
+		ok+=("$v")
+	else
 		failed+=("$v")
 	fi
 done
@@ -192,4 +208,4 @@ if [ ${#failed[@]} -gt 0 ]; then
 	echo "PostgreSQL ${failed[*]}: FAILED"
 	exit 1
 fi
-echo "PostgreSQL $versions: passed"
+echo "PostgreSQL ${ok[*]}: passed"
