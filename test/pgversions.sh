@@ -103,16 +103,12 @@ root_ready() {
 	[ -f "$2/.rsr-packages" ] && [ "$(cat "$2/.rsr-packages")" = "$(root_packages "$1")" ]
 }
 
-# Make (or reuse) the root of PostgreSQL $1 from Debian suite $2 in $3.  A
-# root is complete once it holds .rsr-packages, the list it was made with; a
+# Make the root of PostgreSQL $1 from Debian suite $2 in $3.  A root is
+# complete once it holds .rsr-packages, the list it was made with; a
 # half-made one (.tmp) or one made with another list is made again.
 make_root() {
 	local v=$1 suite=$2 root=$3 pkgs t0
 	pkgs=$(root_packages "$v")
-	if root_ready "$v" "$root"; then
-		echo "== PostgreSQL $v: reusing $root"
-		return 0
-	fi
 	teardown_root "$root.tmp" && teardown_root "$root" || return 1
 	rm -rf "$root.tmp" "$root"
 	mkdir -p "$(dirname "$root")"
@@ -179,7 +175,9 @@ for pair in $versions; do
 	v=${pair%%:*}
 	root=$chroots/${pair#*:}
 	roots+=("$root.tmp" "$root")
-	if ! root_ready "$v" "$root"; then
+	if root_ready "$v" "$root"; then
+		echo "== PostgreSQL $v: reusing $root"
+	else
 		make_root "$v" "${pair#*:}" "$root" >"$root.make.log" 2>&1 &
 		job[$v]=$!
 		makers+=($!)
@@ -198,7 +196,7 @@ for pair in $versions; do
 	v=${pair%%:*}
 	root=$chroots/${pair#*:}
 	case " ${failed[*]} " in *" $v "*) continue ;; esac
-	if make_root "$v" "${pair#*:}" "$root" && run_in_root "$v" "$root"; then
+	if root_ready "$v" "$root" && run_in_root "$v" "$root"; then
 		ok+=("$v")
 	else
 		failed+=("$v")
