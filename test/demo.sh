@@ -16,7 +16,7 @@ make -s
 make -s install >/dev/null
 
 dir=$PWD/demo_cluster
-bindir=$(pg_config --bindir)
+bindir=$("$PG_CONFIG" --bindir)
 if [ -f "$dir/data/postmaster.pid" ]; then
 	echo "== stopping the previous demo cluster"
 	stop_cluster "$dir" "$bindir"

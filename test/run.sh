@@ -8,13 +8,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/pgenv.sh
 
-base_packages libipc-run-perl clang libclang-rt-14-dev python3
+# RSR_SERVER_ONLY=1 (test/pgversions.sh, inside its Debian roots): only the
+# build and the server suites, against the PostgreSQL of $PG_CONFIG
+server_only=${RSR_SERVER_ONLY:-0}
+if [ "$server_only" = 1 ]; then
+	base_packages libipc-run-perl python3
+else
+	base_packages libipc-run-perl clang libclang-rt-14-dev python3
+fi
 
 passed=0
 failed=0
 stage() {
 	local name=$1
 	shift
+	if [ "$server_only" = 1 ]; then
+		case $name in build | "private installation" | pg_regress | TAP) ;; *) return 0 ;; esac
+	fi
 	echo "== $name"
 	if "$@"; then
 		passed=$((passed + 1))
@@ -84,7 +94,7 @@ trap cleanup EXIT
 
 regress() {
 	local pgxs tests
-	pgxs=$(dirname "$(pg_config --pgxs)")/..
+	pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")/..
 	start_cluster "$work/regress" "$TMP_BINDIR" || return 1
 	tests=$(make -s print-regress)
 	rm -rf results regression.diffs regression.out
@@ -136,5 +146,15 @@ tap() {
 	prove_tap "$work/tap" "${tests[@]}"
 }
 stage "TAP" tap
+
+# PostgreSQL 17 and 18 (Debian 13 and unstable roots, built on demand in
+# build/chroot): the build and the server suites above, once per version
+if [ "$server_only" = 1 ]; then
+	:
+elif [ "$(id -u)" = 0 ]; then
+	stage "PostgreSQL 17 and 18 (Debian roots)" bash test/pgversions.sh
+else
+	echo "== not root: PostgreSQL 17 and 18 not tested (test/pgversions.sh needs root)"
+fi
 
 echo "$passed passed, $failed failed"
