@@ -7,7 +7,8 @@ MODULE_big   = rsr_vector
 
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
-               src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o
+               src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o \
+               src/core/rsr_tile.o src/core/rsr_tile_search.o src/core/rsr_tile_simd.o
 
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
@@ -45,7 +46,8 @@ PROVE_FLAGS += -I test/t
 PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS    = -std=gnu11 -fopenmp
 SHLIB_LINK   = -fopenmp -lm
-EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_arm64 test/bench/bench_core test/bench/gen_rows \
+EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_arm64 \
+               test/unit/test_tile test/unit/test_tile_san test/unit/test_tile_arm64 test/bench/bench_core test/bench/gen_rows \
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
@@ -72,21 +74,31 @@ test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 test/unit/test_core_san: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CORE_CC) $(CORE_FLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -o $@ $< $(CORE_SRCS) -lm
+test/unit/test_tile: test/unit/test_tile.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+test/unit/test_tile_san: test/unit/test_tile.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer -o $@ $< $(CORE_SRCS) -lm
 test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CORE_CC) $(CORE_FLAGS) -O3 -o $@ $< $(CORE_SRCS) -lm
 
-unitcheck: test/unit/test_core
+unitcheck: test/unit/test_core test/unit/test_tile
 	./test/unit/test_core
-sanitizecheck: test/unit/test_core_san
+	./test/unit/test_tile
+sanitizecheck: test/unit/test_core_san test/unit/test_tile_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_tile_san --quick
 
 # The engine on arm64 (scalar kernels): cross-compiled, run under qemu-user
 ARM_CC      ?= aarch64-linux-gnu-gcc
 ARM_SYSROOT ?= /usr/aarch64-linux-gnu
 test/unit/test_core_arm64: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(ARM_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
-armcheck: test/unit/test_core_arm64
+test/unit/test_tile_arm64: test/unit/test_tile.c $(CORE_SRCS) $(CORE_HDRS)
+	$(ARM_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+armcheck: test/unit/test_core_arm64 test/unit/test_tile_arm64
 	qemu-aarch64 -L $(ARM_SYSROOT) ./test/unit/test_core_arm64 --quick
+	qemu-aarch64 -L $(ARM_SYSROOT) ./test/unit/test_tile_arm64 --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
 # SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the

@@ -272,6 +272,12 @@ RsrChooseShape(Relation index, RsrKind kind, uint32 dims, double rows,
 	uint32		maxcols;
 
 	rsr_choose(kind, dims, rows > 0 ? (uint64) rows : 0, 1, &k, &layout);
+	if (layout == RSR_LAYOUT_TILE)
+	{
+		/* the index does not store tiles yet: the layout (b) choice */
+		layout = RSR_LAYOUT_BUCKET;
+		k = rsr_choose_bucket_k(kind, dims, 1);
+	}
 	if (opts && opts->k > 0)
 		k = opts->k;
 	if (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO)
