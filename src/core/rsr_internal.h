@@ -238,14 +238,22 @@ rsr_tile_q(const RsrTileQuery *tq)
 	return (const float *) ((const uint8_t *) tq + tq->q_off);
 }
 
+/* One column range of a block of rows: a tile payload of nb column bytes */
+typedef struct RsrTilePart
+{
+	const uint8_t *tile;
+	uint32_t	nb;				/* column bytes */
+	uint32_t	tab;			/* offset of its first group's table */
+} RsrTilePart;
+
 /*
- * Lookup kernel: for up to 4 queries, I[b][i] += the table sum of row i of
- * the tile (nb column bytes; ternary: "+1" minus "-1"), tabs[b] pointing at
- * the query's table for the tile's first column.
+ * Lookup kernel: for up to 4 queries, I[b][i] += the table sum of row i over
+ * the parts of a block (ternary: "+1" minus "-1"), the tables of query b at
+ * tabs[b] + part.tab.
  */
-typedef void (*RsrTileFn) (const uint8_t *tile, uint32_t nb, int ternary,
-						   const uint8_t *const *tabs, uint32_t nq,
-						   int32_t (*I)[RSR_TILE_ROWS]);
+typedef void (*RsrTileFn) (const RsrTilePart *parts, uint32_t nparts,
+						   int ternary, const uint8_t *const *tabs,
+						   uint32_t nq, int32_t (*I)[RSR_TILE_ROWS]);
 
 typedef struct RsrTileKernels
 {

@@ -39,7 +39,8 @@
 #include "rsr_internal.h"
 
 #define STATE_MAGIC 0x54535441u
-#define CHUNK_ROWS 65536		/* rows x queries per parallel chunk */
+#define CHUNK_ROWS 65536
+#define MAX_PARTS 64			/* column ranges per kernel call */		/* rows x queries per parallel chunk */
 
 /* A candidate: its J and id; its bits sit at the same index */
 typedef struct TileCand
@@ -311,26 +312,37 @@ block_lookups(const RsrTileKernels *kern, const RsrTileQuery *const *tqs,
 			  int64_t *J, int64_t *Jmax)
 {
 	int32_t		I[4][RSR_TILE_ROWS];
+	RsrTilePart parts[MAX_PARTS];
+	int			ternary = tqs[0]->kind == RSR_KIND_TERNARY;
 	uint32_t	b0;
+	size_t		k;
 
 	for (b0 = 0; b0 < nq; b0 += 4)
 	{
 		uint32_t	m = nq - b0 < 4 ? nq - b0 : 4;
 		uint32_t	b;
 		uint32_t	r;
-		size_t		k;
+		const uint8_t *tabs[4];
 
+		for (b = 0; b < m; b++)
+			tabs[b] = rsr_tile_tab(tqs[b0 + b]);
 		memset(I, 0, sizeof(I));
-		for (k = i; k < end; k++)
+		/* the column ranges, MAX_PARTS at a time */
+		for (k = i; k < end;)
 		{
-			RsrSeg		s;
-			const uint8_t *tabs[4];
+			uint32_t	nparts = 0;
 
-			(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
-			for (b = 0; b < m; b++)
-				tabs[b] = rsr_tile_tab(tqs[b0 + b]) + (size_t) s.col_start / 4 * 16;
-			kern->lookup(s.payload, (s.ncols + 7) / 8,
-						 s.kind == RSR_KIND_TERNARY, tabs, m, I);
+			for (; k < end && nparts < MAX_PARTS; k++)
+			{
+				RsrSeg		s;
+
+				(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+				parts[nparts].tile = s.payload;
+				parts[nparts].nb = (s.ncols + 7) / 8;
+				parts[nparts].tab = s.col_start / 4 * 16;
+				nparts++;
+			}
+			kern->lookup(parts, nparts, ternary, tabs, m, I);
 		}
 		for (b = 0; b < m; b++)
 		{

@@ -26,37 +26,41 @@
 
 /* Scalar reference lookup kernel */
 static void
-lookup_scalar(const uint8_t *tile, uint32_t nb, int ternary,
+lookup_scalar(const RsrTilePart *parts, uint32_t nparts, int ternary,
 			  const uint8_t *const *tabs, uint32_t nq,
 			  int32_t (*I)[RSR_TILE_ROWS])
 {
 	uint32_t	q;
+	uint32_t	k;
 	uint32_t	b;
 	uint32_t	i;
 
 	for (q = 0; q < nq; q++)
-		for (b = 0; b < nb; b++)
-		{
-			const uint8_t *th = tabs[q] + 32 * (size_t) b;
-			const uint8_t *tl = th + 16;
-
-			if (ternary)
+	{
+		for (k = 0; k < nparts; k++)
+			for (b = 0; b < parts[k].nb; b++)
 			{
-				const uint8_t *xp = tile + 64 * (size_t) b;
-				const uint8_t *xm = xp + 32;
+				const uint8_t *th = tabs[q] + parts[k].tab + 32 * (size_t) b;
+				const uint8_t *tl = th + 16;
 
-				for (i = 0; i < RSR_TILE_ROWS; i++)
-					I[q][i] += th[xp[i] >> 4] + tl[xp[i] & 15] -
-						th[xm[i] >> 4] - tl[xm[i] & 15];
-			}
-			else
-			{
-				const uint8_t *x = tile + 32 * (size_t) b;
+				if (ternary)
+				{
+					const uint8_t *xp = parts[k].tile + 64 * (size_t) b;
+					const uint8_t *xm = xp + 32;
 
-				for (i = 0; i < RSR_TILE_ROWS; i++)
-					I[q][i] += th[x[i] >> 4] + tl[x[i] & 15];
+					for (i = 0; i < RSR_TILE_ROWS; i++)
+						I[q][i] += th[xp[i] >> 4] + tl[xp[i] & 15] -
+							th[xm[i] >> 4] - tl[xm[i] & 15];
+				}
+				else
+				{
+					const uint8_t *x = parts[k].tile + 32 * (size_t) b;
+
+					for (i = 0; i < RSR_TILE_ROWS; i++)
+						I[q][i] += th[x[i] >> 4] + tl[x[i] & 15];
+				}
 			}
-		}
+	}
 }
 
 static const RsrTileKernels tile_scalar = {"scalar", lookup_scalar};
@@ -116,30 +120,41 @@ flush_avx2(__m256i e, __m256i o, int sign, int32_t *I)
 
 /* NQ queries (1..4), TERN ternary: constants after inlining */
 T_AVX2 INLINE void
-lookup_avx2_n(const uint8_t *tile, uint32_t nb, const int TERN,
+lookup_avx2_n(const RsrTilePart *parts, uint32_t nparts, const int TERN,
 			  const uint8_t *const *tabs, const uint32_t NQ,
 			  int32_t (*I)[RSR_TILE_ROWS])
 {
 	const __m256i m0f = _mm256_set1_epi8(0x0F);
 	const __m256i m00ff = _mm256_set1_epi16(0x00FF);
-	uint32_t	b = 0;
+	__m256i		pe[4],
+				po[4],
+				me[4],
+				mo[4];
+	uint32_t	steps = 0;
+	uint32_t	q;
+	uint32_t	k;
 
-	while (b < nb)
+	for (q = 0; q < NQ; q++)
 	{
-		uint32_t	end = nb - b > FLUSH_STEPS ? b + FLUSH_STEPS : nb;
-		__m256i		pe[4],
-					po[4],
-					me[4],
-					mo[4];
-		uint32_t	q;
+		pe[q] = po[q] = me[q] = mo[q] = _mm256_setzero_si256();
+	}
+	for (k = 0; k < nparts; k++)
+	{
+		const uint8_t *tile = parts[k].tile;
+		uint32_t	nb = parts[k].nb;
+		const uint8_t *tp[4];
+		uint32_t	b = 0;
 
 		for (q = 0; q < NQ; q++)
+			tp[q] = tabs[q] + parts[k].tab;
+		while (b < nb)
 		{
-			pe[q] = po[q] = _mm256_setzero_si256();
-			me[q] = mo[q] = _mm256_setzero_si256();
-		}
-		for (; b < end; b++)
-		{
+			/* steps up to the next flush, without a check per step */
+			uint32_t	end = nb - b > FLUSH_STEPS - steps ? b + FLUSH_STEPS - steps : nb;
+
+			steps += end - b;
+			for (; b < end; b++)
+			{
 			const uint8_t *xb = tile + (size_t) b * (TERN ? 64 : 32);
 			__m256i		x = _mm256_loadu_si256((const __m256i *) xb);
 			__m256i		hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m0f);
@@ -156,7 +171,7 @@ lookup_avx2_n(const uint8_t *tile, uint32_t nb, const int TERN,
 			}
 			for (q = 0; q < NQ; q++)
 			{
-				const uint8_t *t = tabs[q] + 32 * (size_t) b;
+				const uint8_t *t = tp[q] + 32 * (size_t) b;
 				__m256i		th = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *) t));
 				__m256i		tl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *) (t + 16)));
 				__m256i		v = _mm256_add_epi8(_mm256_shuffle_epi8(th, hi),
@@ -172,46 +187,25 @@ lookup_avx2_n(const uint8_t *tile, uint32_t nb, const int TERN,
 					mo[q] = _mm256_add_epi16(mo[q], _mm256_srli_epi16(v, 8));
 				}
 			}
-		}
-		for (q = 0; q < NQ; q++)
-		{
-			flush_avx2(pe[q], po[q], 1, I[q]);
-			if (TERN)
-				flush_avx2(me[q], mo[q], -1, I[q]);
+			}
+			if (steps == FLUSH_STEPS)
+			{
+				for (q = 0; q < NQ; q++)
+				{
+					flush_avx2(pe[q], po[q], 1, I[q]);
+					if (TERN)
+						flush_avx2(me[q], mo[q], -1, I[q]);
+					pe[q] = po[q] = me[q] = mo[q] = _mm256_setzero_si256();
+				}
+				steps = 0;
+			}
 		}
 	}
-}
-
-T_AVX2 static void
-lookup_avx2(const uint8_t *tile, uint32_t nb, int ternary,
-			const uint8_t *const *tabs, uint32_t nq,
-			int32_t (*I)[RSR_TILE_ROWS])
-{
-	while (nq > 0)
+	for (q = 0; q < NQ; q++)
 	{
-		uint32_t	m = nq < 4 ? nq : 4;
-
-		if (ternary)
-		{
-			if (m == 4)
-				lookup_avx2_n(tile, nb, 1, tabs, 4, I);
-			else if (m == 2 || m == 3)
-				lookup_avx2_n(tile, nb, 1, tabs, 2, I), m = 2;
-			else
-				lookup_avx2_n(tile, nb, 1, tabs, 1, I);
-		}
-		else
-		{
-			if (m == 4)
-				lookup_avx2_n(tile, nb, 0, tabs, 4, I);
-			else if (m == 2 || m == 3)
-				lookup_avx2_n(tile, nb, 0, tabs, 2, I), m = 2;
-			else
-				lookup_avx2_n(tile, nb, 0, tabs, 1, I);
-		}
-		tabs += m;
-		I += m;
-		nq -= m;
+		flush_avx2(pe[q], po[q], 1, I[q]);
+		if (TERN)
+			flush_avx2(me[q], mo[q], -1, I[q]);
 	}
 }
 
@@ -266,33 +260,48 @@ load_tab(const uint8_t *tab, uint32_t b, uint32_t nb, int TERN)
 
 /* AVX-512BW: vpshufb looks up per 128-bit lane, so the tables are spread */
 T_BW INLINE void
-lookup_bw_n(const uint8_t *tile, uint32_t nb, const int TERN,
+lookup_bw_n(const RsrTilePart *parts, uint32_t nparts, const int TERN,
 			const uint8_t *const *tabs, const uint32_t NQ,
 			int32_t (*I)[RSR_TILE_ROWS])
 {
 	const __m512i m0f = _mm512_set1_epi8(0x0F);
 	const __m512i m00ff = _mm512_set1_epi16(0x00FF);
 	const uint32_t step = TERN ? 1 : 2;
-	uint32_t	b = 0;
+	__m512i		ae[4],
+				ao[4];
+	uint32_t	steps = 0;
+	uint32_t	q;
+	uint32_t	k;
 
-	while (b < nb)
+	for (q = 0; q < NQ; q++)
 	{
-		uint32_t	end = nb - b > FLUSH_STEPS * step ? b + FLUSH_STEPS * step : nb;
-		__m512i		ae[4],
-					ao[4];
-		uint32_t	q;
+		ae[q] = ao[q] = _mm512_setzero_si512();
+	}
+	for (k = 0; k < nparts; k++)
+	{
+		const uint8_t *tile = parts[k].tile;
+		uint32_t	nb = parts[k].nb;
+		const uint8_t *tp[4];
+		uint32_t	b = 0;
 
 		for (q = 0; q < NQ; q++)
-			ae[q] = ao[q] = _mm512_setzero_si512();
-		for (; b < end; b += step)
+			tp[q] = tabs[q] + parts[k].tab;
+		while (b < nb)
 		{
+			/* steps up to the next flush, without a check per step */
+			uint32_t	end = nb - b > (FLUSH_STEPS - steps) * step ?
+				b + (FLUSH_STEPS - steps) * step : nb;
+
+			steps += (end - b + step - 1) / step;
+			for (; b < end; b += step)
+			{
 			__m512i		x = load_tile(tile, b, nb, TERN);
 			__m512i		hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m0f);
 			__m512i		lo = _mm512_and_si512(x, m0f);
 
 			for (q = 0; q < NQ; q++)
 			{
-				__m512i		t = load_tab(tabs[q], b, nb, TERN);
+				__m512i		t = load_tab(tp[q], b, nb, TERN);
 				__m512i		th,
 							tl,
 							v;
@@ -314,10 +323,20 @@ lookup_bw_n(const uint8_t *tile, uint32_t nb, const int TERN,
 				ae[q] = _mm512_add_epi16(ae[q], _mm512_and_si512(v, m00ff));
 				ao[q] = _mm512_add_epi16(ao[q], _mm512_srli_epi16(v, 8));
 			}
+			}
+			if (steps == FLUSH_STEPS)
+			{
+				for (q = 0; q < NQ; q++)
+				{
+					flush_512(ae[q], ao[q], TERN, I[q]);
+					ae[q] = ao[q] = _mm512_setzero_si512();
+				}
+				steps = 0;
+			}
 		}
-		for (q = 0; q < NQ; q++)
-			flush_512(ae[q], ao[q], TERN, I[q]);
 	}
+	for (q = 0; q < NQ; q++)
+		flush_512(ae[q], ao[q], TERN, I[q]);
 }
 
 /*
@@ -325,7 +344,7 @@ lookup_bw_n(const uint8_t *tile, uint32_t nb, const int TERN,
  * the index is the nibble plus the group's offset within it.
  */
 T_VBMI INLINE void
-lookup_vbmi_n(const uint8_t *tile, uint32_t nb, const int TERN,
+lookup_vbmi_n(const RsrTilePart *parts, uint32_t nparts, const int TERN,
 			  const uint8_t *const *tabs, const uint32_t NQ,
 			  int32_t (*I)[RSR_TILE_ROWS])
 {
@@ -337,19 +356,34 @@ lookup_vbmi_n(const uint8_t *tile, uint32_t nb, const int TERN,
 	const __m512i offlo = TERN ? _mm512_set1_epi8(16) :
 		_mm512_inserti64x4(_mm512_set1_epi8(16), _mm256_set1_epi8(48), 1);
 	const uint32_t step = TERN ? 1 : 2;
-	uint32_t	b = 0;
+	__m512i		ae[4],
+				ao[4];
+	uint32_t	steps = 0;
+	uint32_t	q;
+	uint32_t	k;
 
-	while (b < nb)
+	for (q = 0; q < NQ; q++)
 	{
-		uint32_t	end = nb - b > FLUSH_STEPS * step ? b + FLUSH_STEPS * step : nb;
-		__m512i		ae[4],
-					ao[4];
-		uint32_t	q;
+		ae[q] = ao[q] = _mm512_setzero_si512();
+	}
+	for (k = 0; k < nparts; k++)
+	{
+		const uint8_t *tile = parts[k].tile;
+		uint32_t	nb = parts[k].nb;
+		const uint8_t *tp[4];
+		uint32_t	b = 0;
 
 		for (q = 0; q < NQ; q++)
-			ae[q] = ao[q] = _mm512_setzero_si512();
-		for (; b < end; b += step)
+			tp[q] = tabs[q] + parts[k].tab;
+		while (b < nb)
 		{
+			/* steps up to the next flush, without a check per step */
+			uint32_t	end = nb - b > (FLUSH_STEPS - steps) * step ?
+				b + (FLUSH_STEPS - steps) * step : nb;
+
+			steps += (end - b + step - 1) / step;
+			for (; b < end; b += step)
+			{
 			__m512i		x = load_tile(tile, b, nb, TERN);
 
 			/* (a & b) | c */
@@ -358,7 +392,7 @@ lookup_vbmi_n(const uint8_t *tile, uint32_t nb, const int TERN,
 
 			for (q = 0; q < NQ; q++)
 			{
-				__m512i		t = load_tab(tabs[q], b, nb, TERN);
+				__m512i		t = load_tab(tp[q], b, nb, TERN);
 				__m512i		v;
 
 				v = _mm512_add_epi8(_mm512_permutexvar_epi8(hi, t),
@@ -366,16 +400,26 @@ lookup_vbmi_n(const uint8_t *tile, uint32_t nb, const int TERN,
 				ae[q] = _mm512_add_epi16(ae[q], _mm512_and_si512(v, m00ff));
 				ao[q] = _mm512_add_epi16(ao[q], _mm512_srli_epi16(v, 8));
 			}
+			}
+			if (steps == FLUSH_STEPS)
+			{
+				for (q = 0; q < NQ; q++)
+				{
+					flush_512(ae[q], ao[q], TERN, I[q]);
+					ae[q] = ao[q] = _mm512_setzero_si512();
+				}
+				steps = 0;
+			}
 		}
-		for (q = 0; q < NQ; q++)
-			flush_512(ae[q], ao[q], TERN, I[q]);
 	}
+	for (q = 0; q < NQ; q++)
+		flush_512(ae[q], ao[q], TERN, I[q]);
 }
 
 /* Instantiate the drivers: groups of 4, 2 and 1 queries */
 #define DRIVER(name, inner, attr) \
 attr static void \
-name(const uint8_t *tile, uint32_t nb, int ternary, \
+name(const RsrTilePart *parts, uint32_t nparts, int ternary, \
 	 const uint8_t *const *tabs, uint32_t nq, int32_t (*I)[RSR_TILE_ROWS]) \
 { \
 	while (nq > 0) \
@@ -383,15 +427,15 @@ name(const uint8_t *tile, uint32_t nb, int ternary, \
 		uint32_t	m = nq >= 4 ? 4 : nq >= 2 ? 2 : 1; \
 		if (ternary) \
 		{ \
-			if (m == 4) inner(tile, nb, 1, tabs, 4, I); \
-			else if (m == 2) inner(tile, nb, 1, tabs, 2, I); \
-			else inner(tile, nb, 1, tabs, 1, I); \
+			if (m == 4) inner(parts, nparts, 1, tabs, 4, I); \
+			else if (m == 2) inner(parts, nparts, 1, tabs, 2, I); \
+			else inner(parts, nparts, 1, tabs, 1, I); \
 		} \
 		else \
 		{ \
-			if (m == 4) inner(tile, nb, 0, tabs, 4, I); \
-			else if (m == 2) inner(tile, nb, 0, tabs, 2, I); \
-			else inner(tile, nb, 0, tabs, 1, I); \
+			if (m == 4) inner(parts, nparts, 0, tabs, 4, I); \
+			else if (m == 2) inner(parts, nparts, 0, tabs, 2, I); \
+			else inner(parts, nparts, 0, tabs, 1, I); \
 		} \
 		tabs += m; \
 		I += m; \
@@ -399,6 +443,7 @@ name(const uint8_t *tile, uint32_t nb, int ternary, \
 	} \
 }
 
+DRIVER(lookup_avx2, lookup_avx2_n, T_AVX2)
 DRIVER(lookup_bw, lookup_bw_n, T_BW)
 DRIVER(lookup_vbmi, lookup_vbmi_n, T_VBMI)
 
