@@ -63,6 +63,8 @@ typedef struct TileQState
 	size_t		nheap;			/* J values in heap (<= n) */
 	size_t		ncand;			/* candidates */
 	int64_t    *heap;			/* min-heap of the n largest J */
+	int64_t    *ahead;			/* n: the same with a whole chunk offered */
+	int64_t		chunk_floor;	/* candidate floor from ahead */
 	TileCand   *cand;			/* cand_cap */
 	uint8_t    *bits;			/* cand_cap * rowbytes */
 	TileExact  *top;			/* n: phase 2's exact heap */
@@ -110,7 +112,7 @@ rsr_tile_state_size(RsrKind kind, uint32_t dims, uint32_t nq, size_t n,
 	size_t		chunk = chunk_blocks(nq < 1 ? 1 : nq);
 	size_t		perq;
 
-	perq = align64(n * sizeof(int64_t)) + align64(cand_cap * sizeof(TileCand)) +
+	perq = 2 * align64(n * sizeof(int64_t)) + align64(cand_cap * sizeof(TileCand)) +
 		align64(cand_cap * rb) + align64(n * sizeof(TileExact)) +
 		align64(cand_cap * sizeof(uint32_t));
 	return align64(sizeof(TileState) + (size_t) nq * sizeof(TileQState)) +
@@ -173,6 +175,8 @@ rsr_tile_init(void *state, size_t state_size, const void *const *tqs,
 		qs->nheap = 0;
 		qs->ncand = 0;
 		qs->heap = (int64_t *) p;
+		p += align64(n * sizeof(int64_t));
+		qs->ahead = (int64_t *) p;
 		p += align64(n * sizeof(int64_t));
 		qs->cand = (TileCand *) p;
 		p += align64(cand_cap * sizeof(TileCand));
@@ -514,16 +518,54 @@ select_block(const TileState *st, TileQState *qs, const RsrTileRef *refs,
 	{
 		TileCand   *c;
 
-		if (J[r] < floor || ((refs[i].dead >> r) & 1))
+		if ((refs[i].dead >> r) & 1)
+			continue;
+		/* every live row enters the heap of the rows seen */
+		if (qs->nheap < st->n || J[r] > qs->heap[0])
+		{
+			heap_offer(qs->heap, &qs->nheap, st->n, J[r]);
+			floor = cand_floor(st, qs);
+		}
+		if (J[r] < floor || J[r] < qs->chunk_floor)
 			continue;
 		c = &qs->cand[qs->ncand];
 		c->J = J[r];
 		c->id = refs[i].id + r;
 		copy_row(st, refs, i, end, r, qs->bits + qs->ncand * st->rowbytes);
 		qs->ncand++;
-		heap_offer(qs->heap, &qs->nheap, st->n, J[r]);
-		floor = cand_floor(st, qs);
 	}
+}
+
+/*
+ * The candidate floor of a chunk: the n-th largest J among the rows seen
+ * and every live row of the chunk, minus W.  Pruning a row of the chunk
+ * against rows fed later in the same call is sound: they are real rows of
+ * the data (after RSR_ENOMEM the caller feeds them again, and the heap of
+ * the rows seen only ever holds rows once).
+ */
+static void
+chunk_floor(const TileState *st, TileQState *qs, const RsrTileRef *refs,
+			uint32_t nb, uint32_t b)
+{
+	size_t		na = qs->nheap;
+	uint32_t	blk;
+
+	memcpy(qs->ahead, qs->heap, na * sizeof(int64_t));
+	for (blk = 0; blk < nb; blk++)
+	{
+		const RsrTileRef *ref = &refs[st->bstart[blk]];
+		const int64_t *J = st->J + ((size_t) blk * st->nq + b) * RSR_TILE_ROWS;
+		RsrSeg		s;
+		uint32_t	r;
+
+		if (na == st->n && st->Jmax[(size_t) blk * st->nq + b] <= qs->ahead[0])
+			continue;
+		(void) rsr_seg_parse(ref->data, ref->size, &s);
+		for (r = 0; r < s.nrows; r++)
+			if (!((ref->dead >> r) & 1))
+				heap_offer(qs->ahead, &na, st->n, J[r]);
+	}
+	qs->chunk_floor = na < st->n ? INT64_MIN : qs->ahead[0] - qs->tq->W;
 }
 
 /* Phase 1 over a batch of tile segments */
@@ -581,6 +623,8 @@ rsr_tile_feed(void *state, const RsrTileRef *refs, size_t nrefs,
 						  st->J + (size_t) blk * RSR_TILE_ROWS * st->nq,
 						  st->Jmax + (size_t) blk * st->nq);
 
+		for (b = 0; b < st->nq; b++)
+			chunk_floor(st, &st->q[b], refs, nb, b);
 		for (blk = 0; blk < nb; blk++)
 		{
 			/* room for a whole block in every query, or stop before it */
@@ -597,7 +641,10 @@ rsr_tile_feed(void *state, const RsrTileRef *refs, size_t nrefs,
 				}
 			}
 			for (b = 0; b < st->nq; b++)
-				if (st->Jmax[(size_t) blk * st->nq + b] >= cand_floor(st, &st->q[b]))
+				if (st->q[b].nheap < st->n ||
+					st->Jmax[(size_t) blk * st->nq + b] > st->q[b].heap[0] ||
+					(st->Jmax[(size_t) blk * st->nq + b] >= cand_floor(st, &st->q[b]) &&
+					 st->Jmax[(size_t) blk * st->nq + b] >= st->q[b].chunk_floor))
 					select_block(st, &st->q[b], refs, st->bstart[blk],
 								 st->bstart[blk + 1],
 								 st->J + ((size_t) blk * st->nq + b) * RSR_TILE_ROWS);
