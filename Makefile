@@ -11,17 +11,18 @@ CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
                src/core/rsr_tile.o src/core/rsr_tile_search.o src/core/rsr_tile_simd.o
 
 # PostgreSQL glue: module, type, operators
-GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o
+GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o src/rsrquery.o
 
 # Index access method: one phase per file
 INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
-               src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o
+               src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o \
+               src/rsrpages.o
 
 # Bulk functions and GPU client/worker
 BULK_OBJS    = src/rsrbulk.o
 
 OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
-GPU_OBJS     = src/gpu_client.o src/gpu_worker.o
+GPU_OBJS     = src/gpu_client.o src/gpu_worker.o src/gpu_copies.o src/gpu_score.o
 OBJS        += $(GPU_OBJS)
 
 DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -33,7 +34,7 @@ INDEX_REGRESS = rsr_index rsr_validate
 
 BULK_REGRESS  = rsr_bulk rsr_weights
 
-LIMITS_REGRESS = rsr_limits
+LIMITS_REGRESS = rsr_limits rsr_errors
 
 REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -51,8 +52,14 @@ EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_a
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
 include $(PGXS)
+else
+# No PostgreSQL here (a bare GPU machine): only the engine and CUDA targets
+# (unitcheck, bench, cudacheck, cudabench) can be built.
+$(info pg_config not found: building the engine and CUDA targets only)
+endif
 
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (an on-disk struct compiled two ways corrupts the index).

@@ -365,41 +365,38 @@ static bool
 SendPages(Exchange *ex, Relation index)
 {
 	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrShape	shape;
 	BlockNumber blkno;
+	RsrPageReader reader;
 	RsrGpuPages *msg;
 	Size		msgsize = sizeof(RsrGpuPages) + (Size) RSR_SCAN_PAGES * BLCKSZ;
 	bool		ok = true;
+	int			npages;
 
 	msg = palloc(msgsize);
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	blkno = RsrCheckMeta(index, BufferGetPage(metabuf))->firstBlkno;
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	RsrShapeFromMeta(meta, &shape);
+	blkno = meta->dims > 0 ? meta->firstBlkno : InvalidBlockNumber;
 	UnlockReleaseBuffer(metabuf);
 
-	while (ok && BlockNumberIsValid(blkno))
+	RsrPagesBegin(&reader, index, &shape, blkno, NULL, BUFFER_LOCK_SHARE);
+	while (ok && (npages = RsrPagesReadBatch(&reader, RSR_SCAN_PAGES)) > 0)
 	{
-		Buffer		bufs[RSR_SCAN_PAGES];
-		int			nbufs = 0;
 		int			i;
 
-		while (nbufs < RSR_SCAN_PAGES && BlockNumberIsValid(blkno))
-		{
-			Page		page;
-
-			bufs[nbufs] = ReadBuffer(index, blkno);
-			LockBuffer(bufs[nbufs], BUFFER_LOCK_SHARE);
-			page = BufferGetPage(bufs[nbufs]);
-			memcpy((char *) (msg + 1) + (Size) nbufs * BLCKSZ, page, BLCKSZ);
-			blkno = RsrPageGetOpaque(page)->nextblkno;
-			nbufs++;
-		}
-		for (i = 0; i < nbufs; i++)
-			UnlockReleaseBuffer(bufs[i]);
+		for (i = 0; i < npages; i++)
+			memcpy((char *) (msg + 1) + (Size) i * BLCKSZ, reader.pages[i],
+				   BLCKSZ);
+		RsrPagesReleaseBatch(&reader);
 
 		msg->type = RSR_GPU_PAGES;
-		msg->npages = nbufs;
-		ok = SendMsg(ex, msg, sizeof(RsrGpuPages) + (Size) nbufs * BLCKSZ);
+		msg->npages = npages;
+		ok = SendMsg(ex, msg, sizeof(RsrGpuPages) + (Size) npages * BLCKSZ);
 	}
+	RsrPagesEnd(&reader);
 	if (ok)
 	{
 		msg->type = RSR_GPU_PAGES_END;
@@ -507,6 +504,7 @@ RsrGpuTopn(Relation index, uint64 version, const float *Q, uint32 nq,
 	req.kind = meta->kind;
 	req.dims = meta->dims;
 	req.k = meta->k;
+	req.nranges = meta->nranges;
 	req.nqueries = nq;
 	req.n = n;
 	UnlockReleaseBuffer(metabuf);

@@ -113,6 +113,7 @@ typedef struct RsrGpuRequest
 	uint32		kind;			/* RsrKind */
 	uint32		dims;
 	uint32		k;
+	uint32		nranges;		/* column ranges per block */
 	uint32		nqueries;
 	uint32		n;				/* candidates wanted per query */
 } RsrGpuRequest;

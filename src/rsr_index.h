@@ -161,6 +161,65 @@ struct RsrScores
 	void	   *flushArg;		/* passed to flush */
 };
 
+/*
+ * A reader of the entries of the data pages, in chain order (rsrpages.c):
+ * over buffers of an index (batches of pinned, locked pages) or over page
+ * images (the GPU worker's copies).  Fields are private to rsrpages.c.
+ */
+typedef struct RsrPageReader
+{
+	Relation	index;			/* buffer source, or NULL for images */
+	const char *name;			/* index name, for errors */
+	uint32		k;				/* rows per block */
+	uint32		nranges;		/* column ranges per block */
+	BufferAccessStrategy strategy;	/* buffer source: or NULL */
+	int			lockmode;		/* buffer source: BUFFER_LOCK_SHARE or
+								 * BUFFER_LOCK_EXCLUSIVE */
+	BlockNumber next;			/* next block (image: next image), or
+								 * InvalidBlockNumber at the end */
+	BlockNumber last;			/* last block read */
+	BlockNumber relBlocks;		/* relation size seen */
+	const char *images;			/* image source: BLCKSZ each */
+	uint32		nimages;
+	Buffer		bufs[RSR_SCAN_PAGES];	/* locked buffers of the batch */
+	int			nbufs;
+	Page		pages[RSR_SCAN_PAGES];	/* pages of the batch */
+	BlockNumber blknos[RSR_SCAN_PAGES]; /* their blocks (image: position) */
+	int			npages;			/* pages in the batch */
+	int			cur;			/* page of the next entry */
+	OffsetNumber off;			/* item of the next entry */
+	bool		inBlock;		/* ranges of the last head still expected */
+	uint32		nextRange;		/* the range expected next */
+	uint16		headRows;		/* rows published by the last head */
+} RsrPageReader;
+
+/* One entry, as RsrPagesNextEntry() yields it */
+typedef struct RsrEntryItem
+{
+	BlockNumber blkno;			/* block (image source: page position) */
+	OffsetNumber off;			/* item on the page */
+	RsrEntry	entry;			/* header, in the page (head: deadmask, tids) */
+	uint32		range;			/* column range, 0 = head */
+	uint32		nrows;			/* rows its block publishes (<= k) */
+	const uint8 *segment;		/* the segment bytes, in the page */
+	size_t		segsize;
+} RsrEntryItem;
+
+/* rsrpages.c */
+extern void RsrPagesBegin(RsrPageReader *r, Relation index,
+						  const RsrShape *shape, BlockNumber first,
+						  BufferAccessStrategy strategy, int lockmode);
+extern void RsrPagesBeginImages(RsrPageReader *r, const char *name, uint32 k,
+								uint32 nranges, const char *images,
+								uint32 npages);
+extern int	RsrPagesReadBatch(RsrPageReader *r, int maxpages);
+extern bool RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e);
+extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
+extern void RsrPagesReleaseBatch(RsrPageReader *r);
+extern void RsrPagesEnd(RsrPageReader *r);
+extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
+							BlockNumber blkno, OffsetNumber off) pg_attribute_noreturn();
+
 /* rsrutils.c */
 extern void RsrInitReloptions(void);
 extern bytea *rsroptions(Datum reloptions, bool validate);

@@ -76,6 +76,7 @@
 
 #include "rsr_gpu.h"
 #include "rsr_index.h"
+#include "rsr_query.h"
 #include "tvec.h"
 
 #define RSR_TOPK_FIRST_CANDIDATES	64	/* least candidates asked of the worker */
@@ -280,53 +281,6 @@ OrderingProc(Relation index)
 	return get_opcode(opno);
 }
 
-/*
- * Error margin of kernel scores against the operator's exact value for a
- * query with sum |q| = qabs: the kernel's float32 bound, plus the error of
- * the operator's double sum (at most dims ulps of qabs) and a rounding
- * margin (as the ordered scan does).
- */
-static double
-ScoreBound(uint32 dims, double qabs)
-{
-	return rsr_error_bound(dims, qabs) + qabs * (dims + 4) * DBL_EPSILON +
-		DBL_MIN;
-}
-
-/*
- * Copy the query q[0..n) into kq for the kernels and return the factor
- * that turns a kernel score back into a score of q.
- *
- * No float32 partial sum may overflow (inf - inf gives NaN, which would be
- * taken for an empty slot): every partial sum is at most sum |q|, so a
- * query with sum |q| >= FLT_MAX / 4 is scored as q * 2^-e with
- * sum |q| * 2^-e < FLT_MAX / 4, as the ordered scan does.  Scaling by a
- * power of two is exact except for values it makes subnormal; each loses
- * less than FLT_TRUE_MIN * 2^e, which *extra receives (0 without scaling).
- * *qabs receives sum |q|.
- */
-static double
-KernelQuery(const float *q, int n, float *kq, double *qabs, double *extra)
-{
-	int			j;
-	int			e;
-
-	*qabs = 0;
-	for (j = 0; j < n; j++)
-		*qabs += fabs((double) q[j]);
-	*extra = 0;
-	if (*qabs < FLT_MAX / 4)
-	{
-		memcpy(kq, q, n * sizeof(float));
-		return 1.0;
-	}
-	(void) frexp(*qabs / (FLT_MAX / 4), &e);
-	for (j = 0; j < n; j++)
-		kq[j] = ldexpf(q[j], -e);
-	*extra = n * ldexp(FLT_TRUE_MIN, e);
-	return ldexp(1.0, e);
-}
-
 /* ---- rsr_scores ---- */
 
 /* Report the visible rows of slots [0, count) with their kernel scores */
@@ -378,11 +332,11 @@ rsr_scores(PG_FUNCTION_ARGS)
 	if (rel.meta.dims > 0)
 	{
 		float	   *kq = palloc(Max(dims, 1) * sizeof(float));
-		double		qabs;
-		double		extra;
+		RsrQuery	pq;
 
 		BeginFetch(&rel);
-		st.scale = KernelQuery(q, dims, kq, &qabs, &extra);
+		RsrQueryPrepare(q, dims, kq, &pq);
+		st.scale = pq.scale;
 		st.rel = &rel;
 		st.store = rsinfo->setResult;
 		st.desc = rsinfo->setDesc;
@@ -398,64 +352,6 @@ rsr_scores(PG_FUNCTION_ARGS)
 }
 
 /* ---- rsr_topk ---- */
-
-/*
- * Check a real[][] of queries: two dimensions, not empty, no NULLs, NaN or
- * infinities, rows of `dims` elements (any length when dims is 0).  Returns
- * the values, query after query; *nq and *qdims receive the shape.
- */
-static float *
-QueriesFromArray(ArrayType *a, uint32 dims, int *nq, int *qdims)
-{
-	float	   *x;
-	int			total;
-	int			i;
-
-	if (ARR_ELEMTYPE(a) != FLOAT4OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("queries must be a real[] array")));
-	if (ARR_NDIM(a) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array of queries must not be empty")));
-	if (ARR_NDIM(a) != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array of queries must be 2-D"),
-				 errhint("Write one query per row, as in ARRAY[[1,2,3]]::real[].")));
-	if (ARR_HASNULL(a) && array_contains_nulls(a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("array must not contain nulls")));
-	*nq = ARR_DIMS(a)[0];
-	*qdims = ARR_DIMS(a)[1];
-	if (dims > 0 && *qdims != (int) dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %u and %d",
-						dims, *qdims)));
-	if (*qdims > TVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector cannot have more than %d dimensions",
-						TVEC_MAX_DIM)));
-
-	x = (float *) ARR_DATA_PTR(a);
-	total = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
-	for (i = 0; i < total; i++)
-	{
-		if (unlikely(isnan(x[i])))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("NaN not allowed in vector")));
-		if (unlikely(isinf(x[i])))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("infinite value not allowed in vector")));
-	}
-	return x;
-}
 
 /* Sift the root of the min-heap best[0..n) down */
 static void
@@ -784,7 +680,7 @@ rsr_topk(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n must be greater than zero")));
 	OpenBulk(indexOid, &rel);
-	Q = QueriesFromArray(arr, rel.meta.dims, &nq, &dims);
+	Q = RsrQueriesFromArray(arr, rel.meta.dims, &nq, &dims);
 	InitMaterializedSRF(fcinfo, 0);
 	if (rel.meta.dims == 0)
 	{
@@ -823,8 +719,7 @@ rsr_topk(PG_FUNCTION_ARGS)
 			TopkQuery  *tq = &queries[b];
 			const float *q = Q + (size_t) (first + b) * dims;
 			Datum	   *elems = palloc(dims * sizeof(Datum));
-			double		qabs;
-			double		extra;
+			RsrQuery	pq;
 			int			j;
 
 			for (j = 0; j < dims; j++)
@@ -835,9 +730,9 @@ rsr_topk(PG_FUNCTION_ARGS)
 			pfree(elems);
 			fmgr_info_cxt(opproc, &tq->op, batchCxt);
 			tq->kq = Qb + (size_t) b * dims;
-			tq->scale = KernelQuery(q, dims, Qb + (size_t) b * dims, &qabs,
-									&extra);
-			tq->bound = ScoreBound(dims, qabs) + extra;
+			RsrQueryPrepare(q, dims, Qb + (size_t) b * dims, &pq);
+			tq->scale = pq.scale;
+			tq->bound = pq.bound;
 			tq->floor = -INFINITY;
 			tq->bestcap = heapcap;
 			tq->best = palloc(heapcap * sizeof(double));

@@ -87,114 +87,79 @@ AddBlockRows(CheckState *cs, RsrEntry head, const uint8 *rows,
 	}
 }
 
-/* Walk the page chain: check every entry and collect the live rows */
+/*
+ * Walk the page chain: the reader checks the pages and the entry headers,
+ * here every segment is validated and the live rows are collected
+ */
 static void
 CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 {
 	Relation	index = cs->index;
 	RsrShape   *shape = &cs->shape;
-	BlockNumber blkno = metacopy->firstBlkno;
+	RsrPageReader reader;
+	RsrEntryItem e;
 	BlockNumber last = InvalidBlockNumber;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	uint8	   *rows = palloc0((Size) shape->k * shape->rowBytes);
 	uint8	   *slice = palloc(shape->rowBytes);
 	RsrEntry	head = palloc(RsrEntryHeaderSize(0, shape->k));
-	bool		inBlock = false;
-	uint32		nextRange = 0;
 	uint64		ntuples = 0;
 	uint64		nheads = 0;
 	ItemPointerData lastHead;
-	uint32		pages = 0;
 
 	ItemPointerSetInvalid(&lastHead);
-	while (BlockNumberIsValid(blkno))
+	head->nrows = 0;
+	RsrPagesBegin(&reader, index, shape, metacopy->firstBlkno, NULL,
+				  BUFFER_LOCK_SHARE);
+	while (RsrPagesReadBatch(&reader, 1) > 0)
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber off;
-		OffsetNumber maxoff;
-
 		CHECK_FOR_INTERRUPTS();
-		if (blkno == RSR_METAPAGE_BLKNO || blkno >= nblocks ||
-			(BlockNumberIsValid(last) && blkno <= last) || ++pages > nblocks)
-			Corrupt(index, "broken page chain", blkno, 0);
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (PageIsNew(page) || RsrPageIsMeta(page) ||
-			RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID)
-			Corrupt(index, "not a data page", blkno, 0);
-
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		last = reader.blknos[0];
+		while (RsrPagesNextEntry(&reader, &e))
 		{
-			ItemId		itemid = PageGetItemId(page, off);
-			RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-			size_t		len = ItemIdGetLength(itemid);
-			size_t		hdr;
 			RsrSegmentInfo info;
 			uint32		r;
 
-			if (!ItemIdIsNormal(itemid) || len < offsetof(RsrEntryData, tids))
-				Corrupt(index, "bad item", blkno, off);
-			hdr = RsrEntryHeaderSize(entry->range, shape->k);
-			if (len < hdr || entry->range >= shape->nranges)
-				Corrupt(index, "bad entry header", blkno, off);
-			if (rsr_segment_validate(RsrEntrySegment(entry, shape->k),
-									 len - hdr, &info) != RSR_OK)
-				Corrupt(index, "segment fails validation", blkno, off);
+			if (rsr_segment_validate(e.segment, e.segsize, &info) != RSR_OK)
+				RsrPagesCorrupt(&reader, "segment fails validation", e.blkno, e.off);
 			if (info.kind != shape->kind || info.layout != shape->layout ||
 				info.k != shape->k || info.dims != shape->dims ||
-				info.col_start != entry->range * shape->rangeCols ||
-				info.ncols != RsrRangeCols(shape, entry->range))
-				Corrupt(index, "segment shape differs from the metapage", blkno, off);
+				info.col_start != e.range * shape->rangeCols ||
+				info.ncols != RsrRangeCols(shape, e.range))
+				RsrPagesCorrupt(&reader, "segment shape differs from the metapage",
+								e.blkno, e.off);
 
-			if (entry->range == 0)
+			if (e.range == 0)
 			{
-				/* An unfinished block (nrows 0) may lack ranges after a crash */
-				if (inBlock && head->nrows > 0)
-					Corrupt(index, "block of rows with missing column ranges", blkno, off);
-				if (entry->nrows > shape->k)
-					Corrupt(index, "row count above k", blkno, off);
 				/* nrows 0: a block whose insert never finished (crash) */
-				if (entry->nrows > 0 && info.nrows != entry->nrows)
-					Corrupt(index, "segment row count differs from the entry's", blkno, off);
-				memcpy(head, entry, RsrEntryHeaderSize(0, shape->k));
-				if (entry->nrows > 0)
+				if (e.nrows > 0 && info.nrows != e.nrows)
+					RsrPagesCorrupt(&reader, "segment row count differs from the entry's",
+									e.blkno, e.off);
+				memcpy(head, e.entry, RsrEntryHeaderSize(0, shape->k));
+				if (e.nrows > 0)
 				{
 					nheads++;
-					ntuples += entry->nrows;
-					ItemPointerSet(&lastHead, blkno, off);
+					ntuples += e.nrows;
+					ItemPointerSet(&lastHead, e.blkno, e.off);
 				}
-				inBlock = true;
-				nextRange = 0;
 			}
-			else if (!inBlock || entry->range != nextRange)
-				Corrupt(index, "column range out of order", blkno, off);
 			else if (info.nrows < head->nrows)
-				Corrupt(index, "column range with fewer rows than its block", blkno, off);
+				RsrPagesCorrupt(&reader, "column range with fewer rows than its block",
+								e.blkno, e.off);
 
 			/* Reassemble the published rows of the block */
 			for (r = 0; r < head->nrows; r++)
 			{
-				if (rsr_segment_get_row(RsrEntrySegment(entry, shape->k),
-										len - hdr, r, slice,
+				if (rsr_segment_get_row(e.segment, e.segsize, r, slice,
 										shape->rowBytes) != RSR_OK)
-					Corrupt(index, "row cannot be decoded", blkno, off);
-				RsrRangeToRow(shape, entry->range, slice,
+					RsrPagesCorrupt(&reader, "row cannot be decoded", e.blkno, e.off);
+				RsrRangeToRow(shape, e.range, slice,
 							  rows + (Size) r * shape->rowBytes);
 			}
-			nextRange++;
-			if (nextRange == shape->nranges)
-			{
-				AddBlockRows(cs, head, rows, blkno, off);
-				inBlock = false;
-			}
+			if (e.range == shape->nranges - 1)
+				AddBlockRows(cs, head, rows, e.blkno, e.off);
 		}
-		last = blkno;
-		blkno = RsrPageGetOpaque(page)->nextblkno;
-		UnlockReleaseBuffer(buf);
 	}
+	RsrPagesEnd(&reader);
 
 	if (last != metacopy->lastBlkno)
 		Corrupt(index, "last data page differs from the metapage's", last, 0);

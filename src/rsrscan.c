@@ -16,9 +16,9 @@
  *
  * Exact order: the kernels accumulate in float32 while the <#> operator
  * computes in double.  For each TID the scan reports a lower bound of the
- * operator's value, -(score) - bound with bound = rsr_error_bound(dims,
- * sum |q|) plus a margin for the double arithmetic, and sets
- * xs_recheckorderby; the executor recomputes <#> and reorders exactly.
+ * operator's value, -(score * scale) - bound with the scale and bound of
+ * RsrQueryPrepare() (rsrquery.c), and sets xs_recheckorderby; the executor
+ * recomputes <#> and reorders exactly.
  * Lower bounds are returned in ascending order.
  *
  * Copyright (c) 2026, rsr_vector developers
@@ -45,6 +45,7 @@
 
 #include "rsr_gpu.h"
 #include "rsr_index.h"
+#include "rsr_query.h"
 
 #define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
 #define RSR_SCAN_MAX_BATCH	65536	/* largest later batch */
@@ -128,26 +129,18 @@ rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->scanCtx = ctx;
 }
 
-/* The query's floats and their count; errors on a bad array */
-static float *
-QueryFloats(ArrayType *arr, int *count)
+/* Dimension of the rows of the index, 0 while it has none */
+static uint32
+IndexDims(Relation index)
 {
-	int			n;
+	Buffer		metabuf;
+	uint32		dims;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("query must be a one-dimensional array")));
-	if (ARR_ELEMTYPE(arr) != FLOAT4OID)
-		elog(ERROR, "rsr query must be a real[], not type %u",
-			 ARR_ELEMTYPE(arr));
-	if (ARR_HASNULL(arr) && array_contains_nulls(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query must not contain nulls")));
-	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
-	*count = n;
-	return (float *) ARR_DATA_PTR(arr);
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	dims = RsrCheckMeta(index, BufferGetPage(metabuf))->dims;
+	UnlockReleaseBuffer(metabuf);
+	return dims;
 }
 
 /* Make room for `more` slots; new slots start at zero */
@@ -219,7 +212,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	RsrMetaPage meta;
 	RsrShape	shape;
 	BlockNumber blkno;
-	Buffer		bufs[RSR_SCAN_PAGES];
+	RsrPageReader reader;
 	RsrSegmentRef *refs;
 	size_t		refcap = 1024;
 	RsrBlockMask *masks;
@@ -243,10 +236,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	if (shape.dims == 0)
 		return;					/* no row yet */
 	if (Q != NULL && dims != shape.dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %u dimensions, not %u", shape.dims, dims),
-				 errdetail("The query of an rsr index scan must have the dimension of the index.")));
+		RsrQueryDimsError((int) shape.dims, (int) dims);
 
 	refs = palloc(refcap * sizeof(RsrSegmentRef));
 	masks = palloc(maskcap * sizeof(RsrBlockMask));
@@ -256,82 +246,48 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		work = palloc(Max(worksize, 1));
 	}
 
-	while (BlockNumberIsValid(blkno))
+	RsrPagesBegin(&reader, index, &shape, blkno, NULL, BUFFER_LOCK_SHARE);
+	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
-		int			nbufs = 0;
+		RsrEntryItem e;
 		size_t		nrefs = 0;
 		size_t		nmasks = 0;
 		size_t		i;
 		RsrStatus	status = RSR_OK;
 
-		/* Pin and share-lock up to RSR_SCAN_PAGES pages in chain order */
-		while (nbufs < RSR_SCAN_PAGES && BlockNumberIsValid(blkno))
+		/* List the segments of up to RSR_SCAN_PAGES locked pages */
+		while (RsrPagesNextEntry(&reader, &e))
 		{
-			Buffer		buf;
-			Page		page;
-			OffsetNumber off;
-			OffsetNumber maxoff;
-
-			buf = ReadBuffer(index, blkno);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			bufs[nbufs++] = buf;
-			page = BufferGetPage(buf);
-			if (PageIsNew(page) || RsrPageIsMeta(page) ||
-				RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("rsr index \"%s\" has a bad data page at block %u",
-								RelationGetRelationName(index), blkno)));
-
-			maxoff = PageGetMaxOffsetNumber(page);
-			for (off = FirstOffsetNumber; off <= maxoff; off++)
+			if (e.range == 0)
 			{
-				ItemId		itemid = PageGetItemId(page, off);
-				RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-				size_t		len = ItemIdGetLength(itemid);
-				size_t		hdr;
-
-				if (len < offsetof(RsrEntryData, tids))
-					continue;
-				hdr = RsrEntryHeaderSize(entry->range, shape.k);
-				if (len < hdr)
-					continue;
-				if (entry->range == 0)
+				GrowSlots(sc, shape.k);
+				if (nmasks == maskcap)
 				{
-					uint32		nrows = Min(entry->nrows, shape.k);
-
-					GrowSlots(sc, shape.k);
-					if (nmasks == maskcap)
-					{
-						maskcap *= 2;
-						masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
-					}
-					masks[nmasks].base = sc->nslots;
-					masks[nmasks].nrows = nrows;
-					masks[nmasks].deadmask = entry->deadmask;
-					nmasks++;
-					memcpy(sc->tids + sc->nslots, entry->tids,
-						   nrows * sizeof(ItemPointerData));
-					sc->nslots += shape.k;
+					maskcap *= 2;
+					masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
 				}
-				else if (sc->nslots == 0)
-					continue;	/* range before any head: orphan */
-
-				sc->nentries++;
-				sc->segbytes += len - hdr;
-				if (Q == NULL)
-					continue;
-				if (nrefs == refcap)
-				{
-					refcap *= 2;
-					refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
-				}
-				refs[nrefs].data = (const uint8 *) entry + hdr;
-				refs[nrefs].size = len - hdr;
-				refs[nrefs].out = sc->nslots - shape.k;
-				nrefs++;
+				masks[nmasks].base = sc->nslots;
+				masks[nmasks].nrows = e.nrows;
+				masks[nmasks].deadmask = e.entry->deadmask;
+				nmasks++;
+				memcpy(sc->tids + sc->nslots, e.entry->tids,
+					   e.nrows * sizeof(ItemPointerData));
+				sc->nslots += shape.k;
 			}
-			blkno = RsrPageGetOpaque(page)->nextblkno;
+
+			sc->nentries++;
+			sc->segbytes += e.segsize;
+			if (Q == NULL)
+				continue;
+			if (nrefs == refcap)
+			{
+				refcap *= 2;
+				refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
+			}
+			refs[nrefs].data = e.segment;
+			refs[nrefs].size = e.segsize;
+			refs[nrefs].out = sc->nslots - shape.k;
+			nrefs++;
 		}
 
 		/* Threads only compute on the pinned pages: no ereport in between */
@@ -349,8 +305,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			RsrThreadsEnd(&mask);
 		}
 
-		for (i = 0; i < (size_t) nbufs; i++)
-			UnlockReleaseBuffer(bufs[i]);
+		RsrPagesReleaseBatch(&reader);
 		RsrCheckStatus(status, "rsr index scan");
 
 		/* Empty and dead slots never come out of top-n */
@@ -368,6 +323,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			FlushSlots(sc, masks[nmasks - 1].base);
 		CHECK_FOR_INTERRUPTS();
 	}
+	RsrPagesEnd(&reader);
 	if (sc->flush != NULL)
 		FlushSlots(sc, sc->nslots);
 
@@ -444,45 +400,16 @@ StartScan(IndexScanDesc scan)
 	else
 	{
 		ArrayType  *arr = DatumGetArrayTypePCopy(key->sk_argument);
+		uint32		dims = IndexDims(scan->indexRelation);
+		RsrQuery	pq;
 		float	   *q;
-		double		qabs = 0;
 		int			n;
-		int			j;
 
-		q = QueryFloats(arr, &n);
-		for (j = 0; j < n; j++)
-			qabs += fabs((double) q[j]);
-		if (isnan(qabs) || isinf(qabs))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("query must not contain NaN or infinity")));
-
-		/*
-		 * The float32 kernel's error bound against the exact value, plus the
-		 * error of the operator's double sum (at most n ulps of sum |q|) and
-		 * a rounding margin for -score - bound itself.
-		 */
-		so->bound = rsr_error_bound(n, qabs) + qabs * (n + 4) * DBL_EPSILON +
-			DBL_MIN;
-
-		/*
-		 * No float32 partial sum may overflow (inf - inf gives NaN, which
-		 * top-n never selects): every partial sum is at most sum |q|, so
-		 * score q * 2^-e with sum |q| * 2^-e < FLT_MAX / 4.  Scaling by a
-		 * power of two is exact except for values it makes subnormal; each
-		 * loses less than FLT_TRUE_MIN * 2^e, added to the bound.
-		 */
-		so->scale = 1.0;
-		if (qabs >= FLT_MAX / 4)
-		{
-			int			e;
-
-			(void) frexp(qabs / (FLT_MAX / 4), &e);
-			for (j = 0; j < n; j++)
-				q[j] = ldexpf(q[j], -e);
-			so->scale = ldexp(1.0, e);
-			so->bound += n * ldexp(FLT_TRUE_MIN, e);
-		}
+		/* Checked as the operator checks it against the rows */
+		q = RsrQueryFromArray(arr, dims > 0 ? (int) dims : -1, &n);
+		RsrQueryPrepare(q, n, q, &pq);
+		so->scale = pq.scale;
+		so->bound = pq.bound;
 		so->query = q;
 		so->queryDims = n;
 		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);

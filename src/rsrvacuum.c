@@ -20,9 +20,9 @@
 
 #include "rsr_index.h"
 
-/* The first data page and k, from the metapage (locked only while read) */
+/* The first data page and the shape, from the metapage (locked only while read) */
 static BlockNumber
-FirstDataBlock(Relation index, uint32 *k)
+FirstDataBlock(Relation index, RsrShape *shape)
 {
 	Buffer		metabuf;
 	RsrMetaPage meta;
@@ -32,7 +32,7 @@ FirstDataBlock(Relation index, uint32 *k)
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
 	blkno = meta->dims > 0 ? meta->firstBlkno : InvalidBlockNumber;
-	*k = meta->k;
+	RsrShapeFromMeta(meta, shape);
 	UnlockReleaseBuffer(metabuf);
 	return blkno;
 }
@@ -72,52 +72,39 @@ static void
 WalkHeads(IndexVacuumInfo *info, bool modify, HeadVisitor visit, void *arg)
 {
 	Relation	index = info->index;
-	uint32		k;
-	BlockNumber blkno = FirstDataBlock(index, &k);
+	RsrShape	shape;
+	BlockNumber blkno = FirstDataBlock(index, &shape);
+	RsrPageReader reader;
 
-	while (BlockNumberIsValid(blkno))
+	RsrPagesBegin(&reader, index, &shape, blkno, info->strategy,
+				  modify ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
+	for (;;)
 	{
-		Buffer		buf;
 		GenericXLogState *xlog = NULL;
-		Page		page;
-		OffsetNumber off;
-		OffsetNumber maxoff;
+		RsrEntryItem e;
 		bool		changed = false;
 
 		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 info->strategy);
+		if (RsrPagesReadBatch(&reader, 1) == 0)
+			break;
 		if (modify)
 		{
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			xlog = GenericXLogStart(index);
-			page = GenericXLogRegisterBuffer(xlog, buf, 0);
-		}
-		else
-		{
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
+			RsrPagesUsePage(&reader, 0,
+							GenericXLogRegisterBuffer(xlog, reader.bufs[0], 0));
 		}
 
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		itemid = PageGetItemId(page, off);
-			RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-
-			if (ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, k) ||
-				entry->range != 0)
-				continue;
-			changed |= visit(entry, Min(entry->nrows, k), arg);
-		}
-		blkno = RsrPageGetOpaque(page)->nextblkno;
+		while (RsrPagesNextEntry(&reader, &e))
+			if (e.range == 0)
+				changed |= visit(e.entry, e.nrows, arg);
 
 		if (xlog != NULL && changed)
 			GenericXLogFinish(xlog);
 		else if (xlog != NULL)
 			GenericXLogAbort(xlog);
-		UnlockReleaseBuffer(buf);
+		RsrPagesReleaseBatch(&reader);
 	}
+	RsrPagesEnd(&reader);
 }
 
 /* State of a bulk delete */

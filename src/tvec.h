@@ -50,7 +50,4 @@ typedef struct Tvec
 /* tvec.c */
 extern Tvec *InitTvec(int dim);
 
-/* tvec_ops.c */
-extern float4 *RsrQueryFromArray(ArrayType *a, int expected_dim, int *dim_out);
-
 #endif							/* TVEC_H */

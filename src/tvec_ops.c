@@ -27,6 +27,7 @@
 #include "utils/array.h"
 #include "utils/varbit.h"
 
+#include "rsr_query.h"
 #include "tvec.h"
 
 PG_FUNCTION_INFO_V1(tvec_inner_product);
@@ -36,75 +37,6 @@ PG_FUNCTION_INFO_V1(bit_negative_inner_product);
 PG_FUNCTION_INFO_V1(ternary_quantize);
 PG_FUNCTION_INFO_V1(ternary_quantize_threshold);
 PG_FUNCTION_INFO_V1(binary_quantize);
-
-/*
- * Check a query array and return its values.
- *
- * The array must be a one-dimensional real[] without NULLs, NaN or
- * infinities, of exactly expected_dim elements (any length from 1 to
- * TVEC_MAX_DIM when expected_dim is -1).  The result points into the
- * array's own data (float4 elements without NULLs are contiguous), so it
- * lives as long as the array; *dim_out receives the length.
- */
-float4 *
-RsrQueryFromArray(ArrayType *a, int expected_dim, int *dim_out)
-{
-	float4	   *x;
-	int			n;
-
-	if (ARR_ELEMTYPE(a) != FLOAT4OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query must be a real[] array")));
-
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array must be 1-D")));
-
-	if (ARR_HASNULL(a) && array_contains_nulls(a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("array must not contain nulls")));
-
-	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
-	if (expected_dim >= 0)
-	{
-		if (n != expected_dim)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d",
-							expected_dim, n)));
-	}
-	else
-	{
-		if (n < 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("vector must have at least 1 dimension")));
-		if (n > TVEC_MAX_DIM)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("vector cannot have more than %d dimensions",
-							TVEC_MAX_DIM)));
-	}
-
-	x = (float4 *) ARR_DATA_PTR(a);
-	for (int j = 0; j < n; j++)
-	{
-		if (unlikely(isnan(x[j])))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("NaN not allowed in vector")));
-		if (unlikely(isinf(x[j])))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("infinite value not allowed in vector")));
-	}
-
-	*dim_out = n;
-	return x;
-}
 
 /*
  * Load up to 8 bytes of a bit plane as a word in which bit k is element k
@@ -210,10 +142,7 @@ GetQuery(FunctionCallInfo fcinfo, int argno, int expected_dim)
 		memcmp(cache->raw, raw, rawsize) == 0)
 	{
 		if (cache->dim != expected_dim)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d",
-							expected_dim, cache->dim)));
+			RsrQueryDimsError(expected_dim, cache->dim);
 		return cache->q;
 	}
 

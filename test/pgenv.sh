@@ -99,3 +99,20 @@ stop_cluster() {
 	[ -f "$1/data/postmaster.pid" ] && as_pg "$2/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1
 	return 0
 }
+
+# prove_tap DIR TESTS...: run TAP tests as the server's user against the
+# private installation (make_tmp_install first), with DIR as their scratch
+# space; prints the tail of each server log when a test fails.
+prove_tap() {
+	local tdir=$1 pgxs rc
+	shift
+	pgxs=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
+	mkdir -p "$tdir/tmp_check"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$tdir"
+	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
+		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$RSR_ROOT" \
+		prove -I "$pgxs/test/perl" -I test/t ${PROVE_FLAGS:-} "$@"
+	rc=$?
+	[ $rc -ne 0 ] && for f in "$tdir"/tmp_check/log/*; do echo "---- $f"; tail -n 40 "$f"; done
+	return $rc
+}

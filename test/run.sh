@@ -97,20 +97,10 @@ regress() {
 stage "pg_regress" regress
 
 tap() {
-	local pgxs tdir
 	shopt -s nullglob
 	local tests=(test/t/*.pl)
 	[ ${#tests[@]} -eq 0 ] && { echo "no TAP tests"; return 0; }
-	pgxs=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
-	tdir=$work/tap
-	mkdir -p "$tdir/tmp_check"
-	[ "$(id -u)" = 0 ] && chown -R postgres: "$tdir"
-	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
-		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$PWD" \
-		prove -I "$pgxs/test/perl" -I test/t ${PROVE_FLAGS:-} "${tests[@]}"
-	local rc=$?
-	[ $rc -ne 0 ] && for f in "$tdir"/tmp_check/log/*; do echo "---- $f"; tail -n 40 "$f"; done
-	return $rc
+	prove_tap "$work/tap" "${tests[@]}"
 }
 stage "TAP" tap
 

@@ -131,6 +131,12 @@ sub damage_and_repair
 	($ret, $out, $err) = $node->psql('postgres', "SELECT rsr_index_check('items_v')");
 	isnt($ret, 0, "$a{name}: rsr_index_check fails");
 	like($err, $a{check_error}, "$a{name}: rsr_index_check says why");
+	if ($a{vacuum_error})
+	{
+		($ret, $out, $err) = $node->psql('postgres', 'VACUUM items');
+		isnt($ret, 0, "$a{name}: VACUUM fails");
+		like($err, $a{vacuum_error}, "$a{name}: VACUUM says why, as the others");
+	}
 
 	is($node->safe_psql('postgres', 'SELECT 1'), '1', "$a{name}: the server is still up");
 	$node->safe_psql('postgres', 'REINDEX INDEX items_v');
@@ -143,7 +149,7 @@ damage_and_repair(
 	name => 'segment header',
 	offset => sub { first_segment_offset() + 4 },
 	bytes => "\xff" x 8,
-	scan_error => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" has a bad data page)/,
+	scan_error => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" is inconsistent)/,
 	check_error => qr/ERROR:  rsr index "items_v" is inconsistent/);
 
 # Payload bytes pass the header checks the kernels make; rsr_index_check
@@ -153,8 +159,25 @@ damage_and_repair(
 	name => 'segment payload',
 	offset => sub { first_segment_offset() + 32 },
 	bytes => "\xa5" x 16,
-	scan_error_if_any => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" has a bad data page)/,
+	scan_error_if_any => qr/ERROR:  (corrupted rsr segment found in rsr index scan|rsr index "items_v" is inconsistent)/,
 	check_error => qr/ERROR:  rsr index "items_v" is inconsistent/);
+
+# File offset of the first entry of data block 1 (server stopped)
+sub first_entry_offset
+{
+	my $lp = unpack('V', read_bytes($file, $blcksz + 24, 4));
+	return $blcksz + ($lp & 0x7fff);
+}
+
+# An entry header naming a column range the index does not have: every
+# reader of the pages (scan, VACUUM, rsr_index_check) reports it the same way
+damage_and_repair(
+	name => 'entry header',
+	offset => sub { first_entry_offset() },
+	bytes => "\xff\xff",
+	scan_error => qr/ERROR:  rsr index "items_v" is inconsistent: bad entry header/,
+	check_error => qr/ERROR:  rsr index "items_v" is inconsistent: bad entry header/,
+	vacuum_error => qr/ERROR:  rsr index "items_v" is inconsistent: bad entry header/);
 
 damage_and_repair(
 	name => 'metapage magic',

@@ -1,0 +1,250 @@
+/*-------------------------------------------------------------------------
+ *
+ * rsrpages.c
+ *	  The one reader of rsr index pages: entries in chain order, over
+ *	  locked buffers or over page images, with one set of rules for bad
+ *	  pages and bad items.
+ *
+ * Every walk over the data pages goes through here: the ordered scan, the
+ * GPU client (which copies the pages it reads), the GPU worker (which
+ * parses those copies), VACUUM and rsr_index_check.  A page or an entry
+ * that breaks the format is reported the same way everywhere, with
+ * ERRCODE_INDEX_CORRUPTED and "rsr index ... is inconsistent: <what>".
+ * The checks are the structural ones, cheap enough for every scan: the
+ * page header and special space, the item bounds, the entry header, the
+ * head's row count, the order of column ranges.  The engine's own
+ * validation of segment bytes stays with the kernels and rsr_index_check.
+ *
+ * Pages of the buffer source are read in batches (at most RSR_SCAN_PAGES,
+ * all pinned and locked at once) so that the caller can run a kernel over
+ * a whole batch; the caller releases a batch before reading the next.
+ *
+ * Copyright (c) 2026, rsr_vector developers
+ *
+ * IDENTIFICATION
+ *	  src/rsrpages.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+
+#include "rsr_index.h"
+
+/* Report a broken index the same way from every reader */
+void
+RsrPagesCorrupt(const RsrPageReader *r, const char *what, BlockNumber blkno,
+				OffsetNumber off)
+{
+	if (r->index != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s", r->name, what),
+				 errdetail("Found at block %u, item %u.", blkno, off)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("rsr index \"%s\" is inconsistent: %s", r->name, what),
+			 errdetail("Found at page %u of the copy, item %u.", blkno, off)));
+}
+
+/* Start reading the chain from `first` (InvalidBlockNumber: no page) */
+void
+RsrPagesBegin(RsrPageReader *r, Relation index, const RsrShape *shape,
+			  BlockNumber first, BufferAccessStrategy strategy, int lockmode)
+{
+	memset(r, 0, sizeof(RsrPageReader));
+	r->index = index;
+	r->name = RelationGetRelationName(index);
+	r->k = shape->k;
+	r->nranges = shape->nranges;
+	r->strategy = strategy;
+	r->lockmode = lockmode;
+	r->next = first;
+	r->last = InvalidBlockNumber;
+	r->relBlocks = RelationGetNumberOfBlocks(index);
+}
+
+/* Start reading `npages` page images, in chain order */
+void
+RsrPagesBeginImages(RsrPageReader *r, const char *name, uint32 k,
+					uint32 nranges, const char *images, uint32 npages)
+{
+	memset(r, 0, sizeof(RsrPageReader));
+	r->name = name;
+	r->k = k;
+	r->nranges = nranges;
+	r->images = images;
+	r->nimages = npages;
+	r->next = npages > 0 ? 0 : InvalidBlockNumber;
+}
+
+/* The header and special space must be those of an rsr data page */
+static void
+CheckPage(const RsrPageReader *r, Page page, BlockNumber blkno)
+{
+	PageHeader	ph = (PageHeader) page;
+
+	if (PageIsNew(page) ||
+		ph->pd_special != BLCKSZ - MAXALIGN(sizeof(RsrPageOpaqueData)) ||
+		ph->pd_lower < SizeOfPageHeaderData || ph->pd_lower > ph->pd_upper ||
+		ph->pd_upper > ph->pd_special ||
+		RsrPageIsMeta(page) || RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID)
+		RsrPagesCorrupt(r, "not a data page", blkno, 0);
+}
+
+/*
+ * The chain goes forward through pages of the relation.  The relation may
+ * have grown since the reader started (inserts go on during scans).
+ */
+static void
+CheckChain(RsrPageReader *r, BlockNumber blkno)
+{
+	if (blkno >= r->relBlocks)
+		r->relBlocks = RelationGetNumberOfBlocks(r->index);
+	if (blkno == RSR_METAPAGE_BLKNO || blkno >= r->relBlocks ||
+		(BlockNumberIsValid(r->last) && blkno <= r->last))
+		RsrPagesCorrupt(r, "broken page chain", blkno, 0);
+}
+
+/*
+ * Release the pages of the current batch, then read (pin, lock, check) up
+ * to `maxpages` next ones; the number read, 0 at the end of the chain
+ */
+int
+RsrPagesReadBatch(RsrPageReader *r, int maxpages)
+{
+	Assert(maxpages >= 1 && maxpages <= RSR_SCAN_PAGES);
+	RsrPagesReleaseBatch(r);
+	r->npages = 0;
+	r->cur = 0;
+	r->off = FirstOffsetNumber;
+
+	while (r->npages < maxpages && BlockNumberIsValid(r->next))
+	{
+		BlockNumber blkno = r->next;
+		Page		page;
+
+		if (r->index != NULL)
+		{
+			Buffer		buf;
+
+			CheckChain(r, blkno);
+			buf = ReadBufferExtended(r->index, MAIN_FORKNUM, blkno,
+									 RBM_NORMAL, r->strategy);
+			LockBuffer(buf, r->lockmode);
+			r->bufs[r->npages] = buf;
+			r->nbufs = r->npages + 1;
+			page = BufferGetPage(buf);
+		}
+		else
+			page = (Page) (r->images + (Size) blkno * BLCKSZ);
+		r->pages[r->npages] = page;
+		r->blknos[r->npages] = blkno;
+		r->npages++;
+		CheckPage(r, page, blkno);
+
+		r->last = blkno;
+		if (r->index != NULL)
+			r->next = RsrPageGetOpaque(page)->nextblkno;
+		else
+			r->next = blkno + 1 < r->nimages ? blkno + 1 : InvalidBlockNumber;
+	}
+	return r->npages;
+}
+
+/* Unlock and unpin the pages of the current batch (buffer source) */
+void
+RsrPagesReleaseBatch(RsrPageReader *r)
+{
+	int			i;
+
+	for (i = 0; i < r->nbufs; i++)
+		UnlockReleaseBuffer(r->bufs[i]);
+	r->nbufs = 0;
+}
+
+/* Read entries from `page` instead of page i of the batch (a WAL copy) */
+void
+RsrPagesUsePage(RsrPageReader *r, int i, Page page)
+{
+	Assert(i >= 0 && i < r->npages);
+	r->pages[i] = page;
+}
+
+/*
+ * The next entry of the batch, checked; false after its last one.  A head
+ * (range 0) opens a block of rows; ranges 1..nranges-1 must follow it in
+ * order.  A block whose head publishes no row yet (an insert under way, or
+ * one a crash interrupted) may lack ranges.
+ */
+bool
+RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
+{
+	while (r->cur < r->npages)
+	{
+		Page		page = r->pages[r->cur];
+		BlockNumber blkno = r->blknos[r->cur];
+		PageHeader	ph = (PageHeader) page;
+		OffsetNumber off = r->off;
+		ItemId		itemid;
+		RsrEntry	entry;
+		size_t		len;
+		size_t		hdr;
+
+		if (off > PageGetMaxOffsetNumber(page))
+		{
+			r->cur++;
+			r->off = FirstOffsetNumber;
+			continue;
+		}
+		r->off++;
+
+		itemid = PageGetItemId(page, off);
+		len = ItemIdGetLength(itemid);
+		if (!ItemIdIsNormal(itemid) || len < offsetof(RsrEntryData, tids) ||
+			ItemIdGetOffset(itemid) < ph->pd_upper ||
+			ItemIdGetOffset(itemid) + len > ph->pd_special)
+			RsrPagesCorrupt(r, "bad item", blkno, off);
+		entry = (RsrEntry) PageGetItem(page, itemid);
+		hdr = RsrEntryHeaderSize(entry->range, r->k);
+		if (len < hdr || entry->range >= r->nranges)
+			RsrPagesCorrupt(r, "bad entry header", blkno, off);
+
+		if (entry->range == 0)
+		{
+			if (entry->nrows > r->k)
+				RsrPagesCorrupt(r, "row count above k", blkno, off);
+			if (r->inBlock && r->headRows > 0)
+				RsrPagesCorrupt(r, "block of rows with missing column ranges",
+								blkno, off);
+			r->inBlock = true;
+			r->headRows = entry->nrows;
+			r->nextRange = 0;
+		}
+		else if (!r->inBlock || entry->range != r->nextRange)
+			RsrPagesCorrupt(r, "column range out of order", blkno, off);
+		r->nextRange++;
+		if (r->nextRange == r->nranges)
+			r->inBlock = false;
+
+		e->blkno = blkno;
+		e->off = off;
+		e->entry = entry;
+		e->range = entry->range;
+		e->nrows = r->headRows;
+		e->segment = (const uint8 *) entry + hdr;
+		e->segsize = len - hdr;
+		return true;
+	}
+	return false;
+}
+
+/* Release what the reader holds */
+void
+RsrPagesEnd(RsrPageReader *r)
+{
+	RsrPagesReleaseBatch(r);
+	r->npages = 0;
+}
