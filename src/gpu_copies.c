@@ -153,7 +153,7 @@ ParsePages(IndexCopy *c)
 					   e.nrows * sizeof(ItemPointerData));
 				for (r = 0; r < c->k; r++)
 					c->live[c->nslots + r] = r < e.nrows &&
-						(e.entry->deadmask & (1 << r)) == 0;
+						(e.entry->deadmask & ((uint32) 1 << r)) == 0;
 				c->nslots += c->k;
 			}
 
@@ -169,7 +169,7 @@ ParsePages(IndexCopy *c)
 		}
 	}
 	RsrPagesEnd(&reader);
-	if (c->nslots > PG_UINT32_MAX - RSR_MAX_K)
+	if (c->nslots > PG_UINT32_MAX - RSR_INDEX_MAX_K)
 		elog(ERROR, "rsr index too large for the gpu worker");
 
 	/* every block opens with its head entry, so each has at least one ref */
@@ -189,7 +189,7 @@ ParsePages(IndexCopy *c)
 static void
 UploadCopy(IndexCopy *c)
 {
-	Size		cap = c->nslots + RSR_MAX_K;	/* nout <= nslots - k + RSR_MAX_K */
+	Size		cap = c->nslots + RSR_INDEX_MAX_K;	/* nout <= nslots - k + RSR_INDEX_MAX_K */
 	uint8	   *live;
 	RsrSegmentInfo info;
 	RsrCudaStatus status;
@@ -213,7 +213,7 @@ UploadCopy(IndexCopy *c)
 			live[i] = i < c->nslots && c->live[i];
 		status = GpuCuda.index_upload(0, c->refs, c->nrefs, NULL, &c->cuda, &c->nout);
 		if (status == RSR_CUDA_OK && c->nout > cap)
-			status = RSR_CUDA_EINVAL;	/* cannot happen: blocks of <= RSR_MAX_K rows */
+			status = RSR_CUDA_EINVAL;	/* cannot happen: blocks of <= RSR_INDEX_MAX_K rows */
 		if (status == RSR_CUDA_OK)
 			status = GpuCuda.index_set_live(c->cuda, live, c->nout, NULL);
 		pfree(live);

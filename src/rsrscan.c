@@ -55,7 +55,7 @@ typedef struct RsrBlockMask
 {
 	uint64		base;			/* slot of the block's row 0 */
 	uint16		nrows;			/* rows published */
-	uint16		deadmask;		/* bit r set = row r is dead */
+	uint32		deadmask;		/* bit r set = row r is dead */
 } RsrBlockMask;
 
 typedef struct RsrScanOpaqueData
@@ -147,7 +147,7 @@ IndexDims(Relation index)
 static void
 GrowSlots(RsrScores *sc, uint64 more)
 {
-	uint64		need = sc->nslots + more + RSR_MAX_K;
+	uint64		need = sc->nslots + more + RSR_INDEX_MAX_K;
 	uint64		newcap;
 
 	if (need <= sc->capacity)
@@ -220,6 +220,10 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	void	   *work = NULL;
 	size_t		worksize = 0;
 	int			threads = rsr_threads;
+	RsrSegmentRef *carry = NULL;	/* tiles: a block cut by the batch end */
+	size_t		ncarry = 0;
+	RsrBlockMask carryMask = {0};
+	const uint8 **consumed = NULL;	/* copies scored by this batch */
 
 	Assert(batch >= 1 && batch <= RSR_MAX_BATCH);
 
@@ -253,7 +257,23 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		size_t		nrefs = 0;
 		size_t		nmasks = 0;
 		size_t		i;
+		size_t		lastHead = 0;
+		size_t		nconsumed = ncarry;
+		RsrBlockMask consumedMask = carryMask;
 		RsrStatus	status = RSR_OK;
+
+		/* tiles score whole blocks: the part of one cut by the last batch */
+		for (i = 0; i < ncarry; i++)
+		{
+			if (nrefs == refcap)
+			{
+				refcap *= 2;
+				refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
+			}
+			refs[nrefs++] = carry[i];
+			consumed[i] = carry[i].data;
+		}
+		ncarry = 0;
 
 		/* List the segments of up to RSR_SCAN_PAGES locked pages */
 		while (RsrPagesNextEntry(&reader, &e))
@@ -284,10 +304,41 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 				refcap *= 2;
 				refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
 			}
+			if (e.range == 0)
+				lastHead = nrefs;
 			refs[nrefs].data = e.segment;
 			refs[nrefs].size = e.segsize;
 			refs[nrefs].out = sc->nslots - shape.k;
 			nrefs++;
+		}
+
+		/* tiles: keep a copy of the last block if its ranges go on */
+		if (shape.layout == RSR_LAYOUT_TILE && Q != NULL)
+		{
+			size_t		nlast = nrefs - lastHead;
+
+			if (nrefs > 0 && nlast < shape.nranges)
+			{
+				if (carry == NULL)
+				{
+					carry = palloc(shape.nranges * sizeof(RsrSegmentRef));
+					consumed = palloc(shape.nranges * sizeof(uint8 *));
+				}
+				for (i = 0; i < nlast; i++)
+				{
+					uint8	   *copy = palloc(refs[lastHead + i].size);
+
+					memcpy(copy, refs[lastHead + i].data, refs[lastHead + i].size);
+					carry[i] = refs[lastHead + i];
+					carry[i].data = copy;
+				}
+				ncarry = nlast;
+				nrefs = lastHead;
+				if (lastHead >= nconsumed)
+					carryMask = masks[nmasks - 1];	/* else: the same block */
+				else
+					nconsumed = 0;	/* the carried block goes on: not scored */
+			}
 		}
 
 		/* Threads only compute on the pinned pages: no ereport in between */
@@ -296,7 +347,10 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			sigset_t	mask;
 
 			RsrThreadsBegin(&mask);
-			if (batch == 1)
+			if (shape.layout == RSR_LAYOUT_TILE)
+				status = rsr_tile_exact(refs, nrefs, Q, batch, shape.dims,
+										sc->scores, threads);
+			else if (batch == 1)
 				status = rsr_gemv(refs, nrefs, Q, shape.dims, sc->scores,
 								  work, worksize, threads);
 			else
@@ -306,6 +360,20 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		}
 
 		RsrPagesReleaseBatch(&reader);
+		if (nconsumed > 0 && (ncarry == 0 || lastHead >= nconsumed))
+		{
+			/* the copies of the carried block were scored: mask it too */
+			for (i = 0; i < nconsumed; i++)
+				pfree((void *) consumed[i]);
+			if (nmasks == maskcap)
+			{
+				maskcap *= 2;
+				masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
+			}
+			memmove(masks + 1, masks, nmasks * sizeof(RsrBlockMask));
+			masks[0] = consumedMask;
+			nmasks++;
+		}
 		RsrCheckStatus(status, "rsr index scan");
 
 		/* Empty and dead slots never come out of top-n */
@@ -315,12 +383,19 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			uint32		b;
 
 			for (r = 0; r < shape.k; r++)
-				if (r >= masks[i].nrows || (masks[i].deadmask & (1 << r)))
+				if (r >= masks[i].nrows || (masks[i].deadmask & ((uint32) 1 << r)))
 					for (b = 0; b < batch; b++)
 						sc->scores[(masks[i].base + r) * batch + b] = NAN;
 		}
 		if (sc->flush != NULL && nmasks > 0)
-			FlushSlots(sc, masks[nmasks - 1].base);
+		{
+			uint64		shift = masks[nmasks - 1].base;
+
+			FlushSlots(sc, shift);
+			for (i = 0; i < ncarry; i++)
+				carry[i].out -= (uint32) shift;
+			carryMask.base -= shift;
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
 	RsrPagesEnd(&reader);

@@ -33,6 +33,7 @@ static relopt_enum_elt_def rsr_layout_values[] = {
 	{"auto", RSR_LAYOUT_OPTION_AUTO},
 	{"perm", RSR_LAYOUT_OPTION_PERM},
 	{"bucket", RSR_LAYOUT_OPTION_BUCKET},
+	{"tile", RSR_LAYOUT_OPTION_TILE},
 	{(const char *) NULL}
 };
 
@@ -44,12 +45,12 @@ RsrInitReloptions(void)
 {
 	rsr_relopt_kind = add_reloption_kind();
 	add_int_reloption(rsr_relopt_kind, "k",
-					  "Rows per block (segment height), 1..16; chosen from the dimension when not set",
+					  "Rows per block (segment height) of layouts perm and bucket, 1..16; chosen from the dimension when not set",
 					  0, 1, RSR_MAX_K, AccessExclusiveLock);
 	add_enum_reloption(rsr_relopt_kind, "layout",
-					   "Segment layout: auto, perm (permutation + groups) or bucket (column codes)",
+					   "Segment layout: auto, perm (permutation + groups), bucket (column codes) or tile (32-row tiles)",
 					   rsr_layout_values, RSR_LAYOUT_OPTION_AUTO,
-					   "Valid values are \"auto\", \"perm\" and \"bucket\".",
+					   "Valid values are \"auto\", \"perm\", \"bucket\" and \"tile\".",
 					   AccessExclusiveLock);
 }
 
@@ -171,7 +172,8 @@ RsrCheckMeta(Relation index, Page page)
 						RelationGetRelationName(index), meta->version,
 						RSR_FORMAT_VERSION),
 				 errhint("Please REINDEX it.")));
-	if (meta->dims > RSR_MAX_DIMS || meta->k > RSR_MAX_K ||
+	if (meta->dims > RSR_MAX_DIMS ||
+		(meta->dims > 0 && !rsr_k_valid_for((RsrLayout) meta->layout, meta->k)) ||
 		meta->nranges > RSR_MAX_RANGES ||
 		(meta->dims > 0 && (meta->k < 1 || meta->nranges < 1 ||
 							meta->rangeCols < 1)))
@@ -272,17 +274,27 @@ RsrChooseShape(Relation index, RsrKind kind, uint32 dims, double rows,
 	uint32		maxcols;
 
 	rsr_choose(kind, dims, rows > 0 ? (uint64) rows : 0, 1, &k, &layout);
-	if (layout == RSR_LAYOUT_TILE)
+	if (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO)
 	{
-		/* the index does not store tiles yet: the layout (b) choice */
-		layout = RSR_LAYOUT_BUCKET;
-		k = rsr_choose_bucket_k(kind, dims, 1);
+		layout = (RsrLayout) opts->layout;
+		k = layout == RSR_LAYOUT_TILE ? RSR_TILE_ROWS :
+			rsr_choose_bucket_k(kind, dims, 1);
 	}
 	if (opts && opts->k > 0)
+	{
+		/* a chosen height is one of the layouts that take it */
+		if (layout == RSR_LAYOUT_TILE &&
+			opts->layout == RSR_LAYOUT_OPTION_TILE && opts->k != RSR_TILE_ROWS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("layout \"tile\" stores blocks of %d rows, not k = %d",
+							RSR_TILE_ROWS, opts->k)));
+		if (layout == RSR_LAYOUT_TILE &&
+			opts->layout == RSR_LAYOUT_OPTION_AUTO)
+			layout = RSR_LAYOUT_BUCKET;
 		k = opts->k;
-	if (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO)
-		layout = (RsrLayout) opts->layout;
-	if (k < 1 || k > RSR_MAX_K)
+	}
+	if (!rsr_k_valid_for(layout, k))
 		elog(ERROR, "rsr engine chose an invalid k %u", k);
 
 	maxcols = rsr_segment_max_cols(kind, layout, k,

@@ -286,6 +286,16 @@ extern RsrStatus rsr_tile_scores(const void *const *tq, uint32_t nq,
 								 const RsrTileRef *refs, size_t nrefs,
 								 double *A, int threads);
 
+/*
+ * Exact scores rounded to float of whole blocks of tile segments listed as
+ * RsrSegmentRef: Y[(out + r) * batch + b] = (float) S (assigned, not
+ * added; the segments of a block adjacent and covering [0, dims)).  For
+ * callers of the float kernels that meet a tile index: within their bound.
+ */
+extern RsrStatus rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs,
+								const float *Q, uint32_t batch, uint32_t dims,
+								float *Y, int threads);
+
 /* Exact score of a packed row (the reference the kernels are checked against) */
 extern double rsr_exact_score(RsrKind kind, const uint8_t *row, uint32_t dims,
 							  const float *q);

@@ -860,3 +860,112 @@ rsr_tile_scores(const void *const *tq, uint32_t nq, const RsrTileRef *refs,
 	return rsr_tile_scores_with(rsr_tile_active, tq, nq, refs, nrefs, A,
 								threads);
 }
+
+/*
+ * Exact scores, rounded to float, of the rows of whole blocks of tile
+ * segments: Y[(out + r) * batch + b] = (float) S for query Q[b] (the float
+ * nearest the exact double score, within the float kernels' bound).  The
+ * segments of one block (same out) are adjacent, in column order, and
+ * cover [0, dims).
+ */
+RsrStatus
+rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs, const float *Q,
+			   uint32_t batch, uint32_t dims, float *Y, int threads)
+{
+	int			status = RSR_OK;
+	int			team;
+
+	if ((segs == NULL && nsegs > 0) || Q == NULL || Y == NULL || batch < 1 ||
+		batch > RSR_MAX_BATCH || dims < 1 || dims > RSR_MAX_DIMS || threads < 1)
+		return RSR_EINVAL;
+	team = threads;
+	if ((size_t) team > nsegs)
+		team = nsegs > 0 ? (int) nsegs : 1;
+
+#pragma omp parallel num_threads(team) if (team > 1) reduction(max:status)
+	{
+		int			t = 0;
+		int			n = 1;
+		size_t		i;
+		size_t		stop;
+		uint8_t		row[2 * ((RSR_MAX_DIMS + 7) / 8)];
+		size_t		plane = ((size_t) dims + 7) / 8;
+
+#ifdef _OPENMP
+		t = omp_get_thread_num();
+		n = omp_get_num_threads();
+#endif
+		i = nsegs * (size_t) t / (size_t) n;
+		stop = nsegs * (size_t) (t + 1) / (size_t) n;
+		while (i > 0 && i < nsegs && segs[i].out == segs[i - 1].out)
+			i++;
+		while (i < stop)
+		{
+			size_t		end = i;
+			uint32_t	col = 0;
+			uint32_t	nrows = 0;
+			RsrKind		kind = RSR_KIND_BINARY;
+			uint32_t	r;
+			uint32_t	b;
+			RsrStatus	rc = RSR_OK;
+
+			/* the block's segments, checked */
+			while (end < nsegs && segs[end].out == segs[i].out && col < dims)
+			{
+				RsrSeg		s;
+
+				rc = rsr_seg_parse(segs[end].data, segs[end].size, &s);
+				if (rc == RSR_OK &&
+					(s.layout != RSR_LAYOUT_TILE || s.dims != dims ||
+					 s.col_start != col || (nrows != 0 && s.nrows != nrows) ||
+					 (end > i && s.kind != kind)))
+					rc = RSR_EINVAL;
+				if (rc != RSR_OK)
+					break;
+				kind = s.kind;
+				nrows = s.nrows;
+				col += s.ncols;
+				end++;
+			}
+			if (rc == RSR_OK && col != dims)
+				rc = RSR_EINVAL;
+			if (rc != RSR_OK)
+			{
+				if ((int) rc > status)
+					status = (int) rc;
+				break;
+			}
+			for (r = 0; r < nrows; r++)
+			{
+				size_t		k;
+
+				for (k = i; k < end; k++)
+				{
+					RsrSeg		s;
+					uint32_t	nb;
+					uint32_t	c0;
+					uint32_t	bb;
+
+					(void) rsr_seg_parse(segs[k].data, segs[k].size, &s);
+					nb = (s.ncols + 7) / 8;
+					c0 = s.col_start / 8;
+					for (bb = 0; bb < nb; bb++)
+					{
+						if (kind == RSR_KIND_TERNARY)
+						{
+							row[c0 + bb] = s.payload[(size_t) 64 * bb + r];
+							row[plane + c0 + bb] = s.payload[(size_t) 64 * bb + 32 + r];
+						}
+						else
+							row[c0 + bb] = s.payload[(size_t) 32 * bb + r];
+					}
+				}
+				for (b = 0; b < batch; b++)
+					Y[((size_t) segs[i].out + r) * batch + b] =
+						(float) rsr_exact_score(kind, row, dims, Q + (size_t) b * dims);
+			}
+			i = end;
+		}
+	}
+	return (RsrStatus) status;
+}
