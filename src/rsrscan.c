@@ -78,6 +78,23 @@ typedef struct RsrScanOpaqueData
 	void	   *topnWork;
 	size_t		topnWorkSize;
 
+	/* Tile indexes on the CPU: the engine's streaming exact top-n */
+	bool		tile;			/* this scan runs TileNextPass() */
+	void	   *tq;				/* the prepared query */
+	size_t		tileN;			/* rows asked of the next pass */
+	uint64	   *tileIds;		/* the pass's rows, best first */
+	double	   *tileScores;		/* their exact scores */
+	ItemPointerData *tileTids;	/* their heap TIDs */
+	size_t		tileCount;		/* rows of the pass */
+	size_t		tilePos;		/* next one to return */
+	bool		tileDone;		/* the pass found every row left */
+	bool		tileReturned;	/* a row was returned: last key below */
+	double		tileLastScore;
+	uint64		tileLastId;
+	void	   *tileState;		/* engine state, grown on RSR_ENOMEM */
+	size_t		tileStateSize;
+	size_t		tileCands;
+
 	/* Scoring by the GPU worker (rsr_vector.device) */
 	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
 	float	   *query;			/* the query, for a CPU fallback */
@@ -141,6 +158,22 @@ IndexDims(Relation index)
 	dims = RsrCheckMeta(index, BufferGetPage(metabuf))->dims;
 	UnlockReleaseBuffer(metabuf);
 	return dims;
+}
+
+/* Layout of the segments of the index (0 while it has no row) */
+static RsrLayout
+IndexLayout(Relation index)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrLayout	layout;
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	layout = meta->dims > 0 ? (RsrLayout) meta->layout : (RsrLayout) 0;
+	UnlockReleaseBuffer(metabuf);
+	return layout;
 }
 
 /* Make room for `more` slots; new slots start at zero */
@@ -408,6 +441,222 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		pfree(work);
 }
 
+/*
+ * Tiles.  A row's id in the engine is its place in the index: (block of
+ * the head entry << 21) | (item << 5) | row, so ids ascend in chain order
+ * (ties of exact scores are returned in that order) and lead back to the
+ * head entry that holds the row's TID.
+ */
+#define TILE_ID(blkno, off) (((uint64) (blkno) << 21) | ((uint64) (off) << 5))
+
+/* The TID of the row with engine id `id`, read from its head entry */
+static ItemPointerData
+TileTid(Relation index, uint64 id)
+{
+	BlockNumber blkno = (BlockNumber) (id >> 21);
+	OffsetNumber off = (OffsetNumber) ((id >> 5) & 0xFFFF);
+	uint32		r = (uint32) (id & 31);
+	Buffer		buf = ReadBuffer(index, blkno);
+	Page		page;
+	ItemId		iid;
+	RsrEntry	e;
+	ItemPointerData tid;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s",
+						RelationGetRelationName(index), "entry moved during a scan")));
+	iid = PageGetItemId(page, off);
+	e = (RsrEntry) PageGetItem(page, iid);
+	if (ItemIdGetLength(iid) < RsrEntryHeaderSize(0, RSR_TILE_ROWS) ||
+		e->range != 0 || r >= e->nrows)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s",
+						RelationGetRelationName(index), "entry moved during a scan")));
+	tid = e->tids[r];
+	UnlockReleaseBuffer(buf);
+	return tid;
+}
+
+/*
+ * One pass of the engine over the whole index for the n best rows: phase 1
+ * page batch by page batch (the pages pinned and share-locked while the
+ * threads compute, released before the next batch), phase 2 at the end.
+ * Rows up to and including the last one returned are skipped.
+ */
+static void
+TileNextPass(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrShape	shape;
+	BlockNumber first;
+	RsrPageReader reader;
+	RsrTileRef *refs;
+	size_t		refcap = 1024;
+	RsrTileRef *carry = NULL;
+	size_t		ncarry = 0;
+	size_t		counts[1];
+	size_t		n = so->tileN;
+	size_t		i;
+	const void *tqs[1] = {so->tq};
+	RsrStatus	status;
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	RsrShapeFromMeta(meta, &shape);
+	first = meta->firstBlkno;
+	UnlockReleaseBuffer(metabuf);
+
+	so->tileCands = Max(so->tileCands, Max(4 * n, 1024));
+	if (so->tileState == NULL ||
+		so->tileStateSize < rsr_tile_state_size(shape.kind, shape.dims, 1, n,
+												so->tileCands))
+	{
+		if (so->tileState)
+			pfree(so->tileState);
+		so->tileStateSize = rsr_tile_state_size(shape.kind, shape.dims, 1, n,
+												 so->tileCands);
+		so->tileState = MemoryContextAllocHuge(so->scanCtx, so->tileStateSize);
+	}
+	status = rsr_tile_init(so->tileState, so->tileStateSize, tqs, 1, n,
+						   so->tileCands);
+	RsrCheckStatus(status, "rsr index scan");
+
+	refs = palloc(refcap * sizeof(RsrTileRef));
+	RsrPagesBegin(&reader, index, &shape, first, NULL, BUFFER_LOCK_SHARE);
+	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
+	{
+		RsrEntryItem e;
+		size_t		nrefs = 0;
+		size_t		done = 0;
+		uint64		id = 0;
+		uint32		dead = 0;
+
+		for (i = 0; i < ncarry; i++)
+			refs[nrefs++] = carry[i];
+		while (RsrPagesNextEntry(&reader, &e))
+		{
+			if (nrefs == refcap)
+			{
+				refcap *= 2;
+				refs = repalloc(refs, refcap * sizeof(RsrTileRef));
+			}
+			if (e.range == 0)
+			{
+				id = TILE_ID(e.blkno, e.off);
+				dead = e.entry->deadmask;
+				if (e.nrows < RSR_TILE_ROWS)
+					dead |= ~(uint32) 0 << e.nrows;
+			}
+			else if (nrefs > 0)
+			{
+				id = refs[nrefs - 1].id;
+				dead = refs[nrefs - 1].dead;
+			}
+			refs[nrefs].data = e.segment;
+			refs[nrefs].size = (uint32) e.segsize;
+			refs[nrefs].dead = dead;
+			refs[nrefs].id = id;
+			nrefs++;
+		}
+
+		/* Threads only compute on the pinned pages: no ereport in between */
+		status = RSR_OK;
+		while (status == RSR_OK && done < nrefs)
+		{
+			sigset_t	mask;
+			size_t		consumed = 0;
+
+			RsrThreadsBegin(&mask);
+			status = rsr_tile_feed(so->tileState, refs + done, nrefs - done,
+								   rsr_threads, &consumed);
+			RsrThreadsEnd(&mask);
+			done += consumed;
+			if (status == RSR_ENOMEM)
+			{
+				/* more candidates than room: move to a state twice as large */
+				size_t		cap = so->tileCands * 2;
+				size_t		size = rsr_tile_state_size(shape.kind, shape.dims, 1, n, cap);
+				void	   *state = MemoryContextAllocHuge(so->scanCtx, size);
+
+				status = rsr_tile_resize(so->tileState, state, size, cap);
+				pfree(so->tileState);
+				so->tileState = state;
+				so->tileStateSize = size;
+				so->tileCands = cap;
+			}
+			else if (status == RSR_OK && consumed == 0)
+				break;			/* a block goes on in the next batch */
+		}
+
+		/* the segments of a block cut by the end of the batch: copies */
+		for (i = 0; i < ncarry; i++)
+			pfree((void *) carry[i].data);
+		ncarry = 0;
+		if (status == RSR_OK && done < nrefs)
+		{
+			if (carry == NULL)
+				carry = palloc(RSR_MAX_RANGES * sizeof(RsrTileRef));
+			for (i = done; i < nrefs && ncarry < RSR_MAX_RANGES; i++)
+			{
+				uint8	   *copy = palloc(refs[i].size);
+
+				memcpy(copy, refs[i].data, refs[i].size);
+				carry[ncarry] = refs[i];
+				carry[ncarry].data = copy;
+				ncarry++;
+			}
+		}
+		RsrPagesReleaseBatch(&reader);
+		RsrCheckStatus(status, "rsr index scan");
+		CHECK_FOR_INTERRUPTS();
+	}
+	RsrPagesEnd(&reader);
+	if (ncarry > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s",
+						RelationGetRelationName(index), "the last block misses column ranges")));
+	pfree(refs);
+
+	if (so->tileIds == NULL || so->tileCount < n)
+	{
+		if (so->tileIds)
+		{
+			pfree(so->tileIds);
+			pfree(so->tileScores);
+			pfree(so->tileTids);
+		}
+		so->tileIds = MemoryContextAllocHuge(so->scanCtx, n * sizeof(uint64));
+		so->tileScores = MemoryContextAllocHuge(so->scanCtx, n * sizeof(double));
+		so->tileTids = MemoryContextAllocHuge(so->scanCtx, n * sizeof(ItemPointerData));
+	}
+	status = rsr_tile_finish(so->tileState, so->tileIds, so->tileScores, counts);
+	RsrCheckStatus(status, "rsr index scan");
+	so->tileCount = counts[0];
+	so->tileDone = counts[0] < n;
+
+	/* skip what earlier passes returned: keys up to the last one */
+	so->tilePos = 0;
+	if (so->tileReturned)
+		while (so->tilePos < so->tileCount &&
+			   (so->tileScores[so->tilePos] > so->tileLastScore ||
+				(so->tileScores[so->tilePos] == so->tileLastScore &&
+				 so->tileIds[so->tilePos] <= so->tileLastId)))
+			so->tilePos++;
+	for (i = so->tilePos; i < so->tileCount; i++)
+		so->tileTids[i] = TileTid(index, so->tileIds[i]);
+	so->tileN = Min(n * 4, RSR_SCAN_MAX_BATCH * (Size) 16);
+}
+
 /* Select the next batch of slots, best first */
 static void
 NextBatch(RsrScanOpaque so)
@@ -478,17 +727,32 @@ StartScan(IndexScanDesc scan)
 		uint32		dims = IndexDims(scan->indexRelation);
 		RsrQuery	pq;
 		float	   *q;
+		float	   *arrq;
 		int			n;
 
 		/* Checked as the operator checks it against the rows */
 		q = RsrQueryFromArray(arr, dims > 0 ? (int) dims : -1, &n);
+		arrq = palloc(sizeof(float4) * Max(n, 1));
+		memcpy(arrq, q, sizeof(float4) * n);
 		RsrQueryPrepare(q, n, q, &pq);
 		so->scale = pq.scale;
 		so->bound = pq.bound;
 		so->query = q;
 		so->queryDims = n;
 		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);
-		if (so->gpu == NULL)
+		if (so->gpu == NULL && IndexLayout(scan->indexRelation) == RSR_LAYOUT_TILE)
+		{
+			RsrKind		kind = RsrIndexKind(scan->indexRelation);
+			size_t		size = rsr_tile_query_size(kind, n);
+
+			/* the original values: the engine's exact scores are <#>'s */
+			so->tile = true;
+			so->tq = palloc(size);
+			RsrCheckStatus(rsr_tile_prepare(kind, arrq, n, so->tq, size),
+						   "rsr index scan");
+			so->tileN = RSR_SCAN_FIRST_BATCH;
+		}
+		else if (so->gpu == NULL)
 			RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
 	}
 	MemoryContextSwitchTo(oldCtx);
@@ -541,6 +805,30 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 			return false;
 		if (next == RSR_GPU_NEXT_FALLBACK)
 			GpuFallback(scan);
+	}
+	if (so->tile)
+	{
+		double		value;
+
+		while (so->tilePos >= so->tileCount)
+		{
+			/* a pass that found fewer rows than asked found them all */
+			if (so->tileDone)
+				return false;
+			TileNextPass(scan);
+		}
+		scan->xs_heaptid = so->tileTids[so->tilePos];
+		so->tileReturned = true;
+		so->tileLastScore = so->tileScores[so->tilePos];
+		so->tileLastId = so->tileIds[so->tilePos];
+		so->tilePos++;
+		/* the exact value of <#>: no recheck of the order */
+		value = 0.0 - so->tileLastScore;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		scan->xs_orderbyvals[0] = Float8GetDatum(value);
+		scan->xs_orderbynulls[0] = false;
+		return true;
 	}
 	if (so->gpu == NULL)
 	{
