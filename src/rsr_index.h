@@ -273,6 +273,15 @@ extern void rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 					  ScanKey orderbys, int norderbys);
 extern bool rsrgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void rsrendscan(IndexScanDesc scan);
+/*
+ * Tile indexes: a row's engine id is its place in the index, (block of the
+ * head entry << 21) | (item << 5) | row, so ids ascend in chain order.
+ */
+#define RSR_TILE_ID(blkno, off) (((uint64) (blkno) << 21) | ((uint64) (off) << 5))
+extern void RsrTileSearch(Relation index, const void *const *tqs, uint32 nq,
+						  size_t n, uint64 *ids, double *scores,
+						  size_t *counts);
+extern ItemPointerData RsrTileRowTid(Relation index, uint64 id);
 extern void RsrScoreIndex(Relation index, const float *Q, uint32 batch,
 						  uint32 dims, RsrScores *sc);
 

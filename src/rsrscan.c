@@ -91,9 +91,6 @@ typedef struct RsrScanOpaqueData
 	bool		tileReturned;	/* a row was returned: last key below */
 	double		tileLastScore;
 	uint64		tileLastId;
-	void	   *tileState;		/* engine state, grown on RSR_ENOMEM */
-	size_t		tileStateSize;
-	size_t		tileCands;
 
 	/* Scoring by the GPU worker (rsr_vector.device) */
 	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
@@ -447,11 +444,9 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
  * (ties of exact scores are returned in that order) and lead back to the
  * head entry that holds the row's TID.
  */
-#define TILE_ID(blkno, off) (((uint64) (blkno) << 21) | ((uint64) (off) << 5))
-
 /* The TID of the row with engine id `id`, read from its head entry */
-static ItemPointerData
-TileTid(Relation index, uint64 id)
+ItemPointerData
+RsrTileRowTid(Relation index, uint64 id)
 {
 	BlockNumber blkno = (BlockNumber) (id >> 21);
 	OffsetNumber off = (OffsetNumber) ((id >> 5) & 0xFFFF);
@@ -483,16 +478,17 @@ TileTid(Relation index, uint64 id)
 }
 
 /*
- * One pass of the engine over the whole index for the n best rows: phase 1
- * page batch by page batch (the pages pinned and share-locked while the
- * threads compute, released before the next batch), phase 2 at the end.
- * Rows up to and including the last one returned are skipped.
+ * The exact n best rows of each of the nq prepared queries over a tile
+ * index: one pass of the engine, phase 1 page batch by page batch (the
+ * pages pinned and share-locked while the threads compute, released before
+ * the next batch), phase 2 at the end.  Writes ids[b * n + i] (engine ids,
+ * RsrTileRowTid() gives their TIDs), scores[b * n + i] (exact, best first,
+ * ties by id) and counts[b].  Memory O(nq * (n + candidates)).
  */
-static void
-TileNextPass(IndexScanDesc scan)
+void
+RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
+			  uint64 *ids, double *scores, size_t *counts)
 {
-	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
-	Relation	index = scan->indexRelation;
 	Buffer		metabuf;
 	RsrMetaPage meta;
 	RsrShape	shape;
@@ -502,10 +498,10 @@ TileNextPass(IndexScanDesc scan)
 	size_t		refcap = 1024;
 	RsrTileRef *carry = NULL;
 	size_t		ncarry = 0;
-	size_t		counts[1];
-	size_t		n = so->tileN;
 	size_t		i;
-	const void *tqs[1] = {so->tq};
+	size_t		cands = Max(4 * n, 1024);
+	size_t		size;
+	void	   *state;
 	RsrStatus	status;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
@@ -514,20 +510,16 @@ TileNextPass(IndexScanDesc scan)
 	RsrShapeFromMeta(meta, &shape);
 	first = meta->firstBlkno;
 	UnlockReleaseBuffer(metabuf);
-
-	so->tileCands = Max(so->tileCands, Max(4 * n, 1024));
-	if (so->tileState == NULL ||
-		so->tileStateSize < rsr_tile_state_size(shape.kind, shape.dims, 1, n,
-												so->tileCands))
+	if (shape.dims == 0)
 	{
-		if (so->tileState)
-			pfree(so->tileState);
-		so->tileStateSize = rsr_tile_state_size(shape.kind, shape.dims, 1, n,
-												 so->tileCands);
-		so->tileState = MemoryContextAllocHuge(so->scanCtx, so->tileStateSize);
+		for (i = 0; i < nq; i++)
+			counts[i] = 0;
+		return;
 	}
-	status = rsr_tile_init(so->tileState, so->tileStateSize, tqs, 1, n,
-						   so->tileCands);
+
+	size = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
+	state = palloc_extended(size, MCXT_ALLOC_HUGE);
+	status = rsr_tile_init(state, size, tqs, nq, n, cands);
 	RsrCheckStatus(status, "rsr index scan");
 
 	refs = palloc(refcap * sizeof(RsrTileRef));
@@ -551,7 +543,7 @@ TileNextPass(IndexScanDesc scan)
 			}
 			if (e.range == 0)
 			{
-				id = TILE_ID(e.blkno, e.off);
+				id = RSR_TILE_ID(e.blkno, e.off);
 				dead = e.entry->deadmask;
 				if (e.nrows < RSR_TILE_ROWS)
 					dead |= ~(uint32) 0 << e.nrows;
@@ -576,22 +568,22 @@ TileNextPass(IndexScanDesc scan)
 			size_t		consumed = 0;
 
 			RsrThreadsBegin(&mask);
-			status = rsr_tile_feed(so->tileState, refs + done, nrefs - done,
+			status = rsr_tile_feed(state, refs + done, nrefs - done,
 								   rsr_threads, &consumed);
 			RsrThreadsEnd(&mask);
 			done += consumed;
 			if (status == RSR_ENOMEM)
 			{
 				/* more candidates than room: move to a state twice as large */
-				size_t		cap = so->tileCands * 2;
-				size_t		size = rsr_tile_state_size(shape.kind, shape.dims, 1, n, cap);
-				void	   *state = MemoryContextAllocHuge(so->scanCtx, size);
+				size_t		size2;
+				void	   *state2;
 
-				status = rsr_tile_resize(so->tileState, state, size, cap);
-				pfree(so->tileState);
-				so->tileState = state;
-				so->tileStateSize = size;
-				so->tileCands = cap;
+				cands *= 2;
+				size2 = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
+				state2 = palloc_extended(size2, MCXT_ALLOC_HUGE);
+				status = rsr_tile_resize(state, state2, size2, cands);
+				pfree(state);
+				state = state2;
 			}
 			else if (status == RSR_OK && consumed == 0)
 				break;			/* a block goes on in the next batch */
@@ -626,21 +618,38 @@ TileNextPass(IndexScanDesc scan)
 				 errmsg("rsr index \"%s\" is inconsistent: %s",
 						RelationGetRelationName(index), "the last block misses column ranges")));
 	pfree(refs);
+	if (carry)
+		pfree(carry);
 
-	if (so->tileIds == NULL || so->tileCount < n)
-	{
-		if (so->tileIds)
-		{
-			pfree(so->tileIds);
-			pfree(so->tileScores);
-			pfree(so->tileTids);
-		}
-		so->tileIds = MemoryContextAllocHuge(so->scanCtx, n * sizeof(uint64));
-		so->tileScores = MemoryContextAllocHuge(so->scanCtx, n * sizeof(double));
-		so->tileTids = MemoryContextAllocHuge(so->scanCtx, n * sizeof(ItemPointerData));
-	}
-	status = rsr_tile_finish(so->tileState, so->tileIds, so->tileScores, counts);
+	status = rsr_tile_finish(state, ids, scores, counts);
 	RsrCheckStatus(status, "rsr index scan");
+	pfree(state);
+}
+
+/*
+ * One pass of the scan's query for the n best rows; the rows up to and
+ * including the last one returned are skipped.
+ */
+static void
+TileNextPass(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	size_t		n = so->tileN;
+	size_t		counts[1];
+	const void *tqs[1] = {so->tq};
+	size_t		i;
+
+	if (so->tileIds)
+	{
+		pfree(so->tileIds);
+		pfree(so->tileScores);
+		pfree(so->tileTids);
+	}
+	so->tileIds = palloc_extended(n * sizeof(uint64), MCXT_ALLOC_HUGE);
+	so->tileScores = palloc_extended(n * sizeof(double), MCXT_ALLOC_HUGE);
+	so->tileTids = palloc_extended(n * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
+	RsrTileSearch(scan->indexRelation, tqs, 1, n, so->tileIds, so->tileScores,
+				  counts);
 	so->tileCount = counts[0];
 	so->tileDone = counts[0] < n;
 
@@ -653,7 +662,7 @@ TileNextPass(IndexScanDesc scan)
 				 so->tileIds[so->tilePos] <= so->tileLastId)))
 			so->tilePos++;
 	for (i = so->tilePos; i < so->tileCount; i++)
-		so->tileTids[i] = TileTid(index, so->tileIds[i]);
+		so->tileTids[i] = RsrTileRowTid(scan->indexRelation, so->tileIds[i]);
 	so->tileN = Min(n * 4, RSR_SCAN_MAX_BATCH * (Size) 16);
 }
 
@@ -812,10 +821,14 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		while (so->tilePos >= so->tileCount)
 		{
+			MemoryContext oldCtx;
+
 			/* a pass that found fewer rows than asked found them all */
 			if (so->tileDone)
 				return false;
+			oldCtx = MemoryContextSwitchTo(so->scanCtx);
 			TileNextPass(scan);
+			MemoryContextSwitchTo(oldCtx);
 		}
 		scan->xs_heaptid = so->tileTids[so->tilePos];
 		so->tileReturned = true;
