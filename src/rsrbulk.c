@@ -900,6 +900,9 @@ rsr_index_info(PG_FUNCTION_ARGS)
 		case RSR_LAYOUT_BUCKET:
 			layout = "bucket";
 			break;
+		case RSR_LAYOUT_TILE:
+			layout = "tile";
+			break;
 		default:
 			layout = "none";
 			break;
@@ -928,6 +931,7 @@ rsr_index_info(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&buf, ", \"bits_per_weight\": null");
 	appendStringInfo(&buf, ", \"kernel\": \"%s\", \"threads\": %d}",
+					 rel.meta.layout == RSR_LAYOUT_TILE ? rsr_tile_kernel_name() :
 					 rsr_kernel_name(), rsr_threads);
 
 	CloseBulk(&rel);

@@ -218,6 +218,80 @@ PagesPerBlock(const RsrShape *shape, uint32 nranges, uint32 rangeCols)
 }
 
 /*
+ * Pages per block when blocks of nranges entries are appended one after the
+ * other as the build does: 64 blocks packed entry by entry.
+ */
+static double
+PackedPagesPerBlock(const RsrShape *shape, uint32 nranges, uint32 rangeCols)
+{
+	Size		room = RSR_MAX_ITEM_SIZE + sizeof(ItemIdData);
+	Size		left = room;
+	uint32		pages = 1;
+	int			blk;
+	uint32		r;
+
+	for (blk = 0; blk < 64; blk++)
+		for (r = 0; r < nranges; r++)
+		{
+			uint32		cols = Min(rangeCols, shape->dims - r * rangeCols);
+			Size		need = MAXALIGN(RsrEntryHeaderSize(r, shape->k) +
+										rsr_segment_max_size(shape->kind, shape->layout,
+															 shape->k, cols)) +
+				sizeof(ItemIdData);
+
+			if (need > left)
+			{
+				pages++;
+				left = room;
+			}
+			left -= need;
+		}
+	return pages / 64.0;
+}
+
+/*
+ * Tiles: the kernels take all the ranges of a block in one call, so more
+ * ranges cost little; take the fewest within 2% of the best page use among
+ * up to 64 more than the minimum (the index size stays near the packed
+ * bits plus TIDs).
+ */
+static void
+ChooseTileRanges(RsrShape *shape, uint32 maxcols)
+{
+	uint32		minRanges = (shape->dims + maxcols - 1) / maxcols;
+	double		pages[65];
+	double		best = -1;
+	uint32		i;
+
+	shape->rangeCols = minRanges == 1 ? shape->dims : maxcols;
+	shape->nranges = minRanges;
+	for (i = 0; i < lengthof(pages); i++)
+	{
+		uint32		n = minRanges + i;
+		uint32		cols = TYPEALIGN(8, (shape->dims + n - 1) / n);
+
+		pages[i] = -1;
+		if (n > RSR_MAX_RANGES || (shape->dims + cols - 1) / cols != n)
+			continue;
+		pages[i] = PackedPagesPerBlock(shape, n, cols);
+		if (best < 0 || pages[i] < best)
+			best = pages[i];
+	}
+	for (i = 0; i < lengthof(pages); i++)
+	{
+		uint32		n = minRanges + i;
+
+		if (pages[i] >= 0 && pages[i] <= best * 1.02)
+		{
+			shape->nranges = n;
+			shape->rangeCols = n == 1 ? shape->dims :
+				TYPEALIGN(8, (shape->dims + n - 1) / n);
+			break;
+		}
+	}
+}
+
+/*
  * Cut rows into column ranges (each a multiple of 8 columns, at most
  * maxcols) so that the entries of a block fill the data pages well: an
  * entry just over half a page would leave every page half empty.  Each
@@ -231,6 +305,12 @@ ChooseRanges(RsrShape *shape, uint32 maxcols)
 	double		pages[9];
 	double		best = -1;
 	uint32		i;
+
+	if (shape->layout == RSR_LAYOUT_TILE)
+	{
+		ChooseTileRanges(shape, maxcols);
+		return;
+	}
 
 	shape->rangeCols = minRanges == 1 ? shape->dims : maxcols;
 	shape->nranges = minRanges;
