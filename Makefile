@@ -150,7 +150,7 @@ fuzz-clean:
 # libcudart.  Device code for sm_80 (A100) and sm_90 (H100), plus PTX.
 CUDA_SRCS    = cuda/index.cu cuda/gemv.cu cuda/topn.cu
 CUDA_HDRS    = cuda/rsr_cuda.h cuda/common.cuh
-EXTRA_CLEAN += cuda/rsr_vector_cuda.so cuda/rsr_pack_pic.o test/unit/test_cuda test/bench/bench_cuda
+EXTRA_CLEAN += cuda/rsr_vector_cuda.so cuda/rsr_pack_pic.o cuda/rsr_tile_pic.o test/unit/test_cuda test/bench/bench_cuda
 
 ifeq ($(WITH_CUDA),1)
 NVCC        ?= nvcc
@@ -171,8 +171,10 @@ all: cuda/rsr_vector_cuda.so
 
 cuda/rsr_pack_pic.o: src/core/rsr_pack.c $(CORE_HDRS)
 	$(CORE_CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Isrc/core -c -o $@ $<
-cuda/rsr_vector_cuda.so: $(CUDA_SRCS) $(CUDA_HDRS) cuda/rsr_pack_pic.o
-	$(NVCC) $(NVCC_ALL) -shared -Xlinker --no-undefined -o $@ $(CUDA_SRCS) cuda/rsr_pack_pic.o
+cuda/rsr_tile_pic.o: src/core/rsr_tile.c $(CORE_HDRS)
+	$(CORE_CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Isrc/core -c -o $@ $<
+cuda/rsr_vector_cuda.so: $(CUDA_SRCS) $(CUDA_HDRS) cuda/rsr_pack_pic.o cuda/rsr_tile_pic.o
+	$(NVCC) $(NVCC_ALL) -shared -Xlinker --no-undefined -o $@ $(CUDA_SRCS) cuda/rsr_pack_pic.o cuda/rsr_tile_pic.o -lm
 test/unit/test_cuda: test/unit/test_cuda.cu cuda/rsr_vector_cuda.so $(CORE_SRCS) $(CORE_HDRS)
 	$(NVCC) $(NVCC_ALL) -Xcompiler -fopenmp -o $@ $< $(CORE_SRCS) cuda/rsr_vector_cuda.so \
 		-Xlinker -rpath,'$$ORIGIN/../../cuda' -lgomp
