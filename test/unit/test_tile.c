@@ -468,6 +468,31 @@ run_case(RsrKind kind, uint32_t dims, uint32_t nrows, int data, int qstyle,
 		if (level == 0)
 			memcpy(A0, A, sizeof(double) * (nrows + 100) * nq);
 
+		/* exact scores rounded to float, 1 or 2 threads (level-free) */
+		if (level == 0)
+		{
+			RsrSegmentRef *srefs = xmalloc(sizeof(RsrSegmentRef) * t.nrefs);
+			float	   *Y = xmalloc(sizeof(float) * ((size_t) nrows + 32) * nq);
+			size_t		k;
+
+			for (k = 0; k < t.nrefs; k++)
+			{
+				srefs[k].data = zrefs[k].data;
+				srefs[k].size = zrefs[k].size;
+				srefs[k].out = (uint32_t) zrefs[k].id;
+			}
+			check(rsr_tile_exact(srefs, t.nrefs, Q, nq, dims, Y, 1 + (int) rndn(2)) == RSR_OK,
+				  what, "rsr_tile_exact");
+			for (b = 0; b < nq; b++)
+				for (i = 0; i < nrows; i++)
+					if (Y[(size_t) i * nq + b] !=
+						(float) ref_score(kind, rowbuf + rb * i, dims, Q + (size_t) b * dims))
+						fail(what, "rsr_tile_exact differs from the reference");
+			npassed++;
+			free(srefs);
+			free(Y);
+		}
+
 		/* the searches: plain, 2 threads, chunked, small candidate buffer */
 		for (variant = 0; variant < 4; variant++)
 		{
