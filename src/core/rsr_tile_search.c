@@ -814,6 +814,7 @@ rsr_tile_scores_with(const RsrTileKernels *kern, const void *const *tqv,
 		int64_t		J[RSR_MAX_BATCH * RSR_TILE_ROWS];
 		size_t		i;
 		size_t		stop;
+		uint32_t	qb;				/* private: b is shared */
 
 #ifdef _OPENMP
 		t = omp_get_thread_num();
@@ -843,9 +844,9 @@ rsr_tile_scores_with(const RsrTileKernels *kern, const void *const *tqv,
 			(void) rsr_seg_parse(refs[i].data, refs[i].size, &s);
 			for (r = 0; r < s.nrows; r++)
 				if (!((refs[i].dead >> r) & 1))
-					for (b = 0; b < nq; b++)
-						A[(refs[i].id + r) * nq + b] =
-							tqs[b]->s * (double) J[b * RSR_TILE_ROWS + r] + tqs[b]->C;
+					for (qb = 0; qb < nq; qb++)
+						A[(refs[i].id + r) * nq + qb] =
+							tqs[qb]->s * (double) J[qb * RSR_TILE_ROWS + r] + tqs[qb]->C;
 			i = end;
 		}
 	}
