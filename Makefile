@@ -8,7 +8,8 @@ MODULE_big   = rsr_vector
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
                src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o \
-               src/core/rsr_tile.o src/core/rsr_tile_search.o src/core/rsr_tile_simd.o
+               src/core/rsr_tile.o src/core/rsr_tile_search.o src/core/rsr_tile_simd.o \
+               src/core/rsr_safetensors.o
 
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o src/rsrquery.o
@@ -21,7 +22,10 @@ INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
 # Bulk functions and GPU client/worker
 BULK_OBJS    = src/rsrbulk.o
 
-OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS)
+# Model weights from safetensors files
+WEIGHTS_OBJS = src/safetensors.o
+
+OBJS         = $(CORE_OBJS) $(GLUE_OBJS) $(INDEX_OBJS) $(BULK_OBJS) $(WEIGHTS_OBJS)
 GPU_OBJS     = src/gpu_client.o src/gpu_worker.o src/gpu_copies.o src/gpu_score.o
 OBJS        += $(GPU_OBJS)
 
@@ -34,9 +38,15 @@ INDEX_REGRESS = rsr_index rsr_validate
 
 BULK_REGRESS  = rsr_bulk rsr_weights
 
+# Model weights from safetensors files (test/safetensors_gen.py writes them)
+WEIGHTS_REGRESS = rsr_safetensors
+
 LIMITS_REGRESS = rsr_limits rsr_errors
 
-REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(LIMITS_REGRESS)
+PRIV_REGRESS = rsr_privileges
+
+REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(WEIGHTS_REGRESS) $(LIMITS_REGRESS) \
+               $(PRIV_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)
@@ -109,7 +119,9 @@ armcheck: test/unit/test_core_arm64 test/unit/test_tile_arm64
 bench: test/bench/bench_core
 	./test/bench/bench_core
 # SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
-# index against sequential scans, then bulk scoring against index scans
+# index against sequential scans, then every test/bench/sql_*.sh: bulk
+# scoring against index scans, latency against row count (sql_scaling.sh
+# rewrites docs/img/sql_latency.svg)
 sqlbench:
 	bash test/bench/sqlbench.sh
 	for f in test/bench/sql_*.sh; do bash $$f || exit 1; done
@@ -120,7 +132,7 @@ print-regress:
 # ---- fuzzing: libFuzzer targets under ASan+UBSan, no server needed ----
 # `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke` (in `make
 # test`) runs the regression inputs and 20 s of each.
-FUZZ_TARGETS = tvec_text tvec_binary segment
+FUZZ_TARGETS = tvec_text tvec_binary segment safetensors
 FUZZ_BINS    = $(FUZZ_TARGETS:%=test/fuzz/%_fuzzer)
 FUZZ_SECONDS ?= 60
 FUZZ_CC     ?= clang
@@ -139,6 +151,7 @@ fuzz-smoke: $(FUZZ_BINS)
 fuzz-seeds: test/fuzz/make_seeds
 	mkdir -p test/fuzz/corpus/segment
 	./test/fuzz/make_seeds test/fuzz/corpus/segment
+	python3 test/safetensors_gen.py --seeds test/fuzz/corpus/safetensors
 fuzz-clean:
 	rm -f $(FUZZ_BINS) test/fuzz/make_seeds
 
@@ -193,6 +206,12 @@ install-cuda: cuda/rsr_vector_cuda.so
 endif
 
 
+# `make uninstall` (PGXS) also removes the CUDA library `make WITH_CUDA=1
+# install` put beside the module, if any
+uninstall: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/rsr_vector_cuda.so'
+
 # ---- the two commands of README.md ----
 test:
 	bash test/run.sh
@@ -210,4 +229,4 @@ dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
 
 .PHONY: print-regress unitcheck sanitizecheck armcheck bench sqlbench test demo format format-check dist \
-        cudacheck cudabench install-cuda
+        cudacheck cudabench install-cuda uninstall-cuda

@@ -205,6 +205,13 @@ CREATE OPERATOR CLASS tvec_ip_ops
 CREATE FUNCTION rsr_index_check(regclass) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
+COMMENT ON FUNCTION rsr_index_check(regclass) IS 'verify an rsr index against its table; true or an error';
+
+-- Like amcheck's functions: only the owner (superuser) until granted, e.g.
+-- GRANT EXECUTE ON FUNCTION rsr_index_check(regclass) TO app_admin;
+-- the caller needs SELECT on the table too.
+REVOKE ALL ON FUNCTION rsr_index_check(regclass) FROM PUBLIC;
+
 -- ==== bulk scoring and introspection ====
 
 CREATE FUNCTION rsr_scores(index regclass, query real[])
@@ -223,6 +230,45 @@ CREATE FUNCTION rsr_index_info(index regclass) RETURNS jsonb
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION rsr_index_info(regclass) IS 'shape, size and row counts of an rsr index and the kernel that scores it';
+
+-- ==== model weights from safetensors files ====
+-- They read files on the server: VOLATILE (the file can change), PARALLEL
+-- RESTRICTED (server file access stays in the leader, as pg_read_file's),
+-- and, like pg_read_binary_file, not executable by PUBLIC; the C code
+-- also requires the privileges of pg_read_server_files (or superuser).
+
+CREATE FUNCTION rsr_safetensors_tensors(path text)
+	RETURNS TABLE(name text, dtype text, shape bigint[])
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION rsr_safetensors_tensors(text) IS 'name, dtype and shape of every tensor of a safetensors file on the server';
+
+CREATE FUNCTION rsr_safetensors_ternary(path text, tensor text)
+	RETURNS TABLE(row_id integer, w tvec, scale real)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION rsr_safetensors_ternary(text, text) IS 'rows of a 2-D safetensors tensor as tvec: absmean-quantized F32/F16/BF16, or BitNet-packed U8 with scale 1';
+
+CREATE FUNCTION rsr_safetensors_ternary(path text, tensor text, scale_tensor text)
+	RETURNS TABLE(row_id integer, w tvec, scale real)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION rsr_safetensors_ternary(text, text, text) IS 'rows of a BitNet-packed U8 safetensors tensor as tvec, scale = 1 / the one element of scale_tensor';
+
+CREATE FUNCTION rsr_safetensors_binary(path text, tensor text)
+	RETURNS TABLE(row_id integer, b bit)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION rsr_safetensors_binary(text, text) IS 'rows of a 2-D F32/F16/BF16 safetensors tensor as bit strings, bit set where the weight is > 0';
+
+REVOKE ALL ON FUNCTION rsr_safetensors_tensors(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rsr_safetensors_ternary(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rsr_safetensors_ternary(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rsr_safetensors_binary(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rsr_safetensors_tensors(text) TO pg_read_server_files;
+GRANT EXECUTE ON FUNCTION rsr_safetensors_ternary(text, text) TO pg_read_server_files;
+GRANT EXECUTE ON FUNCTION rsr_safetensors_ternary(text, text, text) TO pg_read_server_files;
+GRANT EXECUTE ON FUNCTION rsr_safetensors_binary(text, text) TO pg_read_server_files;
 
 -- ==== GPU ====
 

@@ -178,10 +178,11 @@ CREATE INDEX tvec_dup_btree ON tvec_dup USING btree (v);
 CREATE INDEX tvec_dup_hash ON tvec_dup USING hash (v);
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM tvec_dup WHERE v = (SELECT v FROM tvec_dup WHERE id = 3);
+SELECT v AS v3 FROM tvec_dup WHERE id = 3 \gset
+EXPLAIN (COSTS OFF) SELECT count(*) FROM tvec_dup WHERE v = :'v3';
 SELECT count(*) FROM tvec_dup WHERE v = (SELECT v FROM tvec_dup WHERE id = 3);
 DROP INDEX tvec_dup_btree;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM tvec_dup WHERE v = (SELECT v FROM tvec_dup WHERE id = 3);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM tvec_dup WHERE v = :'v3';
 SELECT count(*) FROM tvec_dup WHERE v = (SELECT v FROM tvec_dup WHERE id = 3);
 RESET enable_seqscan;
 RESET enable_bitmapscan;

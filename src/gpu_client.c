@@ -499,7 +499,7 @@ RsrGpuTopn(Relation index, uint64 version, const float *Q, uint32 nq,
 	req.type = RSR_GPU_REQUEST;
 	req.dbOid = MyDatabaseId;
 	req.indexOid = RelationGetRelid(index);
-	req.relNode = index->rd_node.relNode;
+	req.relNode = RsrRelationFileNumber(index);
 	req.version = version;
 	req.kind = meta->kind;
 	req.dims = meta->dims;

@@ -19,4 +19,26 @@
 #error "rsr_vector requires PostgreSQL 15 or later"
 #endif
 
+/*
+ * The macros below name fields and functions of headers that pg_compat.h
+ * does not include (utils/rel.h, storage/smgr.h, commands/vacuum.h): they
+ * expand where used, in files that include those headers.
+ */
+
+/* PG 16 changed RelFileNode rd_node into RelFileLocator rd_locator */
+#if PG_VERSION_NUM >= 160000
+#define RsrRelationFileNumber(rel)	((rel)->rd_locator.relNumber)
+#define RsrRelationSmgrLocator(rel)	(&RelationGetSmgr(rel)->smgr_rlocator.locator)
+#else
+#define RsrRelationFileNumber(rel)	((rel)->rd_node.relNode)
+#define RsrRelationSmgrLocator(rel)	(&RelationGetSmgr(rel)->smgr_rnode.node)
+#endif
+
+/* PG 18 changed vacuum_delay_point() to take is_analyze */
+#if PG_VERSION_NUM >= 180000
+#define RsrVacuumDelayPoint()	vacuum_delay_point(false)
+#else
+#define RsrVacuumDelayPoint()	vacuum_delay_point()
+#endif
+
 #endif							/* PG_COMPAT_H */

@@ -300,7 +300,7 @@ rsrbuildempty(Relation index)
 	PageSetChecksumInplace(metapage, RSR_METAPAGE_BLKNO);
 	smgrwrite(RelationGetSmgr(index), INIT_FORKNUM, RSR_METAPAGE_BLKNO,
 			  (char *) metapage, true);
-	log_newpage(&(RelationGetSmgr(index))->smgr_rnode.node, INIT_FORKNUM,
+	log_newpage(RsrRelationSmgrLocator(index), INIT_FORKNUM,
 				RSR_METAPAGE_BLKNO, metapage, true);
 	smgrimmedsync(RelationGetSmgr(index), INIT_FORKNUM);
 }

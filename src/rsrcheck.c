@@ -24,6 +24,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -230,6 +231,7 @@ rsr_index_check(PG_FUNCTION_ARGS)
 	Snapshot	snapshot;
 	TableScanDesc scan;
 	IndexInfo  *indexInfo;
+	AclResult	aclresult;
 
 	/* Lock the heap before the index, as every other path does */
 	heapOid = IndexGetRelation(indexOid, true);
@@ -237,6 +239,15 @@ rsr_index_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not an index", get_rel_name(indexOid))));
+
+	/*
+	 * The check reads every row of the table: require SELECT on it, as the
+	 * bulk functions do, before taking any lock on it.
+	 */
+	aclresult = pg_class_aclcheck(heapOid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(heapOid)),
+					   get_rel_name(heapOid));
 	heap = table_open(heapOid, AccessShareLock);
 	index = index_open(indexOid, AccessShareLock);
 	if (index->rd_indam == NULL || index->rd_indam->ambuild != rsrbuild)

@@ -116,6 +116,35 @@ rsrhandler(PG_FUNCTION_ARGS)
 	amroutine->aminitparallelscan = NULL;
 	amroutine->amparallelrescan = NULL;
 
+	/* PG 16 added amsummarizing: rsr indexes every row version, as btree does */
+#if PG_VERSION_NUM >= 160000
+	amroutine->amsummarizing = false;
+#endif
+
+	/*
+	 * PG 17 added parallel index builds and aminsertcleanup: rsrbuild is
+	 * serial, and rsrinsert keeps nothing in ii_AmCache to release.
+	 */
+#if PG_VERSION_NUM >= 170000
+	amroutine->amcanbuildparallel = false;
+	amroutine->aminsertcleanup = NULL;
+#endif
+
+	/*
+	 * PG 18 added the fields below.  None pays for rsr: it has no equality
+	 * or btree-like ordering operators (only the <#> ordering operator), so
+	 * no hashing, consistency or strategy-to-compare-type translation, and
+	 * it is not a tree (amgettreeheight feeds tree cost models).
+	 */
+#if PG_VERSION_NUM >= 180000
+	amroutine->amcanhash = false;
+	amroutine->amconsistentequality = false;
+	amroutine->amconsistentordering = false;
+	amroutine->amgettreeheight = NULL;
+	amroutine->amtranslatestrategy = NULL;
+	amroutine->amtranslatecmptype = NULL;
+#endif
+
 	PG_RETURN_POINTER(amroutine);
 }
 

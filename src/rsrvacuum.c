@@ -84,7 +84,7 @@ WalkHeads(IndexVacuumInfo *info, bool modify, HeadVisitor visit, void *arg)
 		RsrEntryItem e;
 		bool		changed = false;
 
-		vacuum_delay_point();
+		RsrVacuumDelayPoint();
 		if (RsrPagesReadBatch(&reader, 1) == 0)
 			break;
 		if (modify)

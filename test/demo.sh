@@ -2,8 +2,10 @@
 # demo.sh - `make demo`: install what is missing, build and install the
 # extension, start a throwaway cluster in ./demo_cluster on a free loopback
 # port, load sample embeddings and run example queries (test/demo.sql).
-# The cluster keeps running so you can connect; the script prints how to
-# connect and how to stop it.
+# `make install` puts the extension into the system PostgreSQL (pg_config's
+# pkglibdir and sharedir; `make uninstall` removes it).  The cluster keeps
+# running so you can connect; the script prints how to connect, how to stop
+# it and how to remove what it installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/pgenv.sh
@@ -14,7 +16,7 @@ make -s
 make -s install >/dev/null
 
 dir=$PWD/demo_cluster
-bindir=$(pg_config --bindir)
+bindir=$("$PG_CONFIG" --bindir)
 if [ -f "$dir/data/postmaster.pid" ]; then
 	echo "== stopping the previous demo cluster"
 	stop_cluster "$dir" "$bindir"
@@ -33,4 +35,7 @@ cat <<MSG
 The demo cluster is running on 127.0.0.1 port $PGPORT (database "demo").
   connect:  psql -h 127.0.0.1 -p $PGPORT -U postgres demo
   stop:     $pg_ctl_cmd
+  remove:   stop it, then rm -rf $dir
+rsr_vector is installed in the system PostgreSQL ($(pg_config --pkglibdir) and
+$(pg_config --sharedir)/extension); \`make uninstall\` removes it (README.md, "Two commands").
 MSG

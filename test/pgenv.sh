@@ -5,7 +5,14 @@
 # Source it from bash.  It never touches a cluster it did not create: every
 # cluster lives in a fresh directory and listens on a port found free.
 
-PG_MAJOR=${PG_MAJOR:-15}
+# The server version tested: the major version of $PG_CONFIG when it
+# exists (as `make PG_CONFIG=...` uses it), else Debian 12's 15.
+PG_CONFIG=${PG_CONFIG:-pg_config}
+if [ -z "${PG_MAJOR:-}" ]; then
+	PG_MAJOR=$("$PG_CONFIG" --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+	PG_MAJOR=${PG_MAJOR:-15}
+fi
+export PG_CONFIG PG_MAJOR
 RSR_ROOT=${RSR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 # Run a command as the server's user: `postgres` when we are root
@@ -58,8 +65,8 @@ free_port() {
 # its share and lib directories relative to its binaries.
 make_tmp_install() {
 	local dest=$RSR_ROOT/tmp_install pgbin pgshare
-	pgbin=$(pg_config --bindir)
-	pgshare=$(pg_config --sharedir)
+	pgbin=$("$PG_CONFIG" --bindir)
+	pgshare=$("$PG_CONFIG" --sharedir)
 	rm -rf "$dest"
 	mkdir -p "$dest$(dirname "$(dirname "$pgbin")")" "$dest$(dirname "$pgshare")"
 	cp -a "$(dirname "$pgbin")" "$dest$(dirname "$(dirname "$pgbin")")/"
@@ -106,10 +113,12 @@ stop_cluster() {
 prove_tap() {
 	local tdir=$1 pgxs rc
 	shift
-	pgxs=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
+	pgxs=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/.." && pwd)
 	mkdir -p "$tdir/tmp_check"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$tdir"
+	# TESTDIR for PostgreSQL 15 and 16, TESTDATADIR and TESTLOGDIR from 17
 	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
+		TESTDATADIR="$tdir/tmp_check" TESTLOGDIR="$tdir/tmp_check/log" \
 		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$RSR_ROOT" \
 		prove -I "$pgxs/test/perl" -I test/t ${PROVE_FLAGS:-} "$@"
 	rc=$?

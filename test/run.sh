@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # run.sh - `make test`: install what is missing, build, then run the engine
-# unit tests (plain and under ASan/UBSan), the pg_regress suite and the TAP
+# unit tests (plain and under ASan/UBSan), the pg_regress suite, README.md's
+# examples, the Python client example and the TAP
 # tests against throwaway clusters this script creates and removes itself.
 # Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/pgenv.sh
 
-base_packages libipc-run-perl clang libclang-rt-14-dev
+# RSR_SERVER_ONLY=1 (test/pgversions.sh, inside its Debian roots): only the
+# build and the server suites, against the PostgreSQL of $PG_CONFIG
+server_only=${RSR_SERVER_ONLY:-0}
+if [ "$server_only" = 1 ]; then
+	base_packages libipc-run-perl python3
+else
+	base_packages libipc-run-perl clang libclang-rt-14-dev python3
+fi
 
 passed=0
 failed=0
 stage() {
 	local name=$1
 	shift
+	if [ "$server_only" = 1 ]; then
+		case $name in build | "private installation" | pg_regress | TAP) ;; *) return 0 ;; esac
+	fi
 	echo "== $name"
 	if "$@"; then
 		passed=$((passed + 1))
@@ -76,13 +87,14 @@ work=$(mktemp -d /tmp/rsr_vector_test.XXXXXX)
 chmod 755 "$work"
 cleanup() {
 	stop_cluster "$work/regress" "$TMP_BINDIR"
+	stop_cluster "$work/examples" "$TMP_BINDIR"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 regress() {
 	local pgxs tests
-	pgxs=$(dirname "$(pg_config --pgxs)")/..
+	pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")/..
 	start_cluster "$work/regress" "$TMP_BINDIR" || return 1
 	tests=$(make -s print-regress)
 	rm -rf results regression.diffs regression.out
@@ -96,6 +108,37 @@ regress() {
 }
 stage "pg_regress" regress
 
+# README.md's examples, in document order in a fresh database (every ```sql
+# block with ON_ERROR_STOP, every error example compared), then the Python
+# client example against the same cluster
+examples_db() {
+	need_packages python3 python3-psycopg2 || return 1
+	start_cluster "$work/examples" "$TMP_BINDIR" || return 1
+	"$TMP_BINDIR/createdb" -h "$PGHOST" -p "$PGPORT" -U postgres "$1"
+}
+readme_examples() {
+	examples_db readme || return 1
+	"$TMP_BINDIR/psql" -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d readme \
+		-c "CREATE EXTENSION rsr_vector" || return 1
+	/usr/bin/python3 test/readme_examples.py --log "$work/readme_examples.log" README.md \
+		"$TMP_BINDIR/psql" -h "$PGHOST" -p "$PGPORT" -U postgres -d readme
+}
+stage "README examples" readme_examples
+
+python_client() {
+	local out
+	"$TMP_BINDIR/createdb" -h "$PGHOST" -p "$PGPORT" -U postgres client &&
+		"$TMP_BINDIR/psql" -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d client \
+			-c "CREATE EXTENSION rsr_vector" || return 1
+	out=$(/usr/bin/python3 examples/client.py "host=$PGHOST port=$PGPORT user=postgres dbname=client") ||
+		{ echo "$out"; return 1; }
+	echo "$out"
+	printf '%s\n' "$out" | grep -qx "index scan == seq scan == Python: True" &&
+		printf '%s\n' "$out" | grep -qx "rsr_topk of 4 queries == ORDER BY ... LIMIT 10 of each: True" &&
+		stop_cluster "$work/examples" "$TMP_BINDIR"
+}
+stage "Python client example (examples/client.py)" python_client
+
 tap() {
 	shopt -s nullglob
 	local tests=(test/t/*.pl)
@@ -103,5 +146,15 @@ tap() {
 	prove_tap "$work/tap" "${tests[@]}"
 }
 stage "TAP" tap
+
+# PostgreSQL 17 and 18 (Debian 13 and unstable roots, built on demand in
+# build/chroot): the build and the server suites above, once per version
+if [ "$server_only" = 1 ]; then
+	:
+elif [ "$(id -u)" = 0 ]; then
+	stage "PostgreSQL 17 and 18 (Debian roots)" bash test/pgversions.sh
+else
+	echo "== not root: PostgreSQL 17 and 18 not tested (test/pgversions.sh needs root)"
+fi
 
 echo "$passed passed, $failed failed"

@@ -363,6 +363,162 @@ extern RsrStatus rsr_tvec_parse_binary(const uint8_t *msg, size_t len,
 									   int32_t expected_dim,
 									   RsrTvecParse *res);
 
+/*
+ * safetensors files (rsr_safetensors.c): the header parser and the row
+ * conversions behind rsr_safetensors_*(), free of PostgreSQL so that the
+ * fuzz target runs them directly.
+ *
+ * A file is an 8-byte little-endian header length N, N bytes of JSON (an
+ * object mapping each tensor name to {"dtype", "shape", "data_offsets"},
+ * plus an optional "__metadata__" entry, which is skipped), then the data;
+ * data_offsets [begin, end) count from the first byte after the header.
+ * Limits: N <= RSR_ST_MAX_HEADER (the format's own cap, so every valid file
+ * passes), at most RSR_ST_MAX_NDIM dimensions, JSON nested at most
+ * RSR_ST_MAX_DEPTH deep inside skipped values.  The parser reads exactly
+ * the bytes given, never past them, and allocates nothing.
+ */
+#define RSR_ST_MAX_HEADER 100000000	/* header bytes */
+#define RSR_ST_MAX_NDIM 16			/* dimensions per tensor */
+#define RSR_ST_MAX_DEPTH 32			/* nesting of skipped JSON values */
+
+typedef enum RsrStDtype
+{
+	RSR_ST_BOOL = 1,
+	RSR_ST_U8,
+	RSR_ST_I8,
+	RSR_ST_F8_E5M2,
+	RSR_ST_F8_E4M3,
+	RSR_ST_F8_E8M0,
+	RSR_ST_I16,
+	RSR_ST_U16,
+	RSR_ST_F16,
+	RSR_ST_BF16,
+	RSR_ST_I32,
+	RSR_ST_U32,
+	RSR_ST_F32,
+	RSR_ST_I64,
+	RSR_ST_U64,
+	RSR_ST_F64,
+	RSR_ST_C64,
+	RSR_ST_F4,
+	RSR_ST_F6_E2M3,
+	RSR_ST_F6_E3M2
+} RsrStDtype;
+
+typedef enum RsrStError
+{
+	RSR_ST_OK = 0,
+	RSR_ST_SHORT_FILE,			/* fewer than 8 bytes */
+	RSR_ST_HEADER_TOO_LARGE,	/* N > RSR_ST_MAX_HEADER */
+	RSR_ST_HEADER_PAST_END,		/* N past the end of the file */
+	RSR_ST_SYNTAX,				/* malformed JSON, or not a safetensors header */
+	RSR_ST_TOO_DEEP,			/* nesting past RSR_ST_MAX_DEPTH */
+	RSR_ST_MISSING_FIELD,		/* dtype, shape or data_offsets absent */
+	RSR_ST_BAD_DTYPE,			/* dtype not a safetensors dtype */
+	RSR_ST_TOO_MANY_DIMS,		/* more than RSR_ST_MAX_NDIM dimensions */
+	RSR_ST_OVERFLOW,			/* a number, shape product or byte count past 2^63 */
+	RSR_ST_BAD_OFFSETS,			/* begin > end, or end past the data */
+	RSR_ST_SIZE_MISMATCH,		/* end - begin differs from the shape's bytes */
+	RSR_ST_OVERLAP,				/* two tensors share data bytes */
+	RSR_ST_BAD_STRING			/* bad escape or UTF-8, or a NUL, in a name */
+} RsrStError;
+
+typedef struct RsrStParse
+{
+	RsrStError	error;
+	size_t		off;			/* header offset where the error was seen */
+	uint32_t	index;			/* 0-based tensor entry of the error */
+	uint32_t	other;			/* OVERLAP: the other entry */
+} RsrStParse;
+
+typedef struct RsrStTensor
+{
+	size_t		name_off;		/* name: raw JSON string contents, header */
+	size_t		name_len;		/* offset and bytes (escapes not decoded) */
+	RsrStDtype	dtype;
+	uint32_t	ndim;			/* entries of shape */
+	uint64_t	shape[RSR_ST_MAX_NDIM];
+	uint64_t	numel;			/* product of shape (1 for a scalar) */
+	uint64_t	begin;			/* data_offsets, bytes from the data start */
+	uint64_t	end;
+} RsrStTensor;
+
+typedef struct RsrStCursor
+{
+	size_t		pos;			/* next header byte; 0 before the first call */
+	uint32_t	count;			/* entries returned so far */
+	int			done;			/* the closing brace was read */
+} RsrStCursor;
+
+typedef struct RsrStSpan
+{
+	uint64_t	begin;			/* data_offsets of one tensor */
+	uint64_t	end;
+	uint32_t	index;			/* its entry */
+} RsrStSpan;
+
+/*
+ * Header length N from the first prefix_len bytes of a file of file_size
+ * bytes (RSR_EINVAL: SHORT_FILE, HEADER_TOO_LARGE, HEADER_PAST_END).
+ */
+extern RsrStatus rsr_st_header_len(const uint8_t *prefix, size_t prefix_len,
+								   uint64_t file_size, uint64_t *header_len,
+								   RsrStParse *res);
+
+/*
+ * Next tensor of the header json[0..len) whose data has data_size bytes.
+ * Start with a zeroed cursor.  RSR_OK with *found = 1 fills *t (offsets,
+ * dtype, shape and byte count checked); RSR_OK with *found = 0 at the end
+ * of a well-formed header; RSR_EINVAL with *res otherwise.
+ */
+extern RsrStatus rsr_st_next(const char *json, size_t len, uint64_t data_size,
+							 RsrStCursor *cur, RsrStTensor *t, int *found,
+							 RsrStParse *res);
+
+/*
+ * Decode the JSON string contents raw[0..len) into UTF-8 out[0..*out_len)
+ * (out_cap >= len always suffices).  RSR_EINVAL on a bad escape, invalid
+ * UTF-8, a control character or U+0000.
+ */
+extern RsrStatus rsr_st_decode_string(const char *raw, size_t len, char *out,
+									  size_t out_cap, size_t *out_len);
+
+/* Sort spans[0..n) by begin in place; RSR_EINVAL (OVERLAP) if two share a byte */
+extern RsrStatus rsr_st_check_overlap(RsrStSpan *spans, size_t n,
+									  RsrStParse *res);
+
+extern const char *rsr_st_dtype_name(RsrStDtype dtype);
+extern uint32_t rsr_st_dtype_bits(RsrStDtype dtype);
+
+/* Exact conversions of IEEE binary16 and bfloat16 to float */
+extern float rsr_st_f16_to_float(uint16_t h);
+extern float rsr_st_bf16_to_float(uint16_t h);
+
+/* n little-endian F32, F16 or BF16 values at src to floats (RSR_EINVAL: other dtype) */
+extern RsrStatus rsr_st_to_float(RsrStDtype dtype, const uint8_t *src,
+								 size_t n, float *dst);
+
+/*
+ * Packed ternary row (two planes, rsr_row_bytes()) of x[0..n) with the
+ * rule of ternary_quantize: element j is rint(clip(x_j / scale, -1, 1)) in
+ * double (ties to even); all zeros when scale is not > 0.
+ */
+extern void rsr_st_ternary_row(const float *x, uint32_t n, double scale,
+							   uint8_t *planes);
+
+/* Packed binary row of x[0..n): bit j set when x_j > 0 (binary_quantize) */
+extern void rsr_st_binary_row(const float *x, uint32_t n, uint8_t *bits);
+
+/*
+ * One output row of a BitNet-packed U8 tensor (HuggingFace transformers'
+ * pack_weights): 2-bit field `field` (0..3, bits 2 field .. 2 field + 1) of
+ * each of the n bytes of one packed row, minus 1, as a packed ternary row.
+ * RSR_EINVAL with *bad_col set when a field holds 3.
+ */
+extern RsrStatus rsr_st_bitnet_row(const uint8_t *packed, uint32_t n,
+								   uint32_t field, uint8_t *planes,
+								   uint32_t *bad_col);
+
 #ifdef __cplusplus
 }
 #endif
