@@ -8,6 +8,7 @@ MODULE_big   = rsr_vector
 # The engine (pure C11, no PostgreSQL headers)
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
                src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o \
+               src/core/rsr_tile.o src/core/rsr_tile_search.o src/core/rsr_tile_simd.o \
                src/core/rsr_safetensors.o
 
 # PostgreSQL glue: module, type, operators
@@ -56,7 +57,8 @@ PROVE_FLAGS += -I test/t
 PG_CPPFLAGS  = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS    = -std=gnu11 -fopenmp
 SHLIB_LINK   = -fopenmp -lm
-EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_arm64 test/bench/bench_core test/bench/gen_rows \
+EXTRA_CLEAN  = test/unit/test_core test/unit/test_core_san test/unit/test_core_arm64 \
+               test/unit/test_tile test/unit/test_tile_san test/unit/test_tile_arm64 test/bench/bench_core test/bench/gen_rows \
                results regression.diffs regression.out tmp_check tmp_install
 
 PG_CONFIG ?= pg_config
@@ -89,21 +91,31 @@ test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 test/unit/test_core_san: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CORE_CC) $(CORE_FLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -o $@ $< $(CORE_SRCS) -lm
+test/unit/test_tile: test/unit/test_tile.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+test/unit/test_tile_san: test/unit/test_tile.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_FLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer -o $@ $< $(CORE_SRCS) -lm
 test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CORE_CC) $(CORE_FLAGS) -O3 -o $@ $< $(CORE_SRCS) -lm
 
-unitcheck: test/unit/test_core
+unitcheck: test/unit/test_core test/unit/test_tile
 	./test/unit/test_core
-sanitizecheck: test/unit/test_core_san
+	./test/unit/test_tile
+sanitizecheck: test/unit/test_core_san test/unit/test_tile_san
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_core_san --quick
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./test/unit/test_tile_san --quick
 
 # The engine on arm64 (scalar kernels): cross-compiled, run under qemu-user
 ARM_CC      ?= aarch64-linux-gnu-gcc
 ARM_SYSROOT ?= /usr/aarch64-linux-gnu
 test/unit/test_core_arm64: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(ARM_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
-armcheck: test/unit/test_core_arm64
+test/unit/test_tile_arm64: test/unit/test_tile.c $(CORE_SRCS) $(CORE_HDRS)
+	$(ARM_CC) $(CORE_FLAGS) -o $@ $< $(CORE_SRCS) -lm
+armcheck: test/unit/test_core_arm64 test/unit/test_tile_arm64
 	qemu-aarch64 -L $(ARM_SYSROOT) ./test/unit/test_core_arm64 --quick
+	qemu-aarch64 -L $(ARM_SYSROOT) ./test/unit/test_tile_arm64 --quick
 bench: test/bench/bench_core
 	./test/bench/bench_core
 # SQL benchmarks (throwaway clusters, 1M rows; not in `make test`): the
@@ -151,7 +163,7 @@ fuzz-clean:
 # libcudart.  Device code for sm_80 (A100) and sm_90 (H100), plus PTX.
 CUDA_SRCS    = cuda/index.cu cuda/gemv.cu cuda/topn.cu
 CUDA_HDRS    = cuda/rsr_cuda.h cuda/common.cuh
-EXTRA_CLEAN += cuda/rsr_vector_cuda.so cuda/rsr_pack_pic.o test/unit/test_cuda test/bench/bench_cuda
+EXTRA_CLEAN += cuda/rsr_vector_cuda.so cuda/rsr_pack_pic.o cuda/rsr_tile_pic.o test/unit/test_cuda test/bench/bench_cuda
 
 ifeq ($(WITH_CUDA),1)
 NVCC        ?= nvcc
@@ -172,8 +184,10 @@ all: cuda/rsr_vector_cuda.so
 
 cuda/rsr_pack_pic.o: src/core/rsr_pack.c $(CORE_HDRS)
 	$(CORE_CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Isrc/core -c -o $@ $<
-cuda/rsr_vector_cuda.so: $(CUDA_SRCS) $(CUDA_HDRS) cuda/rsr_pack_pic.o
-	$(NVCC) $(NVCC_ALL) -shared -Xlinker --no-undefined -o $@ $(CUDA_SRCS) cuda/rsr_pack_pic.o
+cuda/rsr_tile_pic.o: src/core/rsr_tile.c $(CORE_HDRS)
+	$(CORE_CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Isrc/core -c -o $@ $<
+cuda/rsr_vector_cuda.so: $(CUDA_SRCS) $(CUDA_HDRS) cuda/rsr_pack_pic.o cuda/rsr_tile_pic.o
+	$(NVCC) $(NVCC_ALL) -shared -Xlinker --no-undefined -o $@ $(CUDA_SRCS) cuda/rsr_pack_pic.o cuda/rsr_tile_pic.o -lm
 test/unit/test_cuda: test/unit/test_cuda.cu cuda/rsr_vector_cuda.so $(CORE_SRCS) $(CORE_HDRS)
 	$(NVCC) $(NVCC_ALL) -Xcompiler -fopenmp -o $@ $< $(CORE_SRCS) cuda/rsr_vector_cuda.so \
 		-Xlinker -rpath,'$$ORIGIN/../../cuda' -lgomp

@@ -185,6 +185,22 @@ SELECT pg_temp.idx_vs_seq('SELECT id FROM bits WHERE id BETWEEN 100 AND 110 ORDE
 -- LIMIT and OFFSET
 SELECT pg_temp.idx_vs_seq('SELECT id FROM bits ORDER BY v <#> (SELECT q FROM q200 WHERE i = 3) LIMIT 10 OFFSET 200');
 SELECT pg_temp.idx_vs_seq('SELECT id FROM bits ORDER BY v <#> (SELECT q FROM q200 WHERE i = 3) OFFSET 1000');
+-- Queries of huge dynamic range (the tile kernels' heavy columns and
+-- scales): one or three entries of 1e6 among 1e-3, a FLT_MAX/4 scale,
+-- denormals (random rows and queries: no exact ties)
+CREATE TEMP TABLE qwide AS
+SELECT 1 AS i, (SELECT array_agg((CASE WHEN j = 17 THEN 1e6 ELSE (random() - 0.5) * 1e-3 END)::real)
+				FROM generate_series(1, 200) j) AS q
+UNION ALL
+SELECT 2, (SELECT array_agg((CASE WHEN j IN (3, 150) THEN 1e6 WHEN j = 99 THEN -1e6
+								  ELSE (random() - 0.5) * 1e-3 END)::real)
+		   FROM generate_series(1, 200) j)
+UNION ALL
+SELECT 3, (SELECT array_agg(((random() - 0.5) * 1.7e38)::real) FROM generate_series(1, 200) j)
+UNION ALL
+SELECT 4, (SELECT array_agg(((random() - 0.5) * 1e-39)::real) FROM generate_series(1, 200) j);
+SELECT i, pg_temp.idx_vs_seq('SELECT id FROM bits ORDER BY v <#> (SELECT q FROM qwide WHERE i = ' || i || ') LIMIT 40')
+FROM qwide ORDER BY i;
 
 -- LATERAL: one rescan per outer row, each with its own query
 SET enable_seqscan = off;

@@ -117,6 +117,92 @@ GpuEvictCopies(Size keep)
 }
 
 /*
+ * The worker's kernels (rsr_gemv, rsr_gemm, CUDA) run on layout (b): the
+ * tiles of an index of layout (c) become two segments of 16 rows per column
+ * range at upload, decoded with rsr_segment_get_row() and built again with
+ * rsr_segment_build().  The halves of a block are listed one after the
+ * other, each with its ranges in order (segments sharing an out adjacent).
+ */
+static void
+TilesToBuckets(IndexCopy *c)
+{
+	RsrKind		kind = (RsrKind) c->kind;
+	size_t		plane = ((size_t) c->dims + 7) / 8;
+	size_t		rb = rsr_row_bytes(kind, c->dims);
+	uint8	   *rows = palloc(16 * rb);
+	uint8	   *part = palloc(rb);
+	const uint8 *ptrs[16];
+	RsrSegmentRef *out = palloc_extended(2 * c->nrefs * sizeof(RsrSegmentRef),
+										 MCXT_ALLOC_HUGE);
+	size_t		n = 0;
+	size_t		i = 0;
+	uint32		r;
+
+	for (r = 0; r < 16; r++)
+		ptrs[r] = rows + r * rb;
+	while (i < c->nrefs)
+	{
+		size_t		j = i;
+		uint32		half;
+
+		while (j < c->nrefs && c->refs[j].out == c->refs[i].out)
+			j++;
+		for (half = 0; half < 2; half++)
+		{
+			size_t		k;
+
+			for (k = i; k < j; k++)
+			{
+				RsrSegmentInfo info;
+				uint32		h0 = half * 16;
+				uint32		hn;
+				size_t		cap;
+				size_t		size;
+				uint8	   *seg;
+				size_t		pb;
+
+				if (rsr_segment_validate(c->refs[k].data, c->refs[k].size, &info) != RSR_OK ||
+					info.layout != RSR_LAYOUT_TILE || info.dims != c->dims)
+					ereport(ERROR,
+							(errcode(ERRCODE_INDEX_CORRUPTED),
+							 errmsg("rsr index %u sent to the gpu worker has a corrupt segment",
+									c->indexOid)));
+				if (info.nrows <= h0)
+					continue;
+				hn = Min(16, info.nrows - h0);
+				pb = (info.ncols + 7) / 8;
+				memset(rows, 0, 16 * rb);
+				for (r = 0; r < hn; r++)
+				{
+					if (rsr_segment_get_row(c->refs[k].data, c->refs[k].size,
+											h0 + r, part, rb) != RSR_OK)
+						elog(ERROR, "could not decode an rsr tile");
+					memcpy(rows + r * rb + info.col_start / 8, part, pb);
+					if (kind == RSR_KIND_TERNARY)
+						memcpy(rows + r * rb + plane + info.col_start / 8, part + pb, pb);
+				}
+				cap = rsr_segment_max_size(kind, RSR_LAYOUT_BUCKET, 16, info.ncols);
+				seg = palloc(cap);
+				if (rsr_segment_build(kind, RSR_LAYOUT_BUCKET, 16, ptrs, hn, c->dims,
+									  info.col_start, info.ncols, seg, cap,
+									  &size) != RSR_OK)
+					elog(ERROR, "could not convert an rsr tile");
+				out[n].data = seg;
+				out[n].size = (uint32) size;
+				out[n].out = c->refs[k].out + h0;
+				n++;
+			}
+		}
+		i = j;
+	}
+	pfree(rows);
+	pfree(part);
+	pfree(c->refs);
+	c->refs = out;
+	c->nrefs = n;
+}
+
+/*
  * List the slots and segments of the page images with the reader the CPU
  * scan uses: every head entry opens a block of k slots, other ranges score
  * into the block of the head before them.
@@ -153,7 +239,7 @@ ParsePages(IndexCopy *c)
 					   e.nrows * sizeof(ItemPointerData));
 				for (r = 0; r < c->k; r++)
 					c->live[c->nslots + r] = r < e.nrows &&
-						(e.entry->deadmask & (1 << r)) == 0;
+						(e.entry->deadmask & ((uint32) 1 << r)) == 0;
 				c->nslots += c->k;
 			}
 
@@ -169,14 +255,18 @@ ParsePages(IndexCopy *c)
 		}
 	}
 	RsrPagesEnd(&reader);
-	if (c->nslots > PG_UINT32_MAX - RSR_MAX_K)
+	if (c->nslots > PG_UINT32_MAX - RSR_INDEX_MAX_K)
 		elog(ERROR, "rsr index too large for the gpu worker");
+
+	if (c->nrefs > 0 && c->refs[0].size > 3 &&
+		c->refs[0].data[3] == RSR_LAYOUT_TILE)
+		TilesToBuckets(c);
 
 	/* every block opens with its head entry, so each has at least one ref */
 	c->nblocks = c->nslots / c->k;
 	c->blockRefs = palloc((c->nblocks + 1) * sizeof(uint32));
 	for (i = 0; i < c->nrefs; i++)
-		if (i == 0 || c->refs[i].out != c->refs[i - 1].out)
+		if (i == 0 || c->refs[i].out / c->k != c->refs[i - 1].out / c->k)
 			c->blockRefs[c->refs[i].out / c->k] = (uint32) i;
 	c->blockRefs[c->nblocks] = (uint32) c->nrefs;
 }
@@ -189,7 +279,7 @@ ParsePages(IndexCopy *c)
 static void
 UploadCopy(IndexCopy *c)
 {
-	Size		cap = c->nslots + RSR_MAX_K;	/* nout <= nslots - k + RSR_MAX_K */
+	Size		cap = c->nslots + RSR_INDEX_MAX_K;	/* nout <= nslots - k + RSR_INDEX_MAX_K */
 	uint8	   *live;
 	RsrSegmentInfo info;
 	RsrCudaStatus status;
@@ -213,7 +303,7 @@ UploadCopy(IndexCopy *c)
 			live[i] = i < c->nslots && c->live[i];
 		status = GpuCuda.index_upload(0, c->refs, c->nrefs, NULL, &c->cuda, &c->nout);
 		if (status == RSR_CUDA_OK && c->nout > cap)
-			status = RSR_CUDA_EINVAL;	/* cannot happen: blocks of <= RSR_MAX_K rows */
+			status = RSR_CUDA_EINVAL;	/* cannot happen: blocks of <= RSR_INDEX_MAX_K rows */
 		if (status == RSR_CUDA_OK)
 			status = GpuCuda.index_set_live(c->cuda, live, c->nout, NULL);
 		pfree(live);

@@ -155,8 +155,8 @@ RescoreQuery(IndexCopy *c, const float *scores, size_t count, const float *q,
 			nrefs++;
 		}
 	}
-	/* the kernels write up to RSR_MAX_K rows past a block's first slot */
-	y = palloc0(((Size) nb * c->k + RSR_MAX_K) * sizeof(float));
+	/* the kernels write up to RSR_INDEX_MAX_K rows past a block's first slot */
+	y = palloc0(((Size) nb * c->k + RSR_INDEX_MAX_K) * sizeof(float));
 	RsrThreadsBegin(&mask);
 	status = rsr_gemv(refs, nrefs, q, c->dims, y, work, worksize, rsr_threads);
 	RsrThreadsEnd(&mask);
@@ -326,8 +326,8 @@ GpuScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 nmulti,
 		return;
 	}
 
-	/* the CPU kernels write up to RSR_MAX_K rows past a block's first slot */
-	rows = c->cuda ? c->nout : c->nslots + RSR_MAX_K;
+	/* the CPU kernels write up to RSR_INDEX_MAX_K rows past a block's first slot */
+	rows = c->cuda ? c->nout : c->nslots + RSR_INDEX_MAX_K;
 	count = c->cuda ? c->nout : c->nslots;
 	per = (uint32) Max(1, Min(nq, RSR_GPU_SCRATCH_BYTES / (2 * rows * sizeof(float))));
 	cap = c->cuda || nmulti == 0 ? per : Max(per, 2);

@@ -253,7 +253,7 @@ ParseRequest(Pending *p, const char *msg, Size len)
 	if (p->req.type != RSR_GPU_REQUEST || p->req.nqueries == 0 ||
 		p->req.nqueries > RSR_MAX_BATCH || p->req.dims == 0 ||
 		p->req.dims > RSR_MAX_DIMS || p->req.k == 0 ||
-		p->req.k > RSR_MAX_K || p->req.nranges == 0 ||
+		p->req.k > RSR_INDEX_MAX_K || p->req.nranges == 0 ||
 		p->req.nranges > RSR_MAX_RANGES ||
 		len != sizeof(RsrGpuRequest) + (Size) p->req.nqueries * p->req.dims * sizeof(float))
 		return false;

@@ -40,7 +40,7 @@
 
 #define RSR_METAPAGE_BLKNO	0
 #define RSR_MAGIC_NUMBER	0x52535249	/* "RSRI" */
-#define RSR_FORMAT_VERSION	1
+#define RSR_FORMAT_VERSION	2		/* 2: 32-bit dead masks, tiles */
 #define RSR_PAGE_ID			0xFF8A	/* unused by bloom, ivfflat, hnsw */
 #define RSR_MAX_RANGES		128		/* column ranges per block of rows */
 #define RSR_SCAN_PAGES		128		/* data pages share-locked at once by a
@@ -94,8 +94,7 @@ typedef struct RsrEntryData
 {
 	uint16		range;			/* column range index, 0 = head */
 	uint16		nrows;			/* head: rows published to scans */
-	uint16		deadmask;		/* head: bit r set = row r is dead */
-	uint16		unused;
+	uint32		deadmask;		/* head: bit r set = row r is dead */
 	ItemPointerData tids[FLEXIBLE_ARRAY_MEMBER];	/* head: k heap TIDs */
 } RsrEntryData;
 
@@ -116,8 +115,22 @@ typedef enum RsrLayoutOption
 {
 	RSR_LAYOUT_OPTION_AUTO = 0,
 	RSR_LAYOUT_OPTION_PERM = RSR_LAYOUT_PERM,
-	RSR_LAYOUT_OPTION_BUCKET = RSR_LAYOUT_BUCKET
+	RSR_LAYOUT_OPTION_BUCKET = RSR_LAYOUT_BUCKET,
+	RSR_LAYOUT_OPTION_TILE = RSR_LAYOUT_TILE
 } RsrLayoutOption;
+
+/* Largest block height of any layout (tiles: 32 rows) */
+#define RSR_INDEX_MAX_K		RSR_TILE_ROWS
+
+/* Is k the block height of a layout: 1..RSR_MAX_K, or 32 for tiles? */
+static inline bool
+rsr_k_valid_for(RsrLayout layout, uint32 k)
+{
+	if (layout == RSR_LAYOUT_TILE)
+		return k == RSR_TILE_ROWS;
+	return (layout == RSR_LAYOUT_PERM || layout == RSR_LAYOUT_BUCKET) &&
+		k >= 1 && k <= RSR_MAX_K;
+}
 
 typedef struct RsrOptions
 {
@@ -260,6 +273,15 @@ extern void rsrrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 					  ScanKey orderbys, int norderbys);
 extern bool rsrgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void rsrendscan(IndexScanDesc scan);
+/*
+ * Tile indexes: a row's engine id is its place in the index, (block of the
+ * head entry << 21) | (item << 5) | row, so ids ascend in chain order.
+ */
+#define RSR_TILE_ID(blkno, off) (((uint64) (blkno) << 21) | ((uint64) (off) << 5))
+extern void RsrTileSearch(Relation index, const void *const *tqs, uint32 nq,
+						  size_t n, uint64 *ids, double *scores,
+						  size_t *counts);
+extern ItemPointerData RsrTileRowTid(Relation index, uint64 id);
 extern void RsrScoreIndex(Relation index, const float *Q, uint32 batch,
 						  uint32 dims, RsrScores *sc);
 

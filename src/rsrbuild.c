@@ -39,8 +39,8 @@ typedef struct RsrBuildState
 	RsrShape	shape;			/* valid once dims > 0 */
 	double		heapRows;		/* planner's estimate of the heap's rows */
 	uint8	   *rows;			/* k packed rows of the block being filled */
-	const uint8 *rowPtrs[RSR_MAX_K];
-	ItemPointerData tids[RSR_MAX_K];
+	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
+	ItemPointerData tids[RSR_INDEX_MAX_K];
 	uint32		nrows;			/* rows in the block being filled */
 	double		indtuples;		/* rows indexed */
 	uint64		nblocks;		/* blocks of rows written */

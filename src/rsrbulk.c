@@ -114,6 +114,7 @@ typedef struct TopkQuery
 	FmgrInfo	op;				/* the <#> operator, with its own query cache */
 	Datum		query;			/* the query as a real[] datum */
 	const float *kq;			/* the query for the kernels */
+	const float *q;				/* the query as given (tile engine) */
 	double		bound;			/* |kernel score - exact score| <= bound */
 	double		scale;			/* kernel score * scale = score */
 	double		floor;			/* rows with scaled kernel score < floor
@@ -537,6 +538,78 @@ TopkWalk(TopkState *ts, TopkQuery **pending, uint32 npending)
 }
 
 /*
+ * The queries pending[0..npending) on a tile index: the engine's batched
+ * exact top-m (one pass over the index for all of them), then the heap
+ * check of each row in order.  A query is settled when the pass returned
+ * every row (fewer than m) or when the m-th row's score is below the n-th
+ * visible one's: then every row with a score at least that is among the m,
+ * so the TID order of ties is complete.  Others go again with m four times
+ * larger.  The engine's scores are the operator's, bit for bit.
+ */
+static void
+TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
+{
+	RsrKind		kind = (RsrKind) ts->rel->meta.kind;
+	size_t		tqsize = rsr_tile_query_size(kind, ts->dims);
+	uint8	   *tqbuf = palloc(tqsize * npending);
+	const void *tqs[RSR_MAX_BATCH];
+	TopkQuery  *todo[RSR_MAX_BATCH];
+	uint32		ntodo = npending;
+	size_t		m = (size_t) ts->n + 16;
+	uint32		b;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ts->cxt);
+
+	for (b = 0; b < npending; b++)
+	{
+		RsrCheckStatus(rsr_tile_prepare(kind, pending[b]->q, ts->dims,
+										tqbuf + tqsize * b, tqsize),
+					   "rsr_topk");
+		todo[b] = pending[b];
+		tqs[b] = tqbuf + tqsize * b;
+	}
+	while (ntodo > 0)
+	{
+		uint64	   *ids = palloc_extended(ntodo * m * sizeof(uint64), MCXT_ALLOC_HUGE);
+		double	   *scores = palloc_extended(ntodo * m * sizeof(double), MCXT_ALLOC_HUGE);
+		size_t		counts[RSR_MAX_BATCH];
+		uint32		left = 0;
+
+		RsrTileSearch(ts->rel->index, tqs, ntodo, m, ids, scores, counts);
+		for (b = 0; b < ntodo; b++)
+		{
+			TopkQuery  *tq = todo[b];
+			int64		visible = 0;
+			double		nth = 0;
+			size_t		i;
+
+			ResetQuery(tq);
+			for (i = 0; i < counts[b]; i++)
+			{
+				ItemPointerData tid = RsrTileRowTid(ts->rel->index, ids[b * m + i]);
+
+				if (!FetchVisible(ts->rel, &tid))
+					continue;
+				AddRow(ts, tq, scores[b * m + i], &tid);
+				if (++visible == ts->n)
+					nth = scores[b * m + i];
+			}
+			if (!(counts[b] < m ||
+				  (visible >= ts->n && scores[b * m + m - 1] < nth)))
+			{
+				todo[left] = tq;
+				tqs[left] = tqs[b];
+				left++;
+			}
+		}
+		pfree(ids);
+		pfree(scores);
+		ntodo = left;
+		m *= 4;
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Take the worker's `count` best candidates of a query (at most m, best
  * first) from scratch, through the floor, the heap check and the exact
  * score of the CPU path.  True when the query is settled: no row beyond
@@ -730,6 +803,7 @@ rsr_topk(PG_FUNCTION_ARGS)
 			pfree(elems);
 			fmgr_info_cxt(opproc, &tq->op, batchCxt);
 			tq->kq = Qb + (size_t) b * dims;
+			tq->q = q;
 			RsrQueryPrepare(q, dims, Qb + (size_t) b * dims, &pq);
 			tq->scale = pq.scale;
 			tq->bound = pq.bound;
@@ -744,7 +818,9 @@ rsr_topk(PG_FUNCTION_ARGS)
 
 		if (useWorker)
 			npending = TopkOnWorker(&ts, pending, npending, &useWorker);
-		if (npending > 0)
+		if (npending > 0 && rel.meta.layout == RSR_LAYOUT_TILE)
+			TopkTiles(&ts, pending, npending);
+		else if (npending > 0)
 			TopkWalk(&ts, pending, npending);
 
 		for (b = 0; b < batch; b++)
@@ -824,6 +900,9 @@ rsr_index_info(PG_FUNCTION_ARGS)
 		case RSR_LAYOUT_BUCKET:
 			layout = "bucket";
 			break;
+		case RSR_LAYOUT_TILE:
+			layout = "tile";
+			break;
 		default:
 			layout = "none";
 			break;
@@ -852,6 +931,7 @@ rsr_index_info(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&buf, ", \"bits_per_weight\": null");
 	appendStringInfo(&buf, ", \"kernel\": \"%s\", \"threads\": %d}",
+					 rel.meta.layout == RSR_LAYOUT_TILE ? rsr_tile_kernel_name() :
 					 rsr_kernel_name(), rsr_threads);
 
 	CloseBulk(&rel);

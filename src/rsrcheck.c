@@ -75,7 +75,7 @@ AddBlockRows(CheckState *cs, RsrEntry head, const uint8 *rows,
 		CheckRow   *row;
 		bool		found;
 
-		if (head->deadmask & (1 << r))
+		if (head->deadmask & ((uint32) 1 << r))
 			continue;
 		if (!ItemPointerIsValid(&head->tids[r]))
 			Corrupt(cs->index, "invalid heap TID", blkno, off);

@@ -46,7 +46,7 @@ typedef struct RsrInsertState
 	Buffer		metabuf;		/* pinned and exclusively locked */
 	RsrShape	shape;
 	uint8	   *rows;			/* k full packed rows */
-	const uint8 *rowPtrs[RSR_MAX_K];
+	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
 	uint8	   *slice;			/* one decoded row of one column range */
 	uint8	   *entry;			/* one entry being formed */
 } RsrInsertState;
@@ -206,8 +206,8 @@ RebuildRange(RsrInsertState *st, uint32 range, ItemPointerData loc,
 	size_t		segcap;
 	size_t		sliceBytes;
 	uint32		r;
-	ItemPointerData tids[RSR_MAX_K];
-	uint16		deadmask = 0;
+	ItemPointerData tids[RSR_INDEX_MAX_K];
+	uint32		deadmask = 0;
 	size_t		size;
 
 	buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&loc));

@@ -55,7 +55,7 @@ typedef struct RsrBlockMask
 {
 	uint64		base;			/* slot of the block's row 0 */
 	uint16		nrows;			/* rows published */
-	uint16		deadmask;		/* bit r set = row r is dead */
+	uint32		deadmask;		/* bit r set = row r is dead */
 } RsrBlockMask;
 
 typedef struct RsrScanOpaqueData
@@ -77,6 +77,20 @@ typedef struct RsrScanOpaqueData
 	size_t		batchSize;		/* size of the next top-n */
 	void	   *topnWork;
 	size_t		topnWorkSize;
+
+	/* Tile indexes on the CPU: the engine's streaming exact top-n */
+	bool		tile;			/* this scan runs TileNextPass() */
+	void	   *tq;				/* the prepared query */
+	size_t		tileN;			/* rows asked of the next pass */
+	uint64	   *tileIds;		/* the pass's rows, best first */
+	double	   *tileScores;		/* their exact scores */
+	ItemPointerData *tileTids;	/* their heap TIDs */
+	size_t		tileCount;		/* rows of the pass */
+	size_t		tilePos;		/* next one to return */
+	bool		tileDone;		/* the pass found every row left */
+	bool		tileReturned;	/* a row was returned: last key below */
+	double		tileLastScore;
+	uint64		tileLastId;
 
 	/* Scoring by the GPU worker (rsr_vector.device) */
 	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
@@ -143,11 +157,27 @@ IndexDims(Relation index)
 	return dims;
 }
 
+/* Layout of the segments of the index (0 while it has no row) */
+static RsrLayout
+IndexLayout(Relation index)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrLayout	layout;
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	layout = meta->dims > 0 ? (RsrLayout) meta->layout : (RsrLayout) 0;
+	UnlockReleaseBuffer(metabuf);
+	return layout;
+}
+
 /* Make room for `more` slots; new slots start at zero */
 static void
 GrowSlots(RsrScores *sc, uint64 more)
 {
-	uint64		need = sc->nslots + more + RSR_MAX_K;
+	uint64		need = sc->nslots + more + RSR_INDEX_MAX_K;
 	uint64		newcap;
 
 	if (need <= sc->capacity)
@@ -220,6 +250,10 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	void	   *work = NULL;
 	size_t		worksize = 0;
 	int			threads = rsr_threads;
+	RsrSegmentRef *carry = NULL;	/* tiles: a block cut by the batch end */
+	size_t		ncarry = 0;
+	RsrBlockMask carryMask = {0};
+	const uint8 **consumed = NULL;	/* copies scored by this batch */
 
 	Assert(batch >= 1 && batch <= RSR_MAX_BATCH);
 
@@ -253,7 +287,23 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		size_t		nrefs = 0;
 		size_t		nmasks = 0;
 		size_t		i;
+		size_t		lastHead = 0;
+		size_t		nconsumed = ncarry;
+		RsrBlockMask consumedMask = carryMask;
 		RsrStatus	status = RSR_OK;
+
+		/* tiles score whole blocks: the part of one cut by the last batch */
+		for (i = 0; i < ncarry; i++)
+		{
+			if (nrefs == refcap)
+			{
+				refcap *= 2;
+				refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
+			}
+			refs[nrefs++] = carry[i];
+			consumed[i] = carry[i].data;
+		}
+		ncarry = 0;
 
 		/* List the segments of up to RSR_SCAN_PAGES locked pages */
 		while (RsrPagesNextEntry(&reader, &e))
@@ -284,10 +334,41 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 				refcap *= 2;
 				refs = repalloc(refs, refcap * sizeof(RsrSegmentRef));
 			}
+			if (e.range == 0)
+				lastHead = nrefs;
 			refs[nrefs].data = e.segment;
 			refs[nrefs].size = e.segsize;
 			refs[nrefs].out = sc->nslots - shape.k;
 			nrefs++;
+		}
+
+		/* tiles: keep a copy of the last block if its ranges go on */
+		if (shape.layout == RSR_LAYOUT_TILE && Q != NULL)
+		{
+			size_t		nlast = nrefs - lastHead;
+
+			if (nrefs > 0 && nlast < shape.nranges)
+			{
+				if (carry == NULL)
+				{
+					carry = palloc(shape.nranges * sizeof(RsrSegmentRef));
+					consumed = palloc(shape.nranges * sizeof(uint8 *));
+				}
+				for (i = 0; i < nlast; i++)
+				{
+					uint8	   *copy = palloc(refs[lastHead + i].size);
+
+					memcpy(copy, refs[lastHead + i].data, refs[lastHead + i].size);
+					carry[i] = refs[lastHead + i];
+					carry[i].data = copy;
+				}
+				ncarry = nlast;
+				nrefs = lastHead;
+				if (lastHead >= nconsumed)
+					carryMask = masks[nmasks - 1];	/* else: the same block */
+				else
+					nconsumed = 0;	/* the carried block goes on: not scored */
+			}
 		}
 
 		/* Threads only compute on the pinned pages: no ereport in between */
@@ -296,7 +377,10 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			sigset_t	mask;
 
 			RsrThreadsBegin(&mask);
-			if (batch == 1)
+			if (shape.layout == RSR_LAYOUT_TILE)
+				status = rsr_tile_exact(refs, nrefs, Q, batch, shape.dims,
+										sc->scores, threads);
+			else if (batch == 1)
 				status = rsr_gemv(refs, nrefs, Q, shape.dims, sc->scores,
 								  work, worksize, threads);
 			else
@@ -306,6 +390,20 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		}
 
 		RsrPagesReleaseBatch(&reader);
+		if (nconsumed > 0 && (ncarry == 0 || lastHead >= nconsumed))
+		{
+			/* the copies of the carried block were scored: mask it too */
+			for (i = 0; i < nconsumed; i++)
+				pfree((void *) consumed[i]);
+			if (nmasks == maskcap)
+			{
+				maskcap *= 2;
+				masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
+			}
+			memmove(masks + 1, masks, nmasks * sizeof(RsrBlockMask));
+			masks[0] = consumedMask;
+			nmasks++;
+		}
 		RsrCheckStatus(status, "rsr index scan");
 
 		/* Empty and dead slots never come out of top-n */
@@ -315,12 +413,19 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			uint32		b;
 
 			for (r = 0; r < shape.k; r++)
-				if (r >= masks[i].nrows || (masks[i].deadmask & (1 << r)))
+				if (r >= masks[i].nrows || (masks[i].deadmask & ((uint32) 1 << r)))
 					for (b = 0; b < batch; b++)
 						sc->scores[(masks[i].base + r) * batch + b] = NAN;
 		}
 		if (sc->flush != NULL && nmasks > 0)
-			FlushSlots(sc, masks[nmasks - 1].base);
+		{
+			uint64		shift = masks[nmasks - 1].base;
+
+			FlushSlots(sc, shift);
+			for (i = 0; i < ncarry; i++)
+				carry[i].out -= (uint32) shift;
+			carryMask.base -= shift;
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
 	RsrPagesEnd(&reader);
@@ -331,6 +436,234 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	pfree(masks);
 	if (work)
 		pfree(work);
+}
+
+/*
+ * Tiles.  A row's id in the engine is its place in the index: (block of
+ * the head entry << 21) | (item << 5) | row, so ids ascend in chain order
+ * (ties of exact scores are returned in that order) and lead back to the
+ * head entry that holds the row's TID.
+ */
+/* The TID of the row with engine id `id`, read from its head entry */
+ItemPointerData
+RsrTileRowTid(Relation index, uint64 id)
+{
+	BlockNumber blkno = (BlockNumber) (id >> 21);
+	OffsetNumber off = (OffsetNumber) ((id >> 5) & 0xFFFF);
+	uint32		r = (uint32) (id & 31);
+	Buffer		buf = ReadBuffer(index, blkno);
+	Page		page;
+	ItemId		iid;
+	RsrEntry	e;
+	ItemPointerData tid;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s",
+						RelationGetRelationName(index), "entry moved during a scan")));
+	iid = PageGetItemId(page, off);
+	e = (RsrEntry) PageGetItem(page, iid);
+	if (ItemIdGetLength(iid) < RsrEntryHeaderSize(0, RSR_TILE_ROWS) ||
+		e->range != 0 || r >= e->nrows)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s",
+						RelationGetRelationName(index), "entry moved during a scan")));
+	tid = e->tids[r];
+	UnlockReleaseBuffer(buf);
+	return tid;
+}
+
+/*
+ * The exact n best rows of each of the nq prepared queries over a tile
+ * index: one pass of the engine, phase 1 page batch by page batch (the
+ * pages pinned and share-locked while the threads compute, released before
+ * the next batch), phase 2 at the end.  Writes ids[b * n + i] (engine ids,
+ * RsrTileRowTid() gives their TIDs), scores[b * n + i] (exact, best first,
+ * ties by id) and counts[b].  Memory O(nq * (n + candidates)).
+ */
+void
+RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
+			  uint64 *ids, double *scores, size_t *counts)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrShape	shape;
+	BlockNumber first;
+	RsrPageReader reader;
+	RsrTileRef *refs;
+	size_t		refcap = 1024;
+	RsrTileRef *carry = NULL;
+	size_t		ncarry = 0;
+	size_t		i;
+	size_t		cands = Max(4 * n, 1024);
+	size_t		size;
+	void	   *state;
+	RsrStatus	status;
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
+	RsrShapeFromMeta(meta, &shape);
+	first = meta->firstBlkno;
+	UnlockReleaseBuffer(metabuf);
+	if (shape.dims == 0)
+	{
+		for (i = 0; i < nq; i++)
+			counts[i] = 0;
+		return;
+	}
+
+	size = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
+	state = palloc_extended(size, MCXT_ALLOC_HUGE);
+	status = rsr_tile_init(state, size, tqs, nq, n, cands);
+	RsrCheckStatus(status, "rsr index scan");
+
+	refs = palloc(refcap * sizeof(RsrTileRef));
+	RsrPagesBegin(&reader, index, &shape, first, NULL, BUFFER_LOCK_SHARE);
+	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
+	{
+		RsrEntryItem e;
+		size_t		nrefs = 0;
+		size_t		done = 0;
+		uint64		id = 0;
+		uint32		dead = 0;
+
+		for (i = 0; i < ncarry; i++)
+			refs[nrefs++] = carry[i];
+		while (RsrPagesNextEntry(&reader, &e))
+		{
+			if (nrefs == refcap)
+			{
+				refcap *= 2;
+				refs = repalloc(refs, refcap * sizeof(RsrTileRef));
+			}
+			if (e.range == 0)
+			{
+				id = RSR_TILE_ID(e.blkno, e.off);
+				dead = e.entry->deadmask;
+				if (e.nrows < RSR_TILE_ROWS)
+					dead |= ~(uint32) 0 << e.nrows;
+			}
+			else if (nrefs > 0)
+			{
+				id = refs[nrefs - 1].id;
+				dead = refs[nrefs - 1].dead;
+			}
+			refs[nrefs].data = e.segment;
+			refs[nrefs].size = (uint32) e.segsize;
+			refs[nrefs].dead = dead;
+			refs[nrefs].id = id;
+			nrefs++;
+		}
+
+		/* Threads only compute on the pinned pages: no ereport in between */
+		status = RSR_OK;
+		while (status == RSR_OK && done < nrefs)
+		{
+			sigset_t	mask;
+			size_t		consumed = 0;
+
+			RsrThreadsBegin(&mask);
+			status = rsr_tile_feed(state, refs + done, nrefs - done,
+								   rsr_threads, &consumed);
+			RsrThreadsEnd(&mask);
+			done += consumed;
+			if (status == RSR_ENOMEM)
+			{
+				/* more candidates than room: move to a state twice as large */
+				size_t		size2;
+				void	   *state2;
+
+				cands *= 2;
+				size2 = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
+				state2 = palloc_extended(size2, MCXT_ALLOC_HUGE);
+				status = rsr_tile_resize(state, state2, size2, cands);
+				pfree(state);
+				state = state2;
+			}
+			else if (status == RSR_OK && consumed == 0)
+				break;			/* a block goes on in the next batch */
+		}
+
+		/* the segments of a block cut by the end of the batch: copies */
+		for (i = 0; i < ncarry; i++)
+			pfree((void *) carry[i].data);
+		ncarry = 0;
+		if (status == RSR_OK && done < nrefs)
+		{
+			if (carry == NULL)
+				carry = palloc(RSR_MAX_RANGES * sizeof(RsrTileRef));
+			for (i = done; i < nrefs && ncarry < RSR_MAX_RANGES; i++)
+			{
+				uint8	   *copy = palloc(refs[i].size);
+
+				memcpy(copy, refs[i].data, refs[i].size);
+				carry[ncarry] = refs[i];
+				carry[ncarry].data = copy;
+				ncarry++;
+			}
+		}
+		RsrPagesReleaseBatch(&reader);
+		RsrCheckStatus(status, "rsr index scan");
+		CHECK_FOR_INTERRUPTS();
+	}
+	RsrPagesEnd(&reader);
+	if (ncarry > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" is inconsistent: %s",
+						RelationGetRelationName(index), "the last block misses column ranges")));
+	pfree(refs);
+	if (carry)
+		pfree(carry);
+
+	status = rsr_tile_finish(state, ids, scores, counts);
+	RsrCheckStatus(status, "rsr index scan");
+	pfree(state);
+}
+
+/*
+ * One pass of the scan's query for the n best rows; the rows up to and
+ * including the last one returned are skipped.
+ */
+static void
+TileNextPass(IndexScanDesc scan)
+{
+	RsrScanOpaque so = (RsrScanOpaque) scan->opaque;
+	size_t		n = so->tileN;
+	size_t		counts[1];
+	const void *tqs[1] = {so->tq};
+	size_t		i;
+
+	if (so->tileIds)
+	{
+		pfree(so->tileIds);
+		pfree(so->tileScores);
+		pfree(so->tileTids);
+	}
+	so->tileIds = palloc_extended(n * sizeof(uint64), MCXT_ALLOC_HUGE);
+	so->tileScores = palloc_extended(n * sizeof(double), MCXT_ALLOC_HUGE);
+	so->tileTids = palloc_extended(n * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
+	RsrTileSearch(scan->indexRelation, tqs, 1, n, so->tileIds, so->tileScores,
+				  counts);
+	so->tileCount = counts[0];
+	so->tileDone = counts[0] < n;
+
+	/* skip what earlier passes returned: keys up to the last one */
+	so->tilePos = 0;
+	if (so->tileReturned)
+		while (so->tilePos < so->tileCount &&
+			   (so->tileScores[so->tilePos] > so->tileLastScore ||
+				(so->tileScores[so->tilePos] == so->tileLastScore &&
+				 so->tileIds[so->tilePos] <= so->tileLastId)))
+			so->tilePos++;
+	for (i = so->tilePos; i < so->tileCount; i++)
+		so->tileTids[i] = RsrTileRowTid(scan->indexRelation, so->tileIds[i]);
+	so->tileN = Min(n * 4, RSR_SCAN_MAX_BATCH * (Size) 16);
 }
 
 /* Select the next batch of slots, best first */
@@ -403,17 +736,32 @@ StartScan(IndexScanDesc scan)
 		uint32		dims = IndexDims(scan->indexRelation);
 		RsrQuery	pq;
 		float	   *q;
+		float	   *arrq;
 		int			n;
 
 		/* Checked as the operator checks it against the rows */
 		q = RsrQueryFromArray(arr, dims > 0 ? (int) dims : -1, &n);
+		arrq = palloc(sizeof(float4) * Max(n, 1));
+		memcpy(arrq, q, sizeof(float4) * n);
 		RsrQueryPrepare(q, n, q, &pq);
 		so->scale = pq.scale;
 		so->bound = pq.bound;
 		so->query = q;
 		so->queryDims = n;
 		so->gpu = RsrGpuScanBegin(scan->indexRelation, q, n);
-		if (so->gpu == NULL)
+		if (so->gpu == NULL && IndexLayout(scan->indexRelation) == RSR_LAYOUT_TILE)
+		{
+			RsrKind		kind = RsrIndexKind(scan->indexRelation);
+			size_t		size = rsr_tile_query_size(kind, n);
+
+			/* the original values: the engine's exact scores are <#>'s */
+			so->tile = true;
+			so->tq = palloc(size);
+			RsrCheckStatus(rsr_tile_prepare(kind, arrq, n, so->tq, size),
+						   "rsr index scan");
+			so->tileN = RSR_SCAN_FIRST_BATCH;
+		}
+		else if (so->gpu == NULL)
 			RsrScoreIndex(scan->indexRelation, q, 1, n, &so->sc);
 	}
 	MemoryContextSwitchTo(oldCtx);
@@ -466,6 +814,34 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 			return false;
 		if (next == RSR_GPU_NEXT_FALLBACK)
 			GpuFallback(scan);
+	}
+	if (so->tile)
+	{
+		double		value;
+
+		while (so->tilePos >= so->tileCount)
+		{
+			MemoryContext oldCtx;
+
+			/* a pass that found fewer rows than asked found them all */
+			if (so->tileDone)
+				return false;
+			oldCtx = MemoryContextSwitchTo(so->scanCtx);
+			TileNextPass(scan);
+			MemoryContextSwitchTo(oldCtx);
+		}
+		scan->xs_heaptid = so->tileTids[so->tilePos];
+		so->tileReturned = true;
+		so->tileLastScore = so->tileScores[so->tilePos];
+		so->tileLastId = so->tileIds[so->tilePos];
+		so->tilePos++;
+		/* the exact value of <#>: no recheck of the order */
+		value = 0.0 - so->tileLastScore;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		scan->xs_orderbyvals[0] = Float8GetDatum(value);
+		scan->xs_orderbynulls[0] = false;
+		return true;
 	}
 	if (so->gpu == NULL)
 	{

@@ -33,6 +33,7 @@ static relopt_enum_elt_def rsr_layout_values[] = {
 	{"auto", RSR_LAYOUT_OPTION_AUTO},
 	{"perm", RSR_LAYOUT_OPTION_PERM},
 	{"bucket", RSR_LAYOUT_OPTION_BUCKET},
+	{"tile", RSR_LAYOUT_OPTION_TILE},
 	{(const char *) NULL}
 };
 
@@ -44,12 +45,12 @@ RsrInitReloptions(void)
 {
 	rsr_relopt_kind = add_reloption_kind();
 	add_int_reloption(rsr_relopt_kind, "k",
-					  "Rows per block (segment height), 1..16; chosen from the dimension when not set",
+					  "Rows per block (segment height) of layouts perm and bucket, 1..16; chosen from the dimension when not set",
 					  0, 1, RSR_MAX_K, AccessExclusiveLock);
 	add_enum_reloption(rsr_relopt_kind, "layout",
-					   "Segment layout: auto, perm (permutation + groups) or bucket (column codes)",
+					   "Segment layout: auto, perm (permutation + groups), bucket (column codes) or tile (32-row tiles)",
 					   rsr_layout_values, RSR_LAYOUT_OPTION_AUTO,
-					   "Valid values are \"auto\", \"perm\" and \"bucket\".",
+					   "Valid values are \"auto\", \"perm\", \"bucket\" and \"tile\".",
 					   AccessExclusiveLock);
 }
 
@@ -200,7 +201,8 @@ RsrCheckMeta(Relation index, Page page)
 						RelationGetRelationName(index), meta->version,
 						RSR_FORMAT_VERSION),
 				 errhint("Please REINDEX it.")));
-	if (meta->dims > RSR_MAX_DIMS || meta->k > RSR_MAX_K ||
+	if (meta->dims > RSR_MAX_DIMS ||
+		(meta->dims > 0 && !rsr_k_valid_for((RsrLayout) meta->layout, meta->k)) ||
 		meta->nranges > RSR_MAX_RANGES ||
 		(meta->dims > 0 && (meta->k < 1 || meta->nranges < 1 ||
 							meta->rangeCols < 1)))
@@ -245,6 +247,80 @@ PagesPerBlock(const RsrShape *shape, uint32 nranges, uint32 rangeCols)
 }
 
 /*
+ * Pages per block when blocks of nranges entries are appended one after the
+ * other as the build does: 64 blocks packed entry by entry.
+ */
+static double
+PackedPagesPerBlock(const RsrShape *shape, uint32 nranges, uint32 rangeCols)
+{
+	Size		room = RSR_MAX_ITEM_SIZE + sizeof(ItemIdData);
+	Size		left = room;
+	uint32		pages = 1;
+	int			blk;
+	uint32		r;
+
+	for (blk = 0; blk < 64; blk++)
+		for (r = 0; r < nranges; r++)
+		{
+			uint32		cols = Min(rangeCols, shape->dims - r * rangeCols);
+			Size		need = MAXALIGN(RsrEntryHeaderSize(r, shape->k) +
+										rsr_segment_max_size(shape->kind, shape->layout,
+															 shape->k, cols)) +
+				sizeof(ItemIdData);
+
+			if (need > left)
+			{
+				pages++;
+				left = room;
+			}
+			left -= need;
+		}
+	return pages / 64.0;
+}
+
+/*
+ * Tiles: the kernels take all the ranges of a block in one call, so more
+ * ranges cost little; take the fewest within 2% of the best page use among
+ * up to 64 more than the minimum (the index size stays near the packed
+ * bits plus TIDs).
+ */
+static void
+ChooseTileRanges(RsrShape *shape, uint32 maxcols)
+{
+	uint32		minRanges = (shape->dims + maxcols - 1) / maxcols;
+	double		pages[65];
+	double		best = -1;
+	uint32		i;
+
+	shape->rangeCols = minRanges == 1 ? shape->dims : maxcols;
+	shape->nranges = minRanges;
+	for (i = 0; i < lengthof(pages); i++)
+	{
+		uint32		n = minRanges + i;
+		uint32		cols = TYPEALIGN(8, (shape->dims + n - 1) / n);
+
+		pages[i] = -1;
+		if (n > RSR_MAX_RANGES || (shape->dims + cols - 1) / cols != n)
+			continue;
+		pages[i] = PackedPagesPerBlock(shape, n, cols);
+		if (best < 0 || pages[i] < best)
+			best = pages[i];
+	}
+	for (i = 0; i < lengthof(pages); i++)
+	{
+		uint32		n = minRanges + i;
+
+		if (pages[i] >= 0 && pages[i] <= best * 1.02)
+		{
+			shape->nranges = n;
+			shape->rangeCols = n == 1 ? shape->dims :
+				TYPEALIGN(8, (shape->dims + n - 1) / n);
+			break;
+		}
+	}
+}
+
+/*
  * Cut rows into column ranges (each a multiple of 8 columns, at most
  * maxcols) so that the entries of a block fill the data pages well: an
  * entry just over half a page would leave every page half empty.  Each
@@ -258,6 +334,12 @@ ChooseRanges(RsrShape *shape, uint32 maxcols)
 	double		pages[9];
 	double		best = -1;
 	uint32		i;
+
+	if (shape->layout == RSR_LAYOUT_TILE)
+	{
+		ChooseTileRanges(shape, maxcols);
+		return;
+	}
 
 	shape->rangeCols = minRanges == 1 ? shape->dims : maxcols;
 	shape->nranges = minRanges;
@@ -301,11 +383,27 @@ RsrChooseShape(Relation index, RsrKind kind, uint32 dims, double rows,
 	uint32		maxcols;
 
 	rsr_choose(kind, dims, rows > 0 ? (uint64) rows : 0, 1, &k, &layout);
-	if (opts && opts->k > 0)
-		k = opts->k;
 	if (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO)
+	{
 		layout = (RsrLayout) opts->layout;
-	if (k < 1 || k > RSR_MAX_K)
+		k = layout == RSR_LAYOUT_TILE ? RSR_TILE_ROWS :
+			rsr_choose_bucket_k(kind, dims, 1);
+	}
+	if (opts && opts->k > 0)
+	{
+		/* a chosen height is one of the layouts that take it */
+		if (layout == RSR_LAYOUT_TILE &&
+			opts->layout == RSR_LAYOUT_OPTION_TILE && opts->k != RSR_TILE_ROWS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("layout \"tile\" stores blocks of %d rows, not k = %d",
+							RSR_TILE_ROWS, opts->k)));
+		if (layout == RSR_LAYOUT_TILE &&
+			opts->layout == RSR_LAYOUT_OPTION_AUTO)
+			layout = RSR_LAYOUT_BUCKET;
+		k = opts->k;
+	}
+	if (!rsr_k_valid_for(layout, k))
 		elog(ERROR, "rsr engine chose an invalid k %u", k);
 
 	maxcols = rsr_segment_max_cols(kind, layout, k,

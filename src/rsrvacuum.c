@@ -125,11 +125,11 @@ DeleteRows(RsrEntry entry, uint32 nrows, void *arg)
 
 	for (r = 0; r < nrows; r++)
 	{
-		if (entry->deadmask & (1 << r))
+		if (entry->deadmask & ((uint32) 1 << r))
 			continue;
 		if (ds->callback(&entry->tids[r], ds->callbackState))
 		{
-			entry->deadmask |= (1 << r);
+			entry->deadmask |= ((uint32) 1 << r);
 			ds->stats->tuples_removed += 1;
 			changed = true;
 		}
@@ -147,7 +147,7 @@ CountRows(RsrEntry entry, uint32 nrows, void *arg)
 	uint32		r;
 
 	for (r = 0; r < nrows; r++)
-		if (!(entry->deadmask & (1 << r)))
+		if (!(entry->deadmask & ((uint32) 1 << r)))
 			stats->num_index_tuples += 1;
 	return false;
 }

@@ -21,6 +21,15 @@
  * from one load of the query values.  Small dimensions favour k = 8 when
  * batched, because the fold over 2 x 256 buckets per block then weighs as
  * much as the aggregation itself.
+ * The tile layout (c) wins wherever the work is a top-n or a score per
+ * row, which is all the index and the bulk functions do: compare the
+ * "tile-top10" and "tile16-top10" lines of the benchmark with layout (b)
+ * plus a top-10 selection ("rsr-b+top10" on 1M x 1024; see
+ * docs/tile-kernel.md for the figures, the dispatch level and the CPU).
+ * Tiles store exactly the packed bits (32 rows per block), like k = 16,
+ * so rsr_choose() answers the tile for every shape; layouts (a) and (b)
+ * remain for the float kernels (rsr_gemv, rsr_gemm: rsr_choose_bucket_k())
+ * and when asked for.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -52,25 +61,32 @@ static const ChoiceRow choice_table[] = {
 	{RSR_KIND_TERNARY, RSR_MAX_DIMS, 16, 16},
 };
 
-/* Pick k and the layout for (kind, dims, rows, batch) */
+/* Pick k and the layout of stored rows for (kind, dims, rows, batch) */
 void
 rsr_choose(RsrKind kind, uint32_t dims, uint64_t rows, uint32_t batch,
 		   uint32_t *k, RsrLayout *layout)
 {
-	size_t		i;
-
 	/*
 	 * The row count does not change the choice: the kernels' cost per row
 	 * was flat from 2560 to 262144 rows, and an index keeps its k as it
 	 * grows from the rows it was built with.
 	 */
 	(void) rows;
-	*layout = RSR_LAYOUT_BUCKET;
-	*k = 16;
+	(void) kind;
+	(void) dims;
+	(void) batch;
+	*layout = RSR_LAYOUT_TILE;
+	*k = RSR_TILE_ROWS;
+}
+
+/* The layout (b) block height the float kernels run fastest with */
+uint32_t
+rsr_choose_bucket_k(RsrKind kind, uint32_t dims, uint32_t batch)
+{
+	size_t		i;
+
 	for (i = 0; i < sizeof(choice_table) / sizeof(choice_table[0]); i++)
 		if (choice_table[i].kind == kind && dims <= choice_table[i].max_dims)
-		{
-			*k = batch > 1 ? choice_table[i].k_batched : choice_table[i].k_single;
-			break;
-		}
+			return batch > 1 ? choice_table[i].k_batched : choice_table[i].k_single;
+	return 16;
 }

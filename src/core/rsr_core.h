@@ -32,6 +32,7 @@ extern "C"
 #define RSR_MAX_DIMS 65535		/* elements per row */
 #define RSR_MAX_K 16			/* rows per segment (block height) */
 #define RSR_MAX_BATCH 64		/* query vectors per batched kernel call */
+#define RSR_TILE_ROWS 32		/* rows of a tile segment (its k) */
 
 typedef enum RsrStatus
 {
@@ -51,8 +52,10 @@ typedef enum RsrLayout
 {
 	RSR_LAYOUT_PERM = 1,		/* (a) the papers' layout: column permutation
 								 * by counting sort + group table */
-	RSR_LAYOUT_BUCKET = 2		/* (b) block-transposed column codes + dense
+	RSR_LAYOUT_BUCKET = 2,		/* (b) block-transposed column codes + dense
 								 * buckets + RSR++ fold */
+	RSR_LAYOUT_TILE = 3			/* (c) 32-row byte-transposed tile, scored by
+								 * the two-phase lookup kernels (rsr_tile_*) */
 } RsrLayout;
 
 /*
@@ -76,7 +79,10 @@ extern size_t rsr_row_bytes(RsrKind kind, uint32_t dims);
  * the columns [col_start, col_start + ncols): a self-contained, position
  * independent byte string (no pointers, no alignment requirement) that
  * starts with a fixed header.  Wide rows are split into several segments
- * over column ranges; their partial sums add up.
+ * over column ranges; their partial sums add up.  Layouts (a) and (b) take
+ * k in 1..RSR_MAX_K; layout (c), the tile, takes k = RSR_TILE_ROWS and a
+ * col_start that is a multiple of 8, and is scored only by rsr_tile_*
+ * (rsr_gemv and rsr_gemm answer RSR_EINVAL).
  */
 typedef struct RsrSegmentInfo
 {
@@ -198,12 +204,116 @@ extern void rsr_topn_batch(const float *Y, size_t count, uint32_t batch,
 						   void *work);
 
 /*
+ * Exact top-n over tile segments (layout (c), rsr_tile.c): the two-phase
+ * lookup kernels.  See docs/tile-kernel.md for the method and the bound.
+ *
+ * Query preparation.  rsr_tile_prepare() turns one query of `dims` finite
+ * floats into a prepared query in caller memory of rsr_tile_query_size()
+ * bytes (no pointers inside; reusable by any number of states and
+ * threads): per 4-column group the 16 partial sums quantized to bytes,
+ * up to 8 (binary) / 4 (ternary) heavy columns scored outside the table,
+ * and the proven interval: for every row r,
+ *	  S(r) - A(r) lies in [lo, hi]
+ * where S(r) is the exact score (the double sum, in element order, of
+ * (double) q_j over the "+1" elements minus over the "-1" elements: the
+ * definition of the operator <#>) and A(r) the phase-1 score that
+ * rsr_tile_scores() returns.  rsr_tile_interval() reads lo and hi.
+ */
+extern size_t rsr_tile_query_size(RsrKind kind, uint32_t dims);
+extern RsrStatus rsr_tile_prepare(RsrKind kind, const float *q, uint32_t dims,
+								  void *tq, size_t tq_size);
+extern void rsr_tile_interval(const void *tq, double *lo, double *hi);
+
+/*
+ * A tile segment in a stream.  Row r of the block gets the id `id + r`.
+ * Wide rows are split into column ranges: the segments of one block (same
+ * id) must be adjacent, in column order, and cover [0, dims) exactly.
+ * Rows whose bit is set in `dead` (bit r = row r; read from the block's
+ * first segment) are skipped.
+ */
+typedef struct RsrTileRef
+{
+	const uint8_t *data;		/* segment bytes */
+	uint32_t	size;			/* segment bytes available */
+	uint32_t	dead;			/* rows to skip */
+	uint64_t	id;				/* id of the block's row 0 */
+} RsrTileRef;
+
+/*
+ * Streaming exact top-n for 1..RSR_MAX_BATCH prepared queries of the same
+ * kind and dims.  The state lives in caller memory of rsr_tile_state_size()
+ * bytes: O(nq * (n + cand_cap * row bytes)), never O(rows).
+ *	- rsr_tile_init(): start a search for the n best rows (n >= 1) of each
+ *	  query; the prepared queries must outlive the state.
+ *	- rsr_tile_feed(): phase 1 over refs[0..nrefs) with `threads` threads:
+ *	  integer lookups, the running n-th best bound, and a copy of the bits
+ *	  of every row that can still reach the top n (candidates), so the
+ *	  segments may be released as soon as it returns.  Call it any number
+ *	  of times (one batch of pages each).  *consumed = refs processed: all
+ *	  of them, or on RSR_OK fewer when refs end inside a block (column
+ *	  ranges): pass that block's segments again with the rest of it; on
+ *	  RSR_ENOMEM (more candidates than cand_cap) it stops at a block
+ *	  boundary: move the state to larger memory with rsr_tile_resize() and
+ *	  call feed again with refs + *consumed.  Nothing is lost.
+ *	- rsr_tile_finish(): phase 2: rescore the candidates exactly, best
+ *	  candidate bound first, and stop at the first whose bound is below the
+ *	  exact n-th score.  Writes ids[b * n + i] and scores[b * n + i] (exact
+ *	  double scores, best first, ties by the lower id) and counts[b] =
+ *	  min(n, live rows fed).  The state may be fed and finished again.
+ * Segments are header-checked (RSR_ECORRUPT), not checksummed: segments
+ * read back from disk must pass rsr_segment_validate() first.
+ */
+extern size_t rsr_tile_state_size(RsrKind kind, uint32_t dims, uint32_t nq,
+								  size_t n, size_t cand_cap);
+extern RsrStatus rsr_tile_init(void *state, size_t state_size,
+							   const void *const *tq, uint32_t nq, size_t n,
+							   size_t cand_cap);
+extern RsrStatus rsr_tile_feed(void *state, const RsrTileRef *refs,
+							   size_t nrefs, int threads, size_t *consumed);
+extern RsrStatus rsr_tile_resize(const void *old_state, void *state,
+								 size_t state_size, size_t cand_cap);
+extern RsrStatus rsr_tile_finish(void *state, uint64_t *ids, double *scores,
+								 size_t *counts);
+
+/* Candidates the state of a search holds (the largest count per query) */
+extern size_t rsr_tile_candidates(const void *state);
+
+/*
+ * Phase-1 scores of every live row: A[(id + r) * nq + b] for query b, with
+ * S - A in [lo, hi] of rsr_tile_interval().  Dead rows are not written.
+ */
+extern RsrStatus rsr_tile_scores(const void *const *tq, uint32_t nq,
+								 const RsrTileRef *refs, size_t nrefs,
+								 double *A, int threads);
+
+/*
+ * Exact scores rounded to float of whole blocks of tile segments listed as
+ * RsrSegmentRef: Y[(out + r) * batch + b] = (float) S (assigned, not
+ * added; the segments of a block adjacent and covering [0, dims)).  For
+ * callers of the float kernels that meet a tile index: within their bound.
+ */
+extern RsrStatus rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs,
+								const float *Q, uint32_t batch, uint32_t dims,
+								float *Y, int threads);
+
+/* Exact score of a packed row (the reference the kernels are checked against) */
+extern double rsr_exact_score(RsrKind kind, const uint8_t *row, uint32_t dims,
+							  const float *q);
+
+/* The tile kernels rsr_init() chose: "avx512vbmi", "avx512bw", "avx2", "scalar" */
+extern const char *rsr_tile_kernel_name(void);
+
+/*
  * Choice of k and layout for (kind, dims, rows, batch), from the table of
  * measurements made by `make bench` (see rsr_choose.c for the command that
  * regenerates it).
  */
 extern void rsr_choose(RsrKind kind, uint32_t dims, uint64_t rows,
 					   uint32_t batch, uint32_t *k, RsrLayout *layout);
+
+/* The layout (b) block height the float kernels run fastest with */
+extern uint32_t rsr_choose_bucket_k(RsrKind kind, uint32_t dims,
+									uint32_t batch);
 
 /* CPU dispatch: call once (idempotent); names the kernel that will run */
 extern void rsr_init(void);

@@ -46,6 +46,7 @@ rsr_init(void)
 	const RsrKernels *k = rsr_kernels_avx2();
 
 	kernels = k != NULL ? k : &rsr_kernels_scalar;
+	rsr_tile_dispatch();
 }
 
 /* Name of the kernel set in use */
@@ -378,8 +379,8 @@ parse_ref(const RsrSegmentRef *ref, uint32_t dims, RsrSeg *s)
 {
 	RsrStatus	st = rsr_seg_parse(ref->data, ref->size, s);
 
-	if (st == RSR_OK && s->dims != dims)
-		st = RSR_EINVAL;
+	if (st == RSR_OK && (s->dims != dims || s->layout == RSR_LAYOUT_TILE))
+		st = RSR_EINVAL;			/* tiles: the rsr_tile_* kernels */
 	return st;
 }
 

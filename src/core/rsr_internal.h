@@ -33,6 +33,11 @@
  *	u16 neg} (ternary), then nperm u16 column offsets (relative to
  *	col_start), grouped by pattern; columns whose pattern is all zero are
  *	dropped, so nperm <= ncols and the group lengths sum to nperm.
+ * Payload, layout (c) RSR_LAYOUT_TILE (k = 32, col_start a multiple of 8):
+ *	ceil(ncols / 8) column bytes, each 32 bytes per plane: byte b of row i
+ *	(PostgreSQL bit order, bits past ncols zero) at payload[(b * P + p) * 32
+ *	+ i] for plane p of P (1 binary; 2 ternary: "+1" then "-1"), so the
+ *	planes of one column byte are adjacent; rows past nrows are zero.
  * Payload, layout (b) RSR_LAYOUT_BUCKET:
  *	one code per column, 1 byte when k <= 8 and u16 otherwise; bit r of a
  *	code is the element of row r.  Ternary stores the "+1" codes of all
@@ -53,7 +58,7 @@ typedef struct RsrSeg
 {
 	RsrKind		kind;
 	RsrLayout	layout;
-	uint32_t	k;				/* block height, 1..16 */
+	uint32_t	k;				/* block height, 1..16, or 32 (tile) */
 	uint32_t	nrows;			/* rows present, 1..k */
 	uint32_t	dims;			/* row dimension */
 	uint32_t	col_start;		/* first column covered */
@@ -128,8 +133,33 @@ rsr_bit(const uint8_t *plane, uint32_t j)
 	return (plane[j >> 3] >> (7 - (j & 7))) & 1;
 }
 
+/* Valid block height of a layout: 1..RSR_MAX_K, or exactly 32 for tiles */
+static inline int
+rsr_k_valid(RsrLayout layout, uint32_t k)
+{
+	if (layout == RSR_LAYOUT_TILE)
+		return k == RSR_TILE_ROWS;
+	return (layout == RSR_LAYOUT_PERM || layout == RSR_LAYOUT_BUCKET) &&
+		k >= 1 && k <= RSR_MAX_K;
+}
+
+/* Payload bytes of a tile segment of ncols columns */
+static inline size_t
+rsr_tile_payload_bytes(RsrKind kind, uint32_t ncols)
+{
+	return ((size_t) ncols + 7) / 8 * RSR_TILE_ROWS *
+		(kind == RSR_KIND_TERNARY ? 2 : 1);
+}
+
 /* rsr_pack.c */
 extern RsrStatus rsr_seg_parse(const uint8_t *seg, size_t size, RsrSeg *s);
+
+/* rsr_tile.c: the tile layout's payload */
+extern void rsr_tile_build(RsrKind kind, const uint8_t *const *rows,
+						   uint32_t nrows, uint32_t dims, uint32_t col_start,
+						   uint32_t ncols, uint8_t *payload);
+extern RsrStatus rsr_tile_check(const RsrSeg *s);
+extern void rsr_tile_get_row(const RsrSeg *s, uint32_t r, uint8_t *row);
 
 /*
  * Per-segment kernels.  Single: acc[r] = partial product of row r over the
@@ -162,6 +192,93 @@ typedef struct RsrKernels
 	RsrFoldFn	fold;			/* layout (b), batched: RSR++ fold */
 	RsrRowFn	row;			/* bit-packed row . q */
 } RsrKernels;
+
+/*
+ * Tile kernels (rsr_tile.c, rsr_tile_search.c, rsr_tile_simd.c).
+ *
+ * A prepared query: this header, then the quantized tables (16 bytes per
+ * 4-column group g, entry p = the sum of the columns 4g + t whose bit
+ * 3 - t of p is set, so a column byte's high nibble indexes group 2b and
+ * its low nibble group 2b + 1), then the query's floats.
+ */
+#define RSR_TILE_QMAGIC 0x54515259u	/* prepared query */
+#define RSR_TILE_M 127				/* largest table entry */
+#define RSR_TILE_MAX_HEAVY 8		/* heavy columns, binary (ternary: 4) */
+
+typedef struct RsrTileQuery
+{
+	uint32_t	magic;
+	RsrKind		kind;
+	uint32_t	dims;
+	uint32_t	ngroups;		/* table groups, ceil(dims / 4) */
+	uint32_t	nheavy;			/* heavy columns, scored outside the table */
+	uint32_t	heavy[RSR_TILE_MAX_HEAVY];	/* their columns */
+	double		s;				/* table unit */
+	double		C;				/* sum of the groups' negative parts */
+	double		lo;				/* S - A in [lo, hi] */
+	double		hi;
+	double		hi_cmp;			/* hi plus the rounding of a comparison */
+	int64_t		W;				/* pruning width in table units */
+	size_t		tab_off;		/* bytes from the header to the tables */
+	size_t		q_off;			/* bytes from the header to the floats */
+	size_t		size;			/* bytes in all */
+	int64_t		hq[256];		/* heavy part of a row in table units, by
+								 * its heavy mask */
+} RsrTileQuery;
+
+static inline const uint8_t *
+rsr_tile_tab(const RsrTileQuery *tq)
+{
+	return (const uint8_t *) tq + tq->tab_off;
+}
+
+static inline const float *
+rsr_tile_q(const RsrTileQuery *tq)
+{
+	return (const float *) ((const uint8_t *) tq + tq->q_off);
+}
+
+/* One column range of a block of rows: a tile payload of nb column bytes */
+typedef struct RsrTilePart
+{
+	const uint8_t *tile;
+	uint32_t	nb;				/* column bytes */
+	uint32_t	tab;			/* offset of its first group's table */
+} RsrTilePart;
+
+/*
+ * Lookup kernel: for up to 4 queries, I[b][i] += the table sum of row i over
+ * the parts of a block (ternary: "+1" minus "-1"), the tables of query b at
+ * tabs[b] + part.tab.
+ */
+typedef void (*RsrTileFn) (const RsrTilePart *parts, uint32_t nparts,
+						   int ternary, const uint8_t *const *tabs,
+						   uint32_t nq, int32_t (*I)[RSR_TILE_ROWS]);
+
+typedef struct RsrTileKernels
+{
+	const char *name;
+	RsrTileFn	lookup;
+} RsrTileKernels;
+
+/* Dispatch levels, in the order rsr_init() prefers the last available */
+enum
+{
+	RSR_TILE_SCALAR, RSR_TILE_AVX2, RSR_TILE_AVX512BW, RSR_TILE_AVX512VBMI,
+	RSR_TILE_NLEVELS
+};
+
+/* rsr_tile_simd.c: the kernels of a level, NULL when the CPU lacks it */
+extern const RsrTileKernels *rsr_tile_kernels(int level);
+extern const RsrTileKernels *rsr_tile_active;
+extern void rsr_tile_dispatch(void);
+
+/* rsr_tile_search.c: run with an explicit kernel set (tests, benchmark) */
+extern void rsr_tile_set_kernels(void *state, const RsrTileKernels *kern);
+extern RsrStatus rsr_tile_scores_with(const RsrTileKernels *kern,
+									  const void *const *tq, uint32_t nq,
+									  const RsrTileRef *refs, size_t nrefs,
+									  double *A, int threads);
 
 /* rsr_gemv.c: scalar reference kernels */
 extern RsrStatus rsr_seg_gemv_perm_scalar(const RsrSeg *s, const float *q,

@@ -32,6 +32,8 @@ payload_bytes(RsrKind kind, RsrLayout layout, uint32_t k, uint32_t ncols,
 {
 	if (layout == RSR_LAYOUT_PERM)
 		return (size_t) ngroups * rsr_group_bytes(kind) + (size_t) nperm * 2;
+	if (layout == RSR_LAYOUT_TILE)
+		return rsr_tile_payload_bytes(kind, ncols);
 	return (size_t) ncols * rsr_code_bytes(k) * (kind == RSR_KIND_TERNARY ? 2 : 1);
 }
 
@@ -104,8 +106,15 @@ rsr_segment_max_cols(RsrKind kind, RsrLayout layout, uint32_t k,
 	size_t		per_col;
 	size_t		n;
 
-	if (max_bytes <= RSR_SEG_HEADER || k < 1 || k > RSR_MAX_K)
+	if (max_bytes <= RSR_SEG_HEADER || !rsr_k_valid(layout, k))
 		return 0;
+	if (layout == RSR_LAYOUT_TILE)
+	{
+		/* whole column bytes of 32 rows per plane */
+		n = 8 * ((max_bytes - RSR_SEG_HEADER) /
+				 rsr_tile_payload_bytes(kind, 8));
+		return n > RSR_MAX_DIMS ? RSR_MAX_DIMS : (uint32_t) n;
+	}
 	per_col = rsr_segment_max_size(kind, layout, k, 1) - RSR_SEG_HEADER;
 	n = (max_bytes - RSR_SEG_HEADER) / per_col;
 	return n > RSR_MAX_DIMS ? RSR_MAX_DIMS : (uint32_t) n;
@@ -330,8 +339,8 @@ rsr_segment_build(RsrKind kind, RsrLayout layout, uint32_t k,
 	RsrStatus	st;
 
 	if ((kind != RSR_KIND_BINARY && kind != RSR_KIND_TERNARY) ||
-		(layout != RSR_LAYOUT_PERM && layout != RSR_LAYOUT_BUCKET) ||
-		k < 1 || k > RSR_MAX_K || nrows < 1 || nrows > k || rows == NULL ||
+		!rsr_k_valid(layout, k) || nrows < 1 || nrows > k || rows == NULL ||
+		(layout == RSR_LAYOUT_TILE && col_start % 8 != 0) ||
 		dims < 1 || dims > RSR_MAX_DIMS || ncols < 1 ||
 		col_start >= dims || ncols > dims - col_start ||
 		out == NULL || out_size == NULL)
@@ -361,7 +370,11 @@ rsr_segment_build(RsrKind kind, RsrLayout layout, uint32_t k,
 		size = RSR_SEG_HEADER + payload_bytes(kind, layout, k, ncols, 0, 0);
 		if (size > out_cap)
 			return RSR_ENOMEM;
-		build_bucket(kind, k, rows, nrows, dims, col_start, ncols, out);
+		if (layout == RSR_LAYOUT_TILE)
+			rsr_tile_build(kind, rows, nrows, dims, col_start, ncols,
+						   out + RSR_SEG_HEADER);
+		else
+			build_bucket(kind, k, rows, nrows, dims, col_start, ncols, out);
 	}
 	out[0] = RSR_SEG_MAGIC;
 	out[1] = RSR_SEG_VERSION;
@@ -406,8 +419,8 @@ rsr_seg_parse(const uint8_t *seg, size_t size, RsrSeg *s)
 	s->nperm = rsr_rd16(seg + 18);
 	s->payload = seg + RSR_SEG_HEADER;
 	if ((s->kind != RSR_KIND_BINARY && s->kind != RSR_KIND_TERNARY) ||
-		(s->layout != RSR_LAYOUT_PERM && s->layout != RSR_LAYOUT_BUCKET) ||
-		s->k < 1 || s->k > RSR_MAX_K || s->nrows < 1 || s->nrows > s->k ||
+		!rsr_k_valid(s->layout, s->k) || s->nrows < 1 || s->nrows > s->k ||
+		(s->layout == RSR_LAYOUT_TILE && s->col_start % 8 != 0) ||
 		s->dims < 1 || s->ncols < 1 || s->col_start >= s->dims ||
 		s->ncols > s->dims - s->col_start || rsr_rd32(seg + 20) != 0)
 		return RSR_ECORRUPT;
@@ -501,7 +514,8 @@ rsr_segment_validate(const uint8_t *seg, size_t size, RsrSegmentInfo *info)
 		sum |= (uint64_t) seg[24 + i] << (8 * i);
 	if (sum != segment_checksum(seg, s.size))
 		return RSR_ECORRUPT;
-	st = s.layout == RSR_LAYOUT_PERM ? check_perm(&s) : check_bucket(&s);
+	st = s.layout == RSR_LAYOUT_PERM ? check_perm(&s) :
+		s.layout == RSR_LAYOUT_TILE ? rsr_tile_check(&s) : check_bucket(&s);
 	if (st != RSR_OK)
 		return st;
 	if (info != NULL)
@@ -537,7 +551,9 @@ rsr_segment_get_row(const uint8_t *seg, size_t size, uint32_t r,
 	if (row_cap < rsr_row_bytes(s.kind, s.ncols))
 		return RSR_ENOMEM;
 	memset(row, 0, rsr_row_bytes(s.kind, s.ncols));
-	if (s.layout == RSR_LAYOUT_BUCKET)
+	if (s.layout == RSR_LAYOUT_TILE)
+		rsr_tile_get_row(&s, r, row);
+	else if (s.layout == RSR_LAYOUT_BUCKET)
 	{
 		uint32_t	cb = rsr_code_bytes(s.k);
 		uint32_t	p;

@@ -74,7 +74,8 @@ typedef struct Kernel
 
 enum
 {
-	K_DENSE, K_BITPACKED, K_PERM, K_DIRECT, K_BUCKET, K_BATCHED
+	K_DENSE, K_BITPACKED, K_PERM, K_DIRECT, K_BUCKET, K_BATCHED, K_TILE,
+	K_TILE16
 };
 
 /* Median of n values (sorts them) */
@@ -139,6 +140,188 @@ dense_dot(const float *row, const float *q, uint32_t dims)
 }
 #endif
 
+#define TOPN 10
+
+/* Tile segments of a config, one block of 32 rows per column range */
+typedef struct TileSet
+{
+	RsrTileRef *refs;
+	size_t		nrefs;
+	uint8_t    *buf;
+	size_t		bytes;
+	double		prep_ms;
+} TileSet;
+
+/* Memory of a tile search: prepared queries and a state, grown on demand */
+typedef struct Search
+{
+	uint8_t    *tq;
+	size_t		tq_size;
+	void	   *state;
+	size_t		state_size;
+	size_t		cand_cap;
+	size_t		max_cands;		/* most candidates seen */
+} Search;
+
+/* Build the tiles of rows[0..rows) */
+static void
+build_tiles(RsrKind kind, const uint8_t *const *rowp, uint32_t rows,
+			uint32_t dims, TileSet *t)
+{
+	uint32_t	range = rsr_segment_max_cols(kind, RSR_LAYOUT_TILE, 32, PAGE_BYTES);
+	uint32_t	nblocks = (rows + 31) / 32;
+	uint32_t	nranges;
+	size_t		cap;
+	size_t		used = 0;
+	uint32_t	b;
+	double		t0;
+
+	if (range > dims)
+		range = dims;
+	nranges = (dims + range - 1) / range;
+	cap = rsr_segment_max_size(kind, RSR_LAYOUT_TILE, 32, range) * nranges * (size_t) nblocks;
+	t->buf = xmalloc(cap);
+	t->refs = xmalloc(sizeof(RsrTileRef) * (size_t) nblocks * nranges);
+	t->nrefs = 0;
+	t0 = now_ms();
+	for (b = 0; b < nblocks; b++)
+	{
+		uint32_t	nr = rows - b * 32 < 32 ? rows - b * 32 : 32;
+		uint32_t	col;
+
+		for (col = 0; col < dims; col += range)
+		{
+			uint32_t	n = dims - col < range ? dims - col : range;
+			size_t		size;
+			RsrTileRef *ref = &t->refs[t->nrefs++];
+
+			if (rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rowp + (size_t) b * 32,
+								  nr, dims, col, n, t->buf + used, cap - used,
+								  &size) != RSR_OK)
+			{
+				printf("tile build failed\n");
+				exit(1);
+			}
+			ref->data = t->buf + used;
+			ref->size = (uint32_t) size;
+			ref->dead = 0;
+			ref->id = (uint64_t) b * 32;
+			used += size;
+		}
+	}
+	t->prep_ms = now_ms() - t0;
+	t->bytes = used;
+}
+
+/*
+ * Exact top-n of nq queries over the tiles (query preparation included):
+ * ids[b * n + i], scores[b * n + i].  The state grows on RSR_ENOMEM.
+ */
+static void
+tile_search(RsrKind kind, uint32_t dims, const TileSet *t, Search *se,
+			const float *Q, uint32_t nq, size_t n, int threads,
+			uint64_t *ids, double *scores)
+{
+	const void *tqs[RSR_MAX_BATCH];
+	size_t		counts[RSR_MAX_BATCH];
+	size_t		done = 0;
+	uint32_t	b;
+
+	if (se->tq == NULL)
+	{
+		se->tq_size = (rsr_tile_query_size(kind, dims) + 63) & ~(size_t) 63;
+		se->tq = xmalloc(se->tq_size * BATCH);
+		se->cand_cap = 4096;
+		se->state_size = rsr_tile_state_size(kind, dims, BATCH, n, se->cand_cap);
+		se->state = xmalloc(se->state_size);
+	}
+	for (b = 0; b < nq; b++)
+	{
+		tqs[b] = se->tq + se->tq_size * b;
+		if (rsr_tile_prepare(kind, Q + (size_t) b * dims, dims,
+							 se->tq + se->tq_size * b, se->tq_size) != RSR_OK)
+		{
+			printf("tile prepare failed\n");
+			exit(1);
+		}
+	}
+	if (rsr_tile_init(se->state, se->state_size, tqs, nq, n, se->cand_cap) != RSR_OK)
+	{
+		printf("tile init failed\n");
+		exit(1);
+	}
+	while (done < t->nrefs)
+	{
+		size_t		consumed = 0;
+		RsrStatus	st = rsr_tile_feed(se->state, t->refs + done, t->nrefs - done,
+									   threads, &consumed);
+
+		done += consumed;
+		if (st == RSR_ENOMEM)
+		{
+			size_t		cap = se->cand_cap * 4;
+			size_t		size = rsr_tile_state_size(kind, dims, BATCH, n, cap);
+			void	   *state = xmalloc(size);
+
+			if (rsr_tile_resize(se->state, state, size, cap) != RSR_OK)
+				exit(1);
+			free(se->state);
+			se->state = state;
+			se->state_size = size;
+			se->cand_cap = cap;
+		}
+		else if (st != RSR_OK)
+		{
+			printf("tile feed failed: %s\n", rsr_status_string(st));
+			exit(1);
+		}
+	}
+	if (rsr_tile_candidates(se->state) > se->max_cands)
+		se->max_cands = rsr_tile_candidates(se->state);
+	rsr_tile_finish(se->state, ids, scores, counts);
+}
+
+/* Reference exact top n of query q over packed rows (a full scan) */
+static void
+ref_topn(RsrKind kind, const uint8_t *const *rowp, uint32_t rows,
+		 uint32_t dims, const float *q, size_t n, uint64_t *ids,
+		 double *scores)
+{
+	size_t		have = 0;
+	uint32_t	i;
+
+	for (i = 0; i < rows; i++)
+	{
+		double		s = rsr_exact_score(kind, rowp[i], dims, q);
+		size_t		k;
+
+		if (have == n && !(s > scores[n - 1]))
+			continue;			/* ties keep the lower id, seen first */
+		k = have < n ? have++ : n - 1;
+		while (k > 0 && scores[k - 1] < s)
+		{
+			scores[k] = scores[k - 1];
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		scores[k] = s;
+		ids[k] = i;
+	}
+}
+
+/* The tile result of query b equals the expected ids and scores? */
+static int
+same_top(const uint64_t *ids, const double *scores, const uint64_t *want_ids,
+		 const double *want_scores, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] != want_ids[i] || scores[i] != want_scores[i])
+			return 0;
+	return 1;
+}
+
 /* The benchmark state of one (shape, distribution) */
 typedef struct Config
 {
@@ -156,6 +339,12 @@ typedef struct Config
 	float	   *Y;
 	void	   *work;
 	size_t		work_size;
+	TileSet		tiles;
+	Search		search;
+	uint64_t	ids[BATCH * TOPN];	/* tile kernels' top 10 */
+	double		scores[BATCH * TOPN];
+	uint64_t	ref_ids[TOPN];	/* reference top 10 of query 0 */
+	double		ref_scores[TOPN];
 } Config;
 
 /* Run one kernel once with `threads` threads */
@@ -210,6 +399,14 @@ run_kernel(Config *c, Kernel *kn, int threads)
 			memset(c->Y, 0, sizeof(float) * c->rows * BATCH);
 			return rsr_gemm(kn->segs, kn->nsegs, c->Q, BATCH, c->dims, c->Y,
 							c->work, c->work_size, threads);
+		case K_TILE:
+			tile_search(c->kind, c->dims, &c->tiles, &c->search, c->Q, 1, TOPN,
+						threads, c->ids, c->scores);
+			return RSR_OK;
+		case K_TILE16:
+			tile_search(c->kind, c->dims, &c->tiles, &c->search, c->Q, BATCH,
+						TOPN, threads, c->ids, c->scores);
+			return RSR_OK;
 	}
 	return RSR_EINVAL;
 }
@@ -252,6 +449,33 @@ verify(Config *c, Kernel *kn)
 {
 	uint32_t	i;
 
+	if (kn->kind == K_TILE || kn->kind == K_TILE16)
+	{
+		uint32_t	b;
+
+		if (!same_top(c->ids, c->scores, c->ref_ids, c->ref_scores, TOPN))
+		{
+			printf("MISMATCH %s: top %d of query 0\n", kn->name, TOPN);
+			return 1;
+		}
+		if (kn->kind == K_TILE)
+			return 0;
+		/* every query of the batch equals its single-query search */
+		for (b = 1; b < BATCH; b++)
+		{
+			uint64_t	ids[TOPN];
+			double		scores[TOPN];
+
+			tile_search(c->kind, c->dims, &c->tiles, &c->search,
+						c->Q + (size_t) b * c->dims, 1, TOPN, 1, ids, scores);
+			if (!same_top(c->ids + b * TOPN, c->scores + b * TOPN, ids, scores, TOPN))
+			{
+				printf("MISMATCH %s: top %d of query %u\n", kn->name, TOPN, b);
+				return 1;
+			}
+		}
+		return 0;
+	}
 	if (kn->kind != K_BATCHED)
 	{
 		double		tol = rsr_error_bound(c->dims, c->l1[0]) + ldexp(c->l1[0], -50);
@@ -392,6 +616,10 @@ make_config(Config *c, const Shape *sh, int dist)
 	c->Y = xmalloc(sizeof(float) * c->rows * BATCH);
 	c->work_size = rsr_workspace_size(RSR_MAX_K, BATCH, 2);
 	c->work = xmalloc(c->work_size);
+	ref_topn(c->kind, c->rowp, c->rows, c->dims, c->Q, TOPN, c->ref_ids,
+			 c->ref_scores);
+	build_tiles(c->kind, c->rowp, c->rows, c->dims, &c->tiles);
+	memset(&c->search, 0, sizeof(c->search));
 }
 
 /* Release a config */
@@ -407,6 +635,10 @@ free_config(Config *c)
 	free(c->y);
 	free(c->Y);
 	free(c->work);
+	free(c->tiles.refs);
+	free(c->tiles.buf);
+	free(c->search.tq);
+	free(c->search.state);
 }
 
 /* Geometric-mean accumulators of the summary */
@@ -486,6 +718,16 @@ bench_config(const Shape *sh, int dist, int rounds)
 		snprintf(kn[nk].name, 32, "batch16-b k=%u", batched_k[i]);
 		kn[nk++].kind = K_BATCHED;
 	}
+	snprintf(kn[nk].name, 32, "tile-top10");
+	kn[nk].kind = K_TILE;
+	kn[nk].k = 32;
+	kn[nk].bytes = c.tiles.bytes;
+	kn[nk++].prep_ms = c.tiles.prep_ms;
+	snprintf(kn[nk].name, 32, "tile16-top10");
+	kn[nk].kind = K_TILE16;
+	kn[nk].k = 32;
+	kn[nk].bytes = c.tiles.bytes;
+	kn[nk++].prep_ms = c.tiles.prep_ms;
 
 	for (threads = 1; threads <= 2; threads++)
 	{
@@ -520,7 +762,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 				for (rep = 0; rep < kn[i].reps; rep++)
 					run_kernel(&c, &kn[i], threads);
 				kn[i].t[r] = (now_ms() - t0) / kn[i].reps /
-					(kn[i].kind == K_BATCHED ? BATCH : 1);
+					(kn[i].kind == K_BATCHED || kn[i].kind == K_TILE16 ? BATCH : 1);
 			}
 		for (i = 0; i < nk; i++)
 		{
@@ -552,7 +794,7 @@ bench_config(const Shape *sh, int dist, int rounds)
 		int			j;
 		int			dup = 0;
 
-		if (kn[i].segs == NULL)
+		if (kn[i].segs == NULL || kn[i].kind == K_TILE || kn[i].kind == K_TILE16)
 			continue;
 		for (j = 0; j < i; j++)
 			if (kn[j].segs == kn[i].segs)
@@ -564,6 +806,255 @@ bench_config(const Shape *sh, int dist, int rounds)
 		}
 	}
 	free_config(&c);
+}
+
+/* The machine's load average (the benchmark shares it), one line */
+static const char *
+load_average(void)
+{
+	static char line[128] = "unknown\n";
+	FILE	   *f = fopen("/proc/loadavg", "r");
+
+	if (f != NULL)
+	{
+		if (fgets(line, sizeof(line), f) == NULL)
+			strcpy(line, "unknown\n");
+		fclose(f);
+	}
+	return line;
+}
+
+/* Summary figures of the 1M x 1024 runs, 1 thread */
+static double million_vs_rsr[2];	/* binary, ternary */
+static double million_bw;
+static double million_batched;
+
+/* Read one byte of every page of buf, so that none is cold when timed */
+static void
+touch(const uint8_t *buf, size_t bytes)
+{
+	volatile uint8_t sink = 0;
+	size_t		i;
+
+	for (i = 0; i < bytes; i += 4096)
+		sink ^= buf[i];
+	(void) sink;
+}
+
+/* Streaming read of buf with `threads` threads: the machine's bandwidth */
+static uint64_t
+stream_read(const uint8_t *buf, size_t bytes, int threads)
+{
+	const uint64_t *w = (const uint64_t *) buf;
+	size_t		n = bytes / 8;
+	uint64_t	sum = 0;
+	size_t		i;
+
+#pragma omp parallel for num_threads(threads) reduction(+:sum) schedule(static)
+	for (i = 0; i < n; i++)
+		sum += w[i];
+	return sum;
+}
+
+/*
+ * 1M x 1024 binary and ternary: the layout (b) single-query kernel plus
+ * its top-10 selection against the two-phase exact top-10, single and
+ * batched 16, and a streaming read of the tiles, 1 and 2 threads,
+ * interleaved round by round, each verified first.
+ */
+static void
+bench_million(int rounds, uint32_t rows)
+{
+	const uint32_t dims = 1024;
+	int			kindi;
+
+	for (kindi = 0; kindi < 2; kindi++)
+	{
+		RsrKind		kind = kindi == 0 ? RSR_KIND_BINARY : RSR_KIND_TERNARY;
+		Config		c;
+		Kernel		kb;
+		size_t		plane = dims / 8;
+		double	   *S;
+		uint32_t   *top_idx;
+		void	   *top_work;
+		uint32_t	i;
+		uint32_t	b;
+		int			threads;
+		double		t0;
+
+		memset(&c, 0, sizeof(c));
+		memset(&kb, 0, sizeof(kb));
+		c.kind = kind;
+		c.rows = rows;
+		c.dims = dims;
+		c.rb = rsr_row_bytes(kind, dims);
+		c.packed = xmalloc(c.rb * rows);
+		c.rowp = xmalloc(sizeof(*c.rowp) * rows);
+		for (i = 0; i < rows; i++)
+		{
+			uint8_t    *row = c.packed + c.rb * i;
+			size_t		j;
+
+			c.rowp[i] = row;
+			for (j = 0; j < plane; j += 8)
+			{
+				uint64_t	a = rnd();
+
+				if (kind == RSR_KIND_BINARY)
+					memcpy(row + j, &a, 8);
+				else
+				{
+					uint64_t	x = rnd();
+					uint64_t	pos = a & x;
+					uint64_t	neg = a & ~x;
+
+					memcpy(row + j, &pos, 8);
+					memcpy(row + plane + j, &neg, 8);
+				}
+			}
+		}
+		c.Q = xmalloc(sizeof(float) * BATCH * dims);
+		for (i = 0; i < BATCH * dims; i++)
+			c.Q[i] = (float) ((double) (rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+		c.y = xmalloc(sizeof(float) * (rows + RSR_MAX_K));
+		c.work_size = rsr_workspace_size(RSR_MAX_K, 1, 2);
+		c.work = xmalloc(c.work_size);
+
+		/* exact scores of query 0: the reference of every kernel */
+		S = xmalloc(sizeof(double) * rows);
+		for (i = 0; i < rows; i++)
+			S[i] = rsr_exact_score(kind, c.rowp[i], dims, c.Q);
+		{
+			double		l1 = 0.0;
+
+			for (i = 0; i < dims; i++)
+				l1 += fabs(c.Q[i]);
+			c.l1 = xmalloc(sizeof(double));
+			c.l1[0] = l1;
+		}
+		ref_topn(kind, c.rowp, rows, dims, c.Q, TOPN, c.ref_ids, c.ref_scores);
+		build_tiles(kind, c.rowp, rows, dims, &c.tiles);
+		kb.k = 16;
+		build_segments(&c, &kb, RSR_LAYOUT_BUCKET);
+		top_idx = xmalloc(sizeof(uint32_t) * TOPN);
+		top_work = xmalloc(rsr_topn_work_size(TOPN));
+
+		for (threads = 1; threads <= 2; threads++)
+		{
+			double		tr[MAX_ROUNDS],
+						tt[MAX_ROUNDS],
+						t16[MAX_ROUNDS],
+						ts[MAX_ROUNDS];
+			double		mr,
+						mt,
+						m16,
+						ms,
+						bw;
+			int			r;
+			Kernel		kt;
+
+			/* verify: layout (b) within its bound, the tile searches exact */
+			memset(c.y, 0, sizeof(float) * rows);
+			if (rsr_gemv(kb.segs, kb.nsegs, c.Q, dims, c.y, c.work, c.work_size,
+						 threads) != RSR_OK)
+				exit(1);
+			for (i = 0; i < rows; i++)
+				if (fabs(c.y[i] - S[i]) > rsr_error_bound(dims, c.l1[0]) + ldexp(c.l1[0], -50))
+				{
+					printf("FAILED: 1M bucket-b row %u\n", i);
+					exit(1);
+				}
+			memset(&kt, 0, sizeof(kt));
+			snprintf(kt.name, 32, "tile-top10");
+			kt.kind = K_TILE;
+			if (run_kernel(&c, &kt, threads) != RSR_OK || verify(&c, &kt))
+				exit(1);
+			snprintf(kt.name, 32, "tile16-top10");
+			kt.kind = K_TILE16;
+			if (run_kernel(&c, &kt, threads) != RSR_OK || verify(&c, &kt))
+				exit(1);
+
+			for (r = 0; r < rounds; r++)
+			{
+				touch(kb.segs[0].data, kb.bytes);
+				t0 = now_ms();
+				memset(c.y, 0, sizeof(float) * rows);
+				rsr_gemv(kb.segs, kb.nsegs, c.Q, dims, c.y, c.work, c.work_size,
+						 threads);
+				rsr_topn(c.y, rows, TOPN, top_idx, top_work);
+				tr[r] = now_ms() - t0;
+
+				touch(c.tiles.buf, c.tiles.bytes);
+				t0 = now_ms();
+				tile_search(kind, dims, &c.tiles, &c.search, c.Q, 1, TOPN, threads,
+							c.ids, c.scores);
+				tt[r] = now_ms() - t0;
+
+				touch(c.tiles.buf, c.tiles.bytes);
+				t0 = now_ms();
+				tile_search(kind, dims, &c.tiles, &c.search, c.Q, BATCH, TOPN,
+							threads, c.ids, c.scores);
+				t16[r] = (now_ms() - t0) / BATCH;
+
+				touch(c.tiles.buf, c.tiles.bytes);
+				t0 = now_ms();
+				if (stream_read(c.tiles.buf, c.tiles.bytes, threads) == 42)
+					printf(" ");
+				ts[r] = now_ms() - t0;
+			}
+			mr = median(tr, rounds);
+			mt = median(tt, rounds);
+			m16 = median(t16, rounds);
+			ms = median(ts, rounds);
+			bw = c.tiles.bytes / (ms * 1e-3);
+			printf("%-11s %-9s %d  %-16s %9.3f %8.2f %9.1f %6.2f %9.1f %6.2fx\n",
+				   "1Mx1024", kind == RSR_KIND_BINARY ? "binary" : "ternary",
+				   threads, "rsr-b+top10", mr, mr * 1e6 / rows,
+				   (double) kb.bytes / rows, 8.0 * kb.bytes / ((double) rows * dims),
+				   kb.prep_ms, 1.0);
+			printf("%-11s %-9s %d  %-16s %9.3f %8.2f %9.1f %6.2f %9.1f %6.2fx\n",
+				   "1Mx1024", kind == RSR_KIND_BINARY ? "binary" : "ternary",
+				   threads, "tile-top10", mt, mt * 1e6 / rows,
+				   (double) c.tiles.bytes / rows,
+				   8.0 * c.tiles.bytes / ((double) rows * dims), c.tiles.prep_ms, mr / mt);
+			printf("%-11s %-9s %d  %-16s %9.3f %8.2f %9.1f %6.2f %9.1f %6.2fx\n",
+				   "1Mx1024", kind == RSR_KIND_BINARY ? "binary" : "ternary",
+				   threads, "tile16-top10", m16, m16 * 1e6 / rows,
+				   (double) c.tiles.bytes / rows,
+				   8.0 * c.tiles.bytes / ((double) rows * dims), c.tiles.prep_ms, mr / m16);
+			printf("1Mx1024 %s threads=%d: stream read %.1f GB/s, tile-top10 at %.0f%% of it, "
+				   "%zu candidates at most, kernels %s\n",
+				   kind == RSR_KIND_BINARY ? "binary" : "ternary", threads, bw / 1e9,
+				   100.0 * c.tiles.bytes / (mt * 1e-3) / bw, c.search.max_cands,
+				   rsr_tile_kernel_name());
+			if (threads == 1)
+			{
+				million_vs_rsr[kindi] = mr / mt;
+				if (kind == RSR_KIND_BINARY)
+				{
+					million_bw = c.tiles.bytes / (mt * 1e-3) / bw;
+					million_batched = mt / m16;
+				}
+			}
+			fflush(stdout);
+		}
+		free(S);
+		free(top_idx);
+		free(top_work);
+		free((void *) kb.segs[0].data);
+		free(kb.segs);
+		free(c.packed);
+		free(c.rowp);
+		free(c.Q);
+		free(c.l1);
+		free(c.y);
+		free(c.work);
+		free(c.tiles.refs);
+		free(c.tiles.buf);
+		free(c.search.tq);
+		free(c.search.state);
+		(void) b;
+	}
 }
 
 /* Entry point */
@@ -593,7 +1084,8 @@ main(int argc, char **argv)
 		rounds = 7;
 	rng_state = seed * 2654435761ULL + 1;
 	rsr_init();
-	printf("kernels: %s, rounds: %d, seed: %llu\n", rsr_kernel_name(), rounds,
+	printf("kernels: %s, tile kernels: %s, rounds: %d, seed: %llu\n",
+		   rsr_kernel_name(), rsr_tile_kernel_name(), rounds,
 		   (unsigned long long) seed);
 	printf("ms: median per matvec (batched: per query of a B=16 call); ns/row; bytes read per row;\n"
 		   "bits stored per weight; preprocessing ms (1 thread); speed-up over bitpacked\n");
@@ -607,7 +1099,14 @@ main(int argc, char **argv)
 				continue;
 			bench_config(&shapes[s], d, rounds);
 		}
-	printf("summary: single_vs_bitpacked=%.2f batched16_vs_bitpacked=%.2f\n",
-		   exp(sum_log_single / nsummary), exp(sum_log_batched / nsummary));
+	if (only == NULL || strcmp(only, "1Mx1024") == 0)
+		bench_million(rounds, quick ? 262144 : 1000000);
+	printf("load average: %s", load_average());
+	printf("summary: single_vs_bitpacked=%.2f batched16_vs_bitpacked=%.2f "
+		   "exact_top10_vs_rsr=%.2f exact_top10_bw=%.2f batched16_vs_single=%.2f\n",
+		   nsummary ? exp(sum_log_single / nsummary) : 0.0,
+		   nsummary ? exp(sum_log_batched / nsummary) : 0.0,
+		   sqrt(million_vs_rsr[0] * million_vs_rsr[1]), million_bw,
+		   million_batched);
 	return 0;
 }

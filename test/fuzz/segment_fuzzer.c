@@ -71,6 +71,68 @@ make_query(uint32_t dims, uint32_t batch)
 	return query_pool + POOL_FLOATS - (size_t) dims * batch;
 }
 
+static uint8_t tile_query[1 << 20];
+
+/*
+ * A tile segment covering all columns through the tile kernels: phase-1
+ * scores within the interval of the exact scores of its decoded rows, and
+ * the exact top 3 equal to the best decoded rows.  Any other bytes: the
+ * kernels answer a status, never read out of bounds.
+ */
+static void
+tile_any(const uint8_t *seg, size_t size, uint32_t dims, int valid,
+		 const RsrSegmentInfo *info)
+{
+	const float *q = make_query(dims, 1);
+	RsrTileRef	ref = {seg, (uint32_t) size, 0, 0};
+	const void *tqs[1] = {tile_query};
+	double		A[RSR_TILE_ROWS];
+	double		lo,
+				hi;
+	static uint8_t state[1 << 21];
+	uint64_t	ids[3];
+	double		scores[3];
+	size_t		count;
+	size_t		consumed;
+	RsrKind		kind = valid ? info->kind : (size > 2 && seg[2] == 2 ? RSR_KIND_TERNARY : RSR_KIND_BINARY);
+	RsrStatus	st;
+	uint32_t	r;
+
+	CHECK(rsr_tile_query_size(kind, dims) <= sizeof(tile_query));
+	CHECK(rsr_tile_prepare(kind, q, dims, tile_query, sizeof(tile_query)) == RSR_OK);
+	st = rsr_tile_scores(tqs, 1, &ref, 1, A, 1);
+	if (!valid)
+		return;
+	CHECK((st == RSR_OK) == (info->col_start == 0 && info->ncols == dims));
+	if (st != RSR_OK)
+		return;
+	rsr_tile_interval(tile_query, &lo, &hi);
+	for (r = 0; r < info->nrows; r++)
+	{
+		uint8_t		row[2 * ((RSR_MAX_DIMS + 7) / 8)];
+		double		S;
+
+		CHECK(rsr_segment_get_row(seg, size, r, row, sizeof(row)) == RSR_OK);
+		S = rsr_exact_score(kind, row, dims, q);
+		CHECK(S - A[r] >= lo && S - A[r] <= hi);
+	}
+	CHECK(rsr_tile_state_size(kind, dims, 1, 3, 32) <= sizeof(state));
+	CHECK(rsr_tile_init(state, sizeof(state), tqs, 1, 3, 32) == RSR_OK);
+	CHECK(rsr_tile_feed(state, &ref, 1, 1, &consumed) == RSR_OK && consumed == 1);
+	CHECK(rsr_tile_finish(state, ids, scores, &count) == RSR_OK);
+	CHECK(count == (info->nrows < 3 ? info->nrows : 3));
+	for (r = 0; r < count; r++)
+	{
+		uint8_t		row[2 * ((RSR_MAX_DIMS + 7) / 8)];
+
+		CHECK(ids[r] < info->nrows);
+		CHECK(rsr_segment_get_row(seg, size, (uint32_t) ids[r], row, sizeof(row)) == RSR_OK);
+		CHECK(rsr_exact_score(kind, row, dims, q) == scores[r]);
+		CHECK(r == 0 || scores[r] < scores[r - 1] ||
+			  (scores[r] == scores[r - 1] && ids[r] > ids[r - 1]));
+	}
+}
+
 /* Run everything that reads a segment on seg[0..size) */
 static void
 decode_any(const uint8_t *bytes, size_t size)
@@ -108,11 +170,13 @@ decode_any(const uint8_t *bytes, size_t size)
 		CHECK(valid == RSR_OK || valid == RSR_ECORRUPT);
 	(void) rsr_gemv_with(&rsr_kernels_scalar, &ref, 1, q, dims, y, work, work_size, 1);
 	(void) rsr_gemm(&ref, 1, q, 2, dims, Y, work, work_size, 1);
-	if (valid == RSR_OK)
+	if (valid == RSR_OK && info.layout != RSR_LAYOUT_TILE)
 		CHECK(rsr_gemv(&ref, 1, q, dims, y, work, work_size, 1) == RSR_OK);
+	if (size >= 4 && seg[3] == RSR_LAYOUT_TILE)
+		tile_any(seg, size, dims, valid == RSR_OK, &info);
 
 	/* Decode every row into a buffer of exactly the row's size */
-	for (r = 0; r <= RSR_MAX_K; r++)
+	for (r = 0; r <= RSR_TILE_ROWS; r++)
 	{
 		size_t		cap = 1;
 		uint8_t    *row;
@@ -152,16 +216,16 @@ static void
 build_and_check(const uint8_t *p, size_t n)
 {
 	RsrKind		kind = (take(&p, &n) & 1) ? RSR_KIND_TERNARY : RSR_KIND_BINARY;
-	RsrLayout	layout = (take(&p, &n) & 1) ? RSR_LAYOUT_BUCKET : RSR_LAYOUT_PERM;
-	uint32_t	k = take(&p, &n) % RSR_MAX_K + 1;
+	RsrLayout	layout = (RsrLayout) (take(&p, &n) % 3 + 1);
+	uint32_t	k = layout == RSR_LAYOUT_TILE ? RSR_TILE_ROWS : take(&p, &n) % RSR_MAX_K + 1;
 	uint32_t	nrows = take(&p, &n) % k + 1;
 	uint32_t	ncols = (take(&p, &n) | (take(&p, &n) << 8)) % FUZZ_MAX_COLS + 1;
-	uint32_t	col_start = take(&p, &n) % 64;
+	uint32_t	col_start = take(&p, &n) % 64 & (layout == RSR_LAYOUT_TILE ? ~7u : ~0u);
 	uint32_t	dims = col_start + ncols + take(&p, &n) % 64;
 	size_t		rb = rsr_row_bytes(kind, dims);
 	size_t		plane = (dims + 7) / 8;
-	uint8_t    *rowbuf = calloc(RSR_MAX_K, rb);
-	const uint8_t *rows[RSR_MAX_K];
+	uint8_t    *rowbuf = calloc(RSR_TILE_ROWS, rb);
+	const uint8_t *rows[RSR_TILE_ROWS];
 	size_t		cap = rsr_segment_max_size(kind, layout, k, ncols);
 	uint8_t    *seg = malloc(cap);
 	size_t		segsize = 0;
@@ -237,6 +301,17 @@ build_and_check(const uint8_t *p, size_t n)
 		free(row);
 	}
 
+	if (layout == RSR_LAYOUT_TILE)
+	{
+		/* the tile kernels on it; the float kernels refuse it */
+		tile_any(seg, segsize, dims, 1, &info);
+		ref.data = seg;
+		ref.size = (uint32_t) segsize;
+		ref.out = 0;
+		CHECK(rsr_gemv(&ref, 1, make_query(dims, 1), dims, y, work, work_size, 1) == RSR_EINVAL);
+		goto corrupt;
+	}
+
 	/* Scores: the baseline sees the query zeroed outside the columns */
 	q = make_query(dims, 3);
 	qm = calloc((size_t) dims * 3, sizeof(float));
@@ -274,6 +349,7 @@ build_and_check(const uint8_t *p, size_t n)
 	free(qm);
 
 	/* Corrupt: pairs (offset, xor) from the rest of the input */
+corrupt:
 	if (n >= 2)
 	{
 		while (n >= 2)

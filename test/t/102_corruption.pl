@@ -5,7 +5,8 @@
 # pg_relation_filepath) are overwritten: a segment header, a segment
 # payload, and the metapage magic, one at a time.  After each: the scan and
 # rsr_index_check() fail with a clear error (for payload bytes the scan
-# may instead still return the exact answer), the server keeps running, and REINDEX
+# may instead still return the exact answer; an older on-disk version gets a
+# REINDEX hint), the server keeps running, and REINDEX
 # gives back an index that checks clean and answers like a sequential scan.
 # Page checksums are off (PostgreSQL 18's initdb turns them on: not here),
 # so the bytes reach the index code.
@@ -179,6 +180,15 @@ damage_and_repair(
 	scan_error => qr/ERROR:  rsr index "items_v" is inconsistent: bad entry header/,
 	check_error => qr/ERROR:  rsr index "items_v" is inconsistent: bad entry header/,
 	vacuum_error => qr/ERROR:  rsr index "items_v" is inconsistent: bad entry header/);
+
+# An index of an older on-disk format (version 1: 16-bit dead masks, no
+# tiles) is refused with a REINDEX hint, and REINDEX rebuilds it
+damage_and_repair(
+	name => 'older on-disk version',
+	offset => sub { 24 + 4 },
+	bytes => pack('V', 1),
+	scan_error => qr/ERROR:  rsr index "items_v" has on-disk version 1, expected 2.*HINT:  Please REINDEX it\./s,
+	check_error => qr/ERROR:  rsr index "items_v" has on-disk version 1, expected 2.*HINT:  Please REINDEX it\./s);
 
 damage_and_repair(
 	name => 'metapage magic',

@@ -597,8 +597,9 @@ test_args(void)
 	for (t = 1; t <= 8; t++)
 	{
 		rsr_choose((RsrKind) (1 + t % 2), 64u << t, 1000000, t * 8, &k, &layout);
-		check(k >= 1 && k <= RSR_MAX_K && (layout == RSR_LAYOUT_PERM || layout == RSR_LAYOUT_BUCKET),
-			  "args", "rsr_choose");
+		check(layout == RSR_LAYOUT_TILE && k == RSR_TILE_ROWS, "args", "rsr_choose");
+		k = rsr_choose_bucket_k((RsrKind) (1 + t % 2), 64u << t, t * 8);
+		check(k >= 1 && k <= RSR_MAX_K, "args", "rsr_choose_bucket_k");
 	}
 	check(strcmp(rsr_status_string(RSR_ECORRUPT), "corrupt segment") == 0, "args", "status string");
 }
