@@ -278,15 +278,30 @@ PackedPagesPerBlock(const RsrShape *shape, uint32 nranges, uint32 rangeCols)
 	return pages / 64.0;
 }
 
+typedef double (*PagesPerBlockFn) (const RsrShape *shape, uint32 nranges,
+								   uint32 rangeCols);
+
 /*
- * Tiles: the kernels take all the ranges of a block in one call, so more
- * ranges cost little; take the fewest within 2% of the best page use among
- * up to 64 more than the minimum (the index size stays near the packed
- * bits plus TIDs).
+ * Cut rows into column ranges (each a multiple of 8 columns, at most
+ * maxcols) so that the entries of a block fill the data pages well: an
+ * entry just over half a page would leave every page half empty.  Among
+ * the minimum number of ranges and up to `extra` more, take the fewest
+ * whose page use (by pagesFn) is within `slack` of the best.
+ *
+ * Layouts perm and bucket: each range costs the kernels a segment header
+ * and a fold, so the fewest ranges within 15% of the best page use (up to 8
+ * more).  Tiles: the kernels take all the ranges of a block in one call, so
+ * more ranges cost little: the fewest within 2% of the best page use as the
+ * build packs them (up to 64 more), which keeps the index size near the
+ * packed bits plus TIDs.
  */
 static void
-ChooseTileRanges(RsrShape *shape, uint32 maxcols)
+ChooseRanges(RsrShape *shape, uint32 maxcols)
 {
+	bool		tile = shape->layout == RSR_LAYOUT_TILE;
+	PagesPerBlockFn pagesFn = tile ? PackedPagesPerBlock : PagesPerBlock;
+	double		slack = tile ? 1.02 : 1.15;
+	uint32		extra = tile ? 64 : 8;
 	uint32		minRanges = (shape->dims + maxcols - 1) / maxcols;
 	double		pages[65];
 	double		best = -1;
@@ -294,7 +309,7 @@ ChooseTileRanges(RsrShape *shape, uint32 maxcols)
 
 	shape->rangeCols = minRanges == 1 ? shape->dims : maxcols;
 	shape->nranges = minRanges;
-	for (i = 0; i < lengthof(pages); i++)
+	for (i = 0; i <= extra; i++)
 	{
 		uint32		n = minRanges + i;
 		uint32		cols = TYPEALIGN(8, (shape->dims + n - 1) / n);
@@ -302,64 +317,15 @@ ChooseTileRanges(RsrShape *shape, uint32 maxcols)
 		pages[i] = -1;
 		if (n > RSR_MAX_RANGES || (shape->dims + cols - 1) / cols != n)
 			continue;
-		pages[i] = PackedPagesPerBlock(shape, n, cols);
+		pages[i] = pagesFn(shape, n, cols);
 		if (best < 0 || pages[i] < best)
 			best = pages[i];
 	}
-	for (i = 0; i < lengthof(pages); i++)
+	for (i = 0; i <= extra; i++)
 	{
 		uint32		n = minRanges + i;
 
-		if (pages[i] >= 0 && pages[i] <= best * 1.02)
-		{
-			shape->nranges = n;
-			shape->rangeCols = n == 1 ? shape->dims :
-				TYPEALIGN(8, (shape->dims + n - 1) / n);
-			break;
-		}
-	}
-}
-
-/*
- * Cut rows into column ranges (each a multiple of 8 columns, at most
- * maxcols) so that the entries of a block fill the data pages well: an
- * entry just over half a page would leave every page half empty.  Each
- * range costs the kernels a segment header and a fold, so the fewest
- * ranges within 15% of the best page use are taken.
- */
-static void
-ChooseRanges(RsrShape *shape, uint32 maxcols)
-{
-	uint32		minRanges = (shape->dims + maxcols - 1) / maxcols;
-	double		pages[9];
-	double		best = -1;
-	uint32		i;
-
-	if (shape->layout == RSR_LAYOUT_TILE)
-	{
-		ChooseTileRanges(shape, maxcols);
-		return;
-	}
-
-	shape->rangeCols = minRanges == 1 ? shape->dims : maxcols;
-	shape->nranges = minRanges;
-	for (i = 0; i < lengthof(pages); i++)
-	{
-		uint32		n = minRanges + i;
-		uint32		cols = TYPEALIGN(8, (shape->dims + n - 1) / n);
-
-		pages[i] = -1;
-		if (n > RSR_MAX_RANGES || (shape->dims + cols - 1) / cols != n)
-			continue;
-		pages[i] = PagesPerBlock(shape, n, cols);
-		if (best < 0 || pages[i] < best)
-			best = pages[i];
-	}
-	for (i = 0; i < lengthof(pages); i++)
-	{
-		uint32		n = minRanges + i;
-
-		if (pages[i] >= 0 && pages[i] <= best * 1.15)
+		if (pages[i] >= 0 && pages[i] <= best * slack)
 		{
 			shape->nranges = n;
 			shape->rangeCols = n == 1 ? shape->dims :
