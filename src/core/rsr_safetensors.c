@@ -191,6 +191,45 @@ scan_number(const char *s, size_t len, size_t *i, RsrStParse *res)
 	return RSR_OK;
 }
 
+/*
+ * After a list element: skip the separator.  1: a ',' (another element
+ * follows, whitespace skipped), 0: the closing `close` (consumed), -1: a
+ * syntax error (res set).
+ */
+static int
+list_next(const char *s, size_t len, size_t *i, char close, RsrStParse *res)
+{
+	skip_ws(s, len, i);
+	if (*i < len && s[*i] == ',')
+	{
+		(*i)++;
+		skip_ws(s, len, i);
+		return 1;
+	}
+	if (*i < len && s[*i] == close)
+	{
+		(*i)++;
+		return 0;
+	}
+	st_fail(res, RSR_ST_SYNTAX, *i);
+	return -1;
+}
+
+/* An object key at s[*i] and its ':' into s[*kstart..+*klen), whitespace skipped */
+static RsrStatus
+scan_key(const char *s, size_t len, size_t *i, size_t *kstart, size_t *klen,
+		 RsrStParse *res)
+{
+	if (scan_string(s, len, i, kstart, klen, res) != RSR_OK)
+		return RSR_EINVAL;
+	skip_ws(s, len, i);
+	if (*i >= len || s[*i] != ':')
+		return st_fail(res, RSR_ST_SYNTAX, *i);
+	(*i)++;
+	skip_ws(s, len, i);
+	return RSR_OK;
+}
+
 /* Skip one JSON value at s[*i], nested at most RSR_ST_MAX_DEPTH deep */
 static RsrStatus
 skip_value(const char *s, size_t len, size_t *i, int depth, RsrStParse *res)
@@ -230,31 +269,15 @@ skip_value(const char *s, size_t len, size_t *i, int depth, RsrStParse *res)
 	}
 	for (;;)
 	{
-		if (c == '{')
-		{
-			if (scan_string(s, len, i, &start, &slen, res) != RSR_OK)
-				return RSR_EINVAL;
-			skip_ws(s, len, i);
-			if (*i >= len || s[*i] != ':')
-				return st_fail(res, RSR_ST_SYNTAX, *i);
-			(*i)++;
-			skip_ws(s, len, i);
-		}
+		int			more;
+
+		if (c == '{' && scan_key(s, len, i, &start, &slen, res) != RSR_OK)
+			return RSR_EINVAL;
 		if (skip_value(s, len, i, depth + 1, res) != RSR_OK)
 			return RSR_EINVAL;
-		skip_ws(s, len, i);
-		if (*i >= len)
-			return st_fail(res, RSR_ST_SYNTAX, *i);
-		if (s[*i] == ',')
-		{
-			(*i)++;
-			skip_ws(s, len, i);
-			continue;
-		}
-		if (s[*i] != (c == '{' ? '}' : ']'))
-			return st_fail(res, RSR_ST_SYNTAX, *i);
-		(*i)++;
-		return RSR_OK;
+		more = list_next(s, len, i, c == '{' ? '}' : ']', res);
+		if (more <= 0)
+			return more < 0 ? RSR_EINVAL : RSR_OK;
 	}
 }
 
@@ -308,25 +331,16 @@ scan_uint_array(const char *s, size_t len, size_t *i, uint64_t *v,
 	for (;;)
 	{
 		uint64_t	val;
+		int			more;
 
 		if (*n == cap)
 			return st_fail(res, RSR_ST_TOO_MANY_DIMS, *i);
 		if (scan_uint(s, len, i, &val, res) != RSR_OK)
 			return RSR_EINVAL;
 		v[(*n)++] = val;
-		skip_ws(s, len, i);
-		if (*i >= len)
-			return st_fail(res, RSR_ST_SYNTAX, *i);
-		if (s[*i] == ',')
-		{
-			(*i)++;
-			skip_ws(s, len, i);
-			continue;
-		}
-		if (s[*i] != ']')
-			return st_fail(res, RSR_ST_SYNTAX, *i);
-		(*i)++;
-		return RSR_OK;
+		more = list_next(s, len, i, ']', res);
+		if (more <= 0)
+			return more < 0 ? RSR_EINVAL : RSR_OK;
 	}
 }
 
@@ -360,14 +374,10 @@ parse_tensor(const char *s, size_t len, size_t *i, uint64_t data_size,
 			size_t		kstart;
 			size_t		klen;
 			size_t		vstart;
+			int			more;
 
-			if (scan_string(s, len, i, &kstart, &klen, res) != RSR_OK)
+			if (scan_key(s, len, i, &kstart, &klen, res) != RSR_OK)
 				return RSR_EINVAL;
-			skip_ws(s, len, i);
-			if (*i >= len || s[*i] != ':')
-				return st_fail(res, RSR_ST_SYNTAX, *i);
-			(*i)++;
-			skip_ws(s, len, i);
 			vstart = *i;
 			if (raw_equals(s, kstart, klen, "dtype"))
 			{
@@ -418,19 +428,11 @@ parse_tensor(const char *s, size_t len, size_t *i, uint64_t data_size,
 			else if (skip_value(s, len, i, 1, res) != RSR_OK)
 				return RSR_EINVAL;
 
-			skip_ws(s, len, i);
-			if (*i >= len)
-				return st_fail(res, RSR_ST_SYNTAX, *i);
-			if (s[*i] == ',')
-			{
-				(*i)++;
-				skip_ws(s, len, i);
-				continue;
-			}
-			if (s[*i] != '}')
-				return st_fail(res, RSR_ST_SYNTAX, *i);
-			(*i)++;
-			break;
+			more = list_next(s, len, i, '}', res);
+			if (more < 0)
+				return RSR_EINVAL;
+			if (more == 0)
+				break;
 		}
 
 	if (!have_dtype || !have_shape || !have_offsets)
@@ -480,6 +482,7 @@ rsr_st_next(const char *json, size_t len, uint64_t data_size,
 			RsrStCursor *cur, RsrStTensor *t, int *found, RsrStParse *res)
 {
 	size_t		i = cur->pos;
+	int			more;
 
 	memset(res, 0, sizeof(*res));
 	res->index = cur->count;
@@ -494,35 +497,23 @@ rsr_st_next(const char *json, size_t len, uint64_t data_size,
 			return st_fail(res, RSR_ST_SYNTAX, i);
 		i++;
 		skip_ws(json, len, &i);
+		more = 1;
 		if (i < len && json[i] == '}')
-			goto close;
+		{
+			i++;
+			more = 0;
+		}
 	}
 	else
-	{
-		/* after an entry: a comma, or the end of the object */
-		skip_ws(json, len, &i);
-		if (i >= len)
-			return st_fail(res, RSR_ST_SYNTAX, i);
-		if (json[i] == '}')
-			goto close;
-		if (json[i] != ',')
-			return st_fail(res, RSR_ST_SYNTAX, i);
-		i++;
-		skip_ws(json, len, &i);
-	}
+		more = list_next(json, len, &i, '}', res); /* after an entry */
 
-	for (;;)
+	while (more > 0)
 	{
 		size_t		kstart;
 		size_t		klen;
 
-		if (scan_string(json, len, &i, &kstart, &klen, res) != RSR_OK)
+		if (scan_key(json, len, &i, &kstart, &klen, res) != RSR_OK)
 			return RSR_EINVAL;
-		skip_ws(json, len, &i);
-		if (i >= len || json[i] != ':')
-			return st_fail(res, RSR_ST_SYNTAX, i);
-		i++;
-		skip_ws(json, len, &i);
 		if (!raw_equals(json, kstart, klen, "__metadata__"))
 		{
 			memset(t, 0, sizeof(*t));
@@ -537,20 +528,12 @@ rsr_st_next(const char *json, size_t len, uint64_t data_size,
 		}
 		if (skip_value(json, len, &i, 0, res) != RSR_OK)
 			return RSR_EINVAL;
-		skip_ws(json, len, &i);
-		if (i >= len)
-			return st_fail(res, RSR_ST_SYNTAX, i);
-		if (json[i] == '}')
-			goto close;
-		if (json[i] != ',')
-			return st_fail(res, RSR_ST_SYNTAX, i);
-		i++;
-		skip_ws(json, len, &i);
+		more = list_next(json, len, &i, '}', res);
 	}
+	if (more < 0)
+		return RSR_EINVAL;
 
-close:
-	/* the closing brace, then only whitespace (the format pads with spaces) */
-	i++;
+	/* past the closing brace only whitespace (the format pads with spaces) */
 	skip_ws(json, len, &i);
 	if (i != len)
 		return st_fail(res, RSR_ST_SYNTAX, i);
