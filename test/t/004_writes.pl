@@ -18,6 +18,7 @@ $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq{
 jit = off
 max_connections = 40
+shared_buffers = 64MB
 restart_after_crash = on
 autovacuum = off
 });
