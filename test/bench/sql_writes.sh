@@ -28,7 +28,8 @@ chmod 755 "$work"
 trap 'stop_cluster "$work/db" "$TMP_BINDIR"; rm -rf "$work"' EXIT
 start_cluster "$work/db" "$TMP_BINDIR" "shared_buffers = 512MB" "synchronous_commit = off" \
 	"autovacuum = off" "max_connections = 20" "jit = off" "max_wal_size = 4GB"
-psql_() { as_pg "$TMP_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres "$@" postgres; }
+psql_() { PGOPTIONS="-c client_min_messages=warning" as_pg "$TMP_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
+	-h "$PGHOST" -p "$PGPORT" -U postgres "$@" postgres; }
 
 echo "== writes: 1024-bit rows, base $BASE rows, ${SECS}s per run, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 psql_ -c "CREATE EXTENSION rsr_vector" \
@@ -67,7 +68,7 @@ done
 # Churn: ROUNDS x (delete 30%, VACUUM, insert as many), then REINDEX
 psql_ -c "DROP TABLE IF EXISTS w" -c "CREATE TABLE w (id bigint, v bit(1024))" \
 	-c "INSERT INTO w SELECT id, v FROM src WHERE id <= $BASE" \
-	-c "CREATE INDEX w_idx ON w USING rsr (v bit_ip_ops)" -c "SELECT setval('ids', $BASE)"
+	-c "CREATE INDEX w_idx ON w USING rsr (v bit_ip_ops)" -c "SELECT setval('ids', $BASE)" >/dev/null
 start=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
 for round in $(seq 1 "$ROUNDS"); do
 	deleted=$(psql_ -At -c "WITH d AS (DELETE FROM w WHERE random() < 0.3 RETURNING 1) SELECT count(*) FROM d")
