@@ -45,8 +45,10 @@ LIMITS_REGRESS = rsr_limits rsr_errors
 
 PRIV_REGRESS = rsr_privileges
 
+WRITES_REGRESS = rsr_writes
+
 REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(WEIGHTS_REGRESS) $(LIMITS_REGRESS) \
-               $(PRIV_REGRESS)
+               $(PRIV_REGRESS) $(WRITES_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)

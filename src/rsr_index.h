@@ -12,10 +12,16 @@
  * the TIDs.  Data pages form a chain from firstBlkno through the next
  * links, in increasing block numbers.
  *
- * The last block of rows is the tail: while it holds fewer than k rows,
- * each insert rebuilds its segments in place.  Its entries were allocated
+ * Up to RSR_OPEN_BLOCKS blocks of rows are open: the metapage points at
+ * their entries, and while one holds fewer than k rows each insert rebuilds
+ * its segments in place (rsrinsert.c).  A new block's entries are allocated
  * with the largest size a segment of that column range can take, so a
- * rebuild never needs more room.
+ * rebuild never needs more room; a block VACUUM compacted has entries of
+ * its exact size, and an insert grows them in place while the page has room.
+ *
+ * VACUUM (rsrvacuum.c) never unlinks a page: it marks the items of removed
+ * entries unused, records pages with room in the free space map, and new
+ * blocks reuse them.  Readers skip unused items.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -40,9 +46,12 @@
 
 #define RSR_METAPAGE_BLKNO	0
 #define RSR_MAGIC_NUMBER	0x52535249	/* "RSRI" */
-#define RSR_FORMAT_VERSION	2		/* 2: 32-bit dead masks, tiles */
+#define RSR_FORMAT_VERSION	2		/* 2: 32-bit dead masks, tiles, open blocks
+									 * in the metapage, unused items on data
+									 * pages (VACUUM reclaims) */
 #define RSR_PAGE_ID			0xFF8A	/* unused by bloom, ivfflat, hnsw */
 #define RSR_MAX_RANGES		128		/* column ranges per block of rows */
+#define RSR_OPEN_BLOCKS		4		/* blocks of rows open to inserts at once */
 #define RSR_SCAN_PAGES		128		/* data pages share-locked at once by a
 									 * scan: one kernel call each, well below
 									 * MAX_SIMUL_LWLOCKS (200) */
@@ -78,8 +87,10 @@ typedef struct RsrMetaPageData
 	uint64		nblocks;		/* blocks of rows stored */
 	BlockNumber firstBlkno;		/* first data page, or InvalidBlockNumber */
 	BlockNumber lastBlkno;		/* last data page, or InvalidBlockNumber */
-	ItemPointerData tail[RSR_MAX_RANGES];	/* entries of the last block, by
-											 * range; valid when nblocks > 0 */
+	ItemPointerData open[RSR_OPEN_BLOCKS][RSR_MAX_RANGES];	/* entries of the
+															 * open blocks, by
+															 * range; invalid
+															 * offset = none */
 	uint64		changeCount;	/* bumped by every insert and every VACUUM
 								 * that marks rows dead: the version the GPU
 								 * worker keys its resident copy by */
@@ -260,6 +271,15 @@ extern size_t RsrBuildEntry(const RsrShape *shape, uint32 range,
 extern IndexBuildResult *rsrbuild(Relation heap, Relation index,
 								  IndexInfo *indexInfo);
 extern void rsrbuildempty(Relation index);
+
+/*
+ * Heavyweight page locks on tags past every real block: one per open block
+ * slot (its inserters queue there), and one taken while a new block's
+ * entries are appended (so that the ranges of a block stay adjacent).
+ * Scans never take them.
+ */
+#define RSR_SLOT_LOCK(slot)		((BlockNumber) (MaxBlockNumber - (slot)))
+#define RSR_NEWBLOCK_LOCK		RSR_SLOT_LOCK(RSR_OPEN_BLOCKS)
 
 /* rsrinsert.c */
 extern bool rsrinsert(Relation index, Datum *values, bool *isnull,

@@ -64,6 +64,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/freespace.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -877,6 +878,8 @@ rsr_index_info(PG_FUNCTION_ARGS)
 	RsrScores	sc;
 	StringInfoData buf;
 	BlockNumber pages;
+	BlockNumber blkno;
+	BlockNumber freePages = 0;
 	RsrKind		kind;
 	const char *layout;
 	double		weights;
@@ -891,6 +894,9 @@ rsr_index_info(PG_FUNCTION_ARGS)
 	sc.flushArg = &st;
 	RsrScoreIndex(rel.index, NULL, 1, 0, &sc);
 	pages = RelationGetNumberOfBlocks(rel.index);
+	for (blkno = RSR_METAPAGE_BLKNO + 1; blkno < pages; blkno++)
+		if (GetRecordedFreeSpace(rel.index, blkno) > 0)
+			freePages++;			/* offered to inserts by VACUUM */
 
 	switch (rel.meta.layout)
 	{
@@ -922,9 +928,9 @@ rsr_index_info(PG_FUNCTION_ARGS)
 					 rel.meta.ntuples, st.live,
 					 rel.meta.ntuples - Min(rel.meta.ntuples, st.live),
 					 rel.meta.nblocks, sc.nentries);
-	appendStringInfo(&buf, ", \"pages\": %u, \"bytes\": " UINT64_FORMAT
+	appendStringInfo(&buf, ", \"pages\": %u, \"free_pages\": %u, \"bytes\": " UINT64_FORMAT
 					 ", \"segment_bytes\": " UINT64_FORMAT,
-					 pages, (uint64) pages * BLCKSZ, sc.segbytes);
+					 pages, freePages, (uint64) pages * BLCKSZ, sc.segbytes);
 	if (weights > 0)
 		appendStringInfo(&buf, ", \"bits_per_weight\": %.3f",
 						 (double) sc.segbytes * 8.0 / weights);

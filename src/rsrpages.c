@@ -15,6 +15,9 @@
  * head's row count, the order of column ranges.  The engine's own
  * validation of segment bytes stays with the kernels and rsr_index_check.
  *
+ * Items VACUUM removed are unused and skipped; a page whose items are all
+ * unused stays in the chain (rsrvacuum.c says why) and yields nothing.
+ *
  * Pages of the buffer source are read in batches (at most RSR_SCAN_PAGES,
  * all pinned and locked at once) so that the caller can run a kernel over
  * a whole batch; the caller releases a batch before reading the next.
@@ -202,6 +205,8 @@ RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
 		r->off++;
 
 		itemid = PageGetItemId(page, off);
+		if (!ItemIdIsUsed(itemid))
+			continue;			/* an entry VACUUM removed */
 		len = ItemIdGetLength(itemid);
 		if (!ItemIdIsNormal(itemid) || len < offsetof(RsrEntryData, tids) ||
 			ItemIdGetOffset(itemid) < ph->pd_upper ||
