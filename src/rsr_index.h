@@ -94,6 +94,10 @@ typedef struct RsrMetaPageData
 	uint64		changeCount;	/* bumped by every insert and every VACUUM
 								 * that marks rows dead: the version the GPU
 								 * worker keys its resident copy by */
+	uint64		reclaimCount;	/* bumped by every VACUUM that removes or
+								 * moves rows (in the same record): a tile
+								 * search whose row places it saw change
+								 * searches again */
 } RsrMetaPageData;
 
 typedef RsrMetaPageData *RsrMetaPage;
@@ -300,8 +304,7 @@ extern void rsrendscan(IndexScanDesc scan);
 #define RSR_TILE_ID(blkno, off) (((uint64) (blkno) << 21) | ((uint64) (off) << 5))
 extern void RsrTileSearch(Relation index, const void *const *tqs, uint32 nq,
 						  size_t n, uint64 *ids, double *scores,
-						  size_t *counts);
-extern ItemPointerData RsrTileRowTid(Relation index, uint64 id);
+						  ItemPointerData *tids, size_t *counts);
 extern void RsrScoreIndex(Relation index, const float *Q, uint32 batch,
 						  uint32 dims, RsrScores *sc);
 

@@ -572,10 +572,12 @@ TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
 	{
 		uint64	   *ids = palloc_extended(ntodo * m * sizeof(uint64), MCXT_ALLOC_HUGE);
 		double	   *scores = palloc_extended(ntodo * m * sizeof(double), MCXT_ALLOC_HUGE);
+		ItemPointerData *tids = palloc_extended(ntodo * m * sizeof(ItemPointerData),
+												MCXT_ALLOC_HUGE);
 		size_t		counts[RSR_MAX_BATCH];
 		uint32		left = 0;
 
-		RsrTileSearch(ts->rel->index, tqs, ntodo, m, ids, scores, counts);
+		RsrTileSearch(ts->rel->index, tqs, ntodo, m, ids, scores, tids, counts);
 		for (b = 0; b < ntodo; b++)
 		{
 			TopkQuery  *tq = todo[b];
@@ -586,11 +588,9 @@ TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
 			ResetQuery(tq);
 			for (i = 0; i < counts[b]; i++)
 			{
-				ItemPointerData tid = RsrTileRowTid(ts->rel->index, ids[b * m + i]);
-
-				if (!FetchVisible(ts->rel, &tid))
+				if (!FetchVisible(ts->rel, &tids[b * m + i]))
 					continue;
-				AddRow(ts, tq, scores[b * m + i], &tid);
+				AddRow(ts, tq, scores[b * m + i], &tids[b * m + i]);
 				if (++visible == ts->n)
 					nth = scores[b * m + i];
 			}
@@ -604,6 +604,7 @@ TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
 		}
 		pfree(ids);
 		pfree(scores);
+		pfree(tids);
 		ntodo = left;
 		m *= 4;
 	}

@@ -88,9 +88,11 @@ typedef struct RsrScanOpaqueData
 	size_t		tileCount;		/* rows of the pass */
 	size_t		tilePos;		/* next one to return */
 	bool		tileDone;		/* the pass found every row left */
-	bool		tileReturned;	/* a row was returned: last key below */
-	double		tileLastScore;
-	uint64		tileLastId;
+	bool		tileReturned;	/* a row was returned: last score below */
+	double		tileLastScore;	/* score of the last row returned */
+	ItemPointerData *tileTied;	/* TIDs returned with that score */
+	size_t		tileNtied;
+	size_t		tileTiedCap;
 
 	/* Scoring by the GPU worker (rsr_vector.device) */
 	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
@@ -444,9 +446,13 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
  * (ties of exact scores are returned in that order) and lead back to the
  * head entry that holds the row's TID.
  */
-/* The TID of the row with engine id `id`, read from its head entry */
-ItemPointerData
-RsrTileRowTid(Relation index, uint64 id)
+/*
+ * The TID of the row with engine id `id`, read from its head entry; false
+ * when the entry is no longer there (a VACUUM reclaimed it since the
+ * search, which RsrTileSearch() then detects by the reclaim counter).
+ */
+static bool
+TileRowTid(Relation index, uint64 id, ItemPointer tid)
 {
 	BlockNumber blkno = (BlockNumber) (id >> 21);
 	OffsetNumber off = (OffsetNumber) ((id >> 5) & 0xFFFF);
@@ -455,39 +461,48 @@ RsrTileRowTid(Relation index, uint64 id)
 	Page		page;
 	ItemId		iid;
 	RsrEntry	e;
-	ItemPointerData tid;
+	bool		found = false;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" is inconsistent: %s",
-						RelationGetRelationName(index), "entry moved during a scan")));
-	iid = PageGetItemId(page, off);
-	e = (RsrEntry) PageGetItem(page, iid);
-	if (ItemIdGetLength(iid) < RsrEntryHeaderSize(0, RSR_TILE_ROWS) ||
-		e->range != 0 || r >= e->nrows)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" is inconsistent: %s",
-						RelationGetRelationName(index), "entry moved during a scan")));
-	tid = e->tids[r];
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		iid = PageGetItemId(page, off);
+		e = (RsrEntry) PageGetItem(page, iid);
+		if (ItemIdIsNormal(iid) &&
+			ItemIdGetLength(iid) >= RsrEntryHeaderSize(0, RSR_TILE_ROWS) &&
+			e->range == 0 && r < e->nrows)
+		{
+			*tid = e->tids[r];
+			found = true;
+		}
+	}
 	UnlockReleaseBuffer(buf);
-	return tid;
+	return found;
+}
+
+/* The metapage's reclaim counter */
+static uint64
+ReclaimCount(Relation index)
+{
+	Buffer		metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	uint64		count;
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	count = RsrCheckMeta(index, BufferGetPage(metabuf))->reclaimCount;
+	UnlockReleaseBuffer(metabuf);
+	return count;
 }
 
 /*
- * The exact n best rows of each of the nq prepared queries over a tile
- * index: one pass of the engine, phase 1 page batch by page batch (the
+ * One pass of the engine over a tile index for the exact n best rows of
+ * each of the nq prepared queries: phase 1 page batch by page batch (the
  * pages pinned and share-locked while the threads compute, released before
- * the next batch), phase 2 at the end.  Writes ids[b * n + i] (engine ids,
- * RsrTileRowTid() gives their TIDs), scores[b * n + i] (exact, best first,
- * ties by id) and counts[b].  Memory O(nq * (n + candidates)).
+ * the next batch), phase 2 at the end.
  */
-void
-RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
-			  uint64 *ids, double *scores, size_t *counts)
+static void
+TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
+			   uint64 *ids, double *scores, size_t *counts)
 {
 	Buffer		metabuf;
 	RsrMetaPage meta;
@@ -627,8 +642,67 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 }
 
 /*
- * One pass of the scan's query for the n best rows; the rows up to and
- * including the last one returned are skipped.
+ * The exact n best rows of each of the nq prepared queries over a tile
+ * index: ids[b * n + i] (engine ids), scores[b * n + i] (exact, best first,
+ * ties by id), tids[b * n + i] and counts[b].  Memory O(nq * (n +
+ * candidates)).
+ *
+ * Ids are places in the index, read back to TIDs after the pass.  Inserts
+ * only add rows at new places, but a concurrent VACUUM may remove a block
+ * or compact one in place, and a row's place then names another row.  Such
+ * a VACUUM bumps the metapage's reclaim counter in the same record as the
+ * pages it changes, so a search that reads the counter before the pass and
+ * again after the last TID, and finds it unchanged, saw every place as it
+ * was; otherwise it searches again.
+ */
+void
+RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
+			  uint64 *ids, double *scores, ItemPointerData *tids,
+			  size_t *counts)
+{
+	for (;;)
+	{
+		uint64		before = ReclaimCount(index);
+		bool		found = true;
+		uint32		b;
+		size_t		i;
+
+		TileSearchOnce(index, tqs, nq, n, ids, scores, counts);
+		for (b = 0; b < nq && found; b++)
+			for (i = 0; i < counts[b] && found; i++)
+				found = TileRowTid(index, ids[b * n + i], &tids[b * n + i]);
+		if (ReclaimCount(index) == before)
+		{
+			if (!found)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("rsr index \"%s\" is inconsistent: %s",
+								RelationGetRelationName(index),
+								"a row the search found has no entry")));
+			return;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Was the row `tid`, tied with the last score, returned already? */
+static bool
+TiedReturned(RsrScanOpaque so, ItemPointer tid)
+{
+	size_t		i;
+
+	for (i = 0; i < so->tileNtied; i++)
+		if (ItemPointerEquals(&so->tileTied[i], tid))
+			return true;
+	return false;
+}
+
+/*
+ * One pass of the scan's query for the n best rows; the rows already
+ * returned are skipped: those that score above the last score returned,
+ * and those tied with it that were returned (by TID: a VACUUM between two
+ * passes may have moved rows, so their ids may differ from one pass to
+ * the next).
  */
 static void
 TileNextPass(IndexScanDesc scan)
@@ -649,20 +723,29 @@ TileNextPass(IndexScanDesc scan)
 	so->tileScores = palloc_extended(n * sizeof(double), MCXT_ALLOC_HUGE);
 	so->tileTids = palloc_extended(n * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
 	RsrTileSearch(scan->indexRelation, tqs, 1, n, so->tileIds, so->tileScores,
-				  counts);
+				  so->tileTids, counts);
 	so->tileCount = counts[0];
 	so->tileDone = counts[0] < n;
 
-	/* skip what earlier passes returned: keys up to the last one */
+	/* skip what earlier passes returned */
 	so->tilePos = 0;
 	if (so->tileReturned)
-		while (so->tilePos < so->tileCount &&
-			   (so->tileScores[so->tilePos] > so->tileLastScore ||
-				(so->tileScores[so->tilePos] == so->tileLastScore &&
-				 so->tileIds[so->tilePos] <= so->tileLastId)))
-			so->tilePos++;
-	for (i = so->tilePos; i < so->tileCount; i++)
-		so->tileTids[i] = RsrTileRowTid(scan->indexRelation, so->tileIds[i]);
+	{
+		size_t		keep = 0;
+
+		for (i = 0; i < so->tileCount; i++)
+		{
+			if (so->tileScores[i] > so->tileLastScore ||
+				(so->tileScores[i] == so->tileLastScore &&
+				 TiedReturned(so, &so->tileTids[i])))
+				continue;
+			so->tileIds[keep] = so->tileIds[i];
+			so->tileScores[keep] = so->tileScores[i];
+			so->tileTids[keep] = so->tileTids[i];
+			keep++;
+		}
+		so->tileCount = keep;
+	}
 	so->tileN = Min(n * 4, RSR_SCAN_MAX_BATCH * (Size) 16);
 }
 
@@ -831,9 +914,18 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 			MemoryContextSwitchTo(oldCtx);
 		}
 		scan->xs_heaptid = so->tileTids[so->tilePos];
+		if (!so->tileReturned || so->tileScores[so->tilePos] != so->tileLastScore)
+			so->tileNtied = 0;
+		if (so->tileNtied == so->tileTiedCap)
+		{
+			so->tileTiedCap = Max(16, 2 * so->tileTiedCap);
+			so->tileTied = so->tileTied == NULL ?
+				MemoryContextAlloc(so->scanCtx, so->tileTiedCap * sizeof(ItemPointerData)) :
+				repalloc_huge(so->tileTied, so->tileTiedCap * sizeof(ItemPointerData));
+		}
+		so->tileTied[so->tileNtied++] = scan->xs_heaptid;
 		so->tileReturned = true;
 		so->tileLastScore = so->tileScores[so->tilePos];
-		so->tileLastId = so->tileIds[so->tilePos];
 		so->tilePos++;
 		/* the exact value of <#>: no recheck of the order */
 		value = 0.0 - so->tileLastScore;

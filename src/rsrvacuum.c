@@ -301,7 +301,9 @@ ReclaimPage(VacuumState *vs, BlockNumber blkno)
 
 	if (changed)
 	{
+		/* rows moved or went: tile searches in flight must search again */
 		meta->changeCount++;
+		meta->reclaimCount++;
 		GenericXLogFinish(xlog);
 	}
 	else
