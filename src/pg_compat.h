@@ -41,4 +41,13 @@
 #define RsrVacuumDelayPoint()	vacuum_delay_point()
 #endif
 
+/*
+ * PG 18 changed pg_attribute_noreturn() (after the declarator) into
+ * pg_noreturn (before the declaration, C11 _Noreturn); GCC and Clang take
+ * the older attribute in front too.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 #endif							/* PG_COMPAT_H */

@@ -245,8 +245,8 @@ extern bool RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e);
 extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
 extern void RsrPagesReleaseBatch(RsrPageReader *r);
 extern void RsrPagesEnd(RsrPageReader *r);
-extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
-							BlockNumber blkno, OffsetNumber off) pg_attribute_noreturn();
+pg_noreturn extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
+							BlockNumber blkno, OffsetNumber off);
 
 /* rsrutils.c */
 extern void RsrInitReloptions(void);

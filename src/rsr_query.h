@@ -16,6 +16,8 @@
 
 #include "utils/array.h"
 
+#include "pg_compat.h"
+
 /*
  * A query made ready for the kernels: the values to score with, the
  * factor back to scores of the query, and how far a kernel score times
@@ -33,7 +35,7 @@ typedef struct RsrQuery
 extern float4 *RsrQueryFromArray(ArrayType *a, int expected_dim, int *dim_out);
 extern float4 *RsrQueriesFromArray(ArrayType *a, uint32 dims, int *nq,
 								   int *qdims);
-extern void RsrQueryDimsError(int expected, int got) pg_attribute_noreturn();
+pg_noreturn extern void RsrQueryDimsError(int expected, int got);
 extern void RsrQueryPrepare(const float4 *q, uint32 dims, float4 *kq,
 							RsrQuery *out);
 
