@@ -134,6 +134,19 @@ extern RsrStatus rsr_segment_get_row(const uint8_t *seg, size_t size,
 									 size_t row_cap);
 
 /*
+ * Tile segments only: write the packed row `row` (all `dims` columns of the
+ * segment's row shape) as row r of the segment at seg[0..size), in place,
+ * and make it the segment's last row: rows past r are cleared, the row
+ * count becomes r + 1 and the checksum is recomputed.  r may be at most the
+ * segment's row count (append, or overwrite the last row or an earlier
+ * one).  The segment keeps its size, so an insert changes a few bytes of a
+ * page.  RSR_EINVAL for another layout, r out of range or an invalid
+ * ternary element; RSR_ECORRUPT when the header does not parse.
+ */
+extern RsrStatus rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r,
+									 const uint8_t *row);
+
+/*
  * Kernels.
  *
  * A set of segments is scored by listing them as RsrSegmentRef.  Segment i

@@ -257,6 +257,46 @@ build_tiles(RsrKind kind, const uint8_t *rowbuf, size_t rb, uint32_t nrows,
 			check(st == RSR_OK && info.layout == RSR_LAYOUT_TILE && info.k == 32 &&
 				  info.nrows == nr && info.col_start == c && info.ncols == nc,
 				  "tile validate", rsr_status_string(st));
+			/* appending rows one by one in place gives the same bytes */
+			{
+				uint8_t    *inc = xmalloc(size);
+				size_t		isize = 0;
+				int			same;
+
+				st = rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows, 1, dims,
+									   c, nc, inc, size, &isize);
+				check(st == RSR_OK && isize == size, "tile put_row", "first row");
+				/* a row left by an interrupted insert is overwritten */
+				if (nr > 1)
+					st = rsr_segment_put_row(inc, isize, 1, rows[nr - 1]);
+				for (r = 1; r < nr && st == RSR_OK; r++)
+					st = rsr_segment_put_row(inc, isize, r, rows[r]);
+				same = st == RSR_OK && memcmp(inc, t->buf + used, size) == 0;
+				check(same, "tile put_row", same ? "" : "differs from a build");
+				/* rows past the count, other layouts, bad rows: refused */
+				check(rsr_segment_put_row(inc, isize, nr + 1, rows[0]) == RSR_EINVAL,
+					  "tile put_row", "row past the count accepted");
+				if (nr > 1)
+				{
+					/* overwrite an earlier row: later ones are cleared */
+					st = rsr_segment_put_row(inc, isize, nr - 2, rows[nr - 2]);
+					check(st == RSR_OK && rsr_segment_validate(inc, isize, &info) == RSR_OK &&
+						  info.nrows == nr - 1, "tile put_row", "truncating put");
+				}
+				if (kind == RSR_KIND_TERNARY)
+				{
+					uint8_t    *bad = xmalloc(rb);
+					size_t		plane = ((size_t) dims + 7) / 8;
+
+					memcpy(bad, rows[0], rb);
+					bad[c / 8] |= 0x80;
+					bad[plane + c / 8] |= 0x80;
+					check(rsr_segment_put_row(inc, isize, 0, bad) == RSR_EINVAL,
+						  "tile put_row", "invalid ternary element accepted");
+					free(bad);
+				}
+				free(inc);
+			}
 			/* a flipped payload byte fails the checksum */
 			t->buf[used + size - 1] ^= 0x01;
 			check(rsr_segment_validate(t->buf + used, size, NULL) == RSR_ECORRUPT,
