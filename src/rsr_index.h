@@ -55,6 +55,14 @@
 #define RSR_SCAN_PAGES		128		/* data pages share-locked at once by a
 									 * scan: one kernel call each, well below
 									 * MAX_SIMUL_LWLOCKS (200) */
+#define RSR_SPAN_PAGES		3		/* a block of rows on at most this many
+									 * pages is rewritten in one record (with
+									 * the metapage: GenericXLog's limit of
+									 * 4 buffers) and never split between
+									 * two batches of a reader */
+#define RSR_BATCH_PAGES		(RSR_SCAN_PAGES + RSR_SPAN_PAGES - 1)	/* most
+									 * pages of one batch: a batch grows to
+									 * finish such a block */
 
 /* Page flags */
 #define RSR_META			(1 << 0)

@@ -161,6 +161,22 @@ CopyEntry(RsrInsertState *st, ItemPointerData loc, uint32 range)
 	return len;
 }
 
+/* The work buffers of the rebuilding paths, allocated on first use */
+static void
+EnsureBuffers(RsrInsertState *st)
+{
+	uint32		i;
+
+	if (st->rows != NULL)
+		return;
+	st->rows = palloc0((Size) st->shape.k * st->shape.rowBytes);
+	for (i = 0; i < st->shape.k; i++)
+		st->rowPtrs[i] = st->rows + (Size) i * st->shape.rowBytes;
+	st->slice = palloc(st->shape.rowBytes);
+	st->copy = palloc(BLCKSZ);
+	st->entry = palloc(RSR_MAX_ITEM_SIZE);
+}
+
 /*
  * Put the entry formed in st->entry (size bytes) in place of the item at
  * off: in its bytes, zero-padded, when it fits, else grown on its page when
@@ -200,6 +216,7 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 
 	if (!ItemPointerIsValid(&st->open[0]))
 		return false;
+	EnsureBuffers(st);
 	CopyEntry(st, st->open[0], 0);
 	nrows = ((RsrEntry) st->copy)->nrows;
 	if (nrows == 0 || nrows >= shape->k)
@@ -275,6 +292,100 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 			UnlockReleaseBuffer(metabuf);
 	}
 	return true;
+}
+
+/*
+ * Tiles: add the row to the slot's open block in place, in one record.  A
+ * tile keeps row r's bytes at fixed offsets, so each column range takes the
+ * row with a scatter of its bytes and a new checksum
+ * (rsr_segment_put_row), a few bytes of WAL; nothing is decoded or
+ * rebuilt.  The metapage is locked first, then the block's pages in chain
+ * order; the block must lie on at most RSR_SPAN_PAGES pages so that they
+ * and the metapage fit one GenericXLog record.  The record publishes the
+ * row in the head and counts it in the metapage, so a crash leaves the
+ * block before or after.  False, changing nothing, when the slot has no
+ * block, the block is full, or it spans more pages (AddToOpen() then).
+ */
+static bool
+PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
+{
+	RsrShape   *shape = &st->shape;
+	BlockNumber blknos[RSR_SPAN_PAGES];
+	Buffer		bufs[RSR_SPAN_PAGES];
+	Page		pages[RSR_SPAN_PAGES];
+	int			npages = 0;
+	int			i;
+	Buffer		metabuf;
+	GenericXLogState *xlog;
+	RsrMetaPage meta;
+	RsrEntry	head;
+	uint32		nrows;
+	uint32		range;
+	RsrStatus	status = RSR_OK;
+
+	if (shape->layout != RSR_LAYOUT_TILE || !ItemPointerIsValid(&st->open[0]))
+		return false;
+	for (range = 0; range < shape->nranges; range++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&st->open[range]);
+
+		if (npages > 0 && blknos[npages - 1] == blkno)
+			continue;
+		if (npages == RSR_SPAN_PAGES ||
+			(npages > 0 && blkno < blknos[npages - 1]))
+			return false;
+		blknos[npages++] = blkno;
+	}
+
+	/* Metapage first, then the block's pages in chain order */
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	for (i = 0; i < npages; i++)
+	{
+		bufs[i] = ReadBuffer(st->index, blknos[i]);
+		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
+	}
+	xlog = GenericXLogStart(st->index);
+	for (i = 0; i < npages; i++)
+		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
+
+	head = (RsrEntry) PageGetItem(pages[0],
+								  OpenItemId(st, pages[0], st->open[0], 0));
+	nrows = head->nrows;
+	if (nrows > 0 && nrows < shape->k)
+	{
+		for (range = 0, i = 0; range < shape->nranges && status == RSR_OK; range++)
+		{
+			ItemId		itemid;
+			uint8	   *entry;
+			size_t		hdr = RsrEntryHeaderSize(range, shape->k);
+
+			while (blknos[i] != ItemPointerGetBlockNumber(&st->open[range]))
+				i++;
+			itemid = OpenItemId(st, pages[i], st->open[range], range);
+			entry = (uint8 *) PageGetItem(pages[i], itemid);
+			status = rsr_segment_put_row(entry + hdr, ItemIdGetLength(itemid) - hdr,
+										 nrows, row);
+		}
+		if (status == RSR_OK)
+		{
+			head->tids[nrows] = *tid;
+			head->nrows = nrows + 1;
+			meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+			meta->ntuples++;
+			meta->changeCount++;
+			GenericXLogFinish(xlog);
+		}
+		else
+			GenericXLogAbort(xlog);
+	}
+	else
+		GenericXLogAbort(xlog);
+	for (i = npages - 1; i >= 0; i--)
+		UnlockReleaseBuffer(bufs[i]);
+	UnlockReleaseBuffer(metabuf);
+	RsrCheckStatus(status, "rsr segment append");
+	return nrows > 0 && nrows < shape->k;
 }
 
 /*
@@ -589,6 +700,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	uint32		range;
 
 	/* Form the entries with no lock held */
+	EnsureBuffers(st);
 	st->rowPtrs[0] = row;
 	for (range = 0; range < shape->nranges; range++)
 	{
@@ -648,6 +760,16 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	UnlockReleaseBuffer(metabuf);
 }
 
+/* Add the row to the slot's open block: in place for tiles, else rebuilt */
+static bool
+AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
+{
+	if (st->shape.layout == RSR_LAYOUT_TILE && ItemPointerIsValid(&st->open[0]) &&
+		PutToOpen(st, row, tid))
+		return true;
+	return AddToOpen(st, row, tid);
+}
+
 /* Insert a row into the index */
 bool
 rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
@@ -663,7 +785,6 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	Pointer		detoasted;
 	bool		setShape = false;
 	bool		haveNewBlockLock = false;
-	uint32		i;
 
 	if (isnull[0])
 		return false;
@@ -698,17 +819,10 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	if (!setShape)
 		RsrCheckRowDims(index, dims, st.shape.dims);
 
-	st.rows = palloc0((Size) st.shape.k * st.shape.rowBytes);
-	for (i = 0; i < st.shape.k; i++)
-		st.rowPtrs[i] = st.rows + (Size) i * st.shape.rowBytes;
-	st.slice = palloc(st.shape.rowBytes);
-	st.copy = palloc(BLCKSZ);
-	st.entry = palloc(RSR_MAX_ITEM_SIZE);
-
 	if (setShape ||
-		(!AddToOpen(&st, row, ht_ctid) &&
+		(!AddRow(&st, row, ht_ctid) &&
 		 !(AdoptBlock(&st) &&
-		   AddToOpen(&st, row, ht_ctid))))
+		   AddRow(&st, row, ht_ctid))))
 		NewBlock(&st, row, ht_ctid, setShape, haveNewBlockLock);
 
 	if (haveNewBlockLock)
