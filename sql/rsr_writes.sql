@@ -40,8 +40,8 @@ SELECT pg_temp.same_top() AS index_equals_seqscan;
 SELECT rsr_index_check('wr_idx');
 
 -- Ten rounds of delete 30% / VACUUM / insert as many: against a fresh
--- build on the same rows, at most 25% larger (blocks whose entries span two
--- pages are never compacted; see rsrvacuum.c)
+-- build on the same rows, at most 15% larger (VACUUM compacts blocks that
+-- span pages too, and inserts fill them again; see rsrvacuum.c)
 CREATE TEMP TABLE churn (r int, deleted bigint);
 SELECT format('WITH d AS (DELETE FROM wr WHERE abs(hashint4(id + %s)) %% 10 < 3 RETURNING 1) '
 			  'INSERT INTO churn SELECT %s, count(*) FROM d', r * 7919, r),
@@ -55,6 +55,6 @@ SELECT pg_temp.same_top() AS index_equals_seqscan;
 SELECT rsr_index_check('wr_idx');
 UPDATE sizes SET built = pg_relation_size('wr_idx');
 REINDEX INDEX wr_idx;
-SELECT built <= 1.25 * pg_relation_size('wr_idx') AS churned_at_most_25pct_larger FROM sizes;
+SELECT built <= 1.15 * pg_relation_size('wr_idx') AS churned_at_most_15pct_larger FROM sizes;
 SELECT pg_temp.same_top() AS index_equals_seqscan;
 DROP TABLE wr, wr_q;

@@ -217,13 +217,18 @@ typedef struct RsrPageReader
 	BlockNumber relBlocks;		/* relation size seen */
 	const char *images;			/* image source: BLCKSZ each */
 	uint32		nimages;
-	Buffer		bufs[RSR_SCAN_PAGES];	/* locked buffers of the batch */
+	Buffer		bufs[RSR_BATCH_PAGES];	/* locked buffers of the batch */
 	int			nbufs;
-	Page		pages[RSR_SCAN_PAGES];	/* pages of the batch */
-	BlockNumber blknos[RSR_SCAN_PAGES]; /* their blocks (image: position) */
+	Page		pages[RSR_BATCH_PAGES]; /* pages of the batch */
+	BlockNumber blknos[RSR_BATCH_PAGES];	/* their blocks (image: position) */
 	int			npages;			/* pages in the batch */
 	int			cur;			/* page of the next entry */
 	OffsetNumber off;			/* item of the next entry */
+	OffsetNumber batchStart;	/* first item of page 0 of the batch */
+	OffsetNumber startOff;		/* first item of page 0 of the next batch */
+	int			cutPage;		/* the batch's entries end at this page... */
+	OffsetNumber cutOff;		/* ...before this item (cutPage = npages: at
+								 * the end of the last page) */
 	bool		inBlock;		/* ranges of the last head still expected */
 	uint32		nextRange;		/* the range expected next */
 	uint16		headRows;		/* rows published by the last head */
@@ -251,6 +256,7 @@ extern void RsrPagesBeginImages(RsrPageReader *r, const char *name, uint32 k,
 extern int	RsrPagesReadBatch(RsrPageReader *r, int maxpages);
 extern bool RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e);
 extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
+extern bool RsrPagesCopyPage(const RsrPageReader *r, int i, char *dst);
 extern void RsrPagesReleaseBatch(RsrPageReader *r);
 extern void RsrPagesEnd(RsrPageReader *r);
 pg_noreturn extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,

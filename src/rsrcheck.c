@@ -115,7 +115,7 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 	while (RsrPagesReadBatch(&reader, 1) > 0)
 	{
 		CHECK_FOR_INTERRUPTS();
-		last = reader.blknos[0];
+		last = reader.blknos[reader.npages - 1];
 		while (RsrPagesNextEntry(&reader, &e))
 		{
 			RsrSegmentInfo info;

@@ -400,27 +400,73 @@ OfferPage(Relation index, BlockNumber blkno)
 }
 
 /*
- * Whether the entries of the block whose head is at off all lie on the
- * page, at the items that follow it (the only blocks VACUUM compacts and
- * inserts adopt)
+ * Where the entries of the block whose head is at (blkno, off) on the
+ * locked page are: the items that follow it, then the first items of the
+ * next pages of the chain, share-locked one at a time after it (chain
+ * order).  False when they do not follow in order or lie on more than
+ * RSR_SPAN_PAGES pages (the only blocks VACUUM compacts and inserts adopt).
  */
 static bool
-BlockOnPage(Page page, OffsetNumber off, uint32 nranges)
+FindBlock(RsrInsertState *st, Page page, BlockNumber blkno, OffsetNumber off,
+		  ItemPointerData *locs)
 {
-	uint32		r;
+	Buffer		buf = InvalidBuffer;
+	Page		cur = page;
+	BlockNumber curblk = blkno;
+	int			npages = 1;
+	uint32		r = 0;
+	bool		ok = true;
 
-	if (off + nranges - 1 > PageGetMaxOffsetNumber(page))
-		return false;
-	for (r = 1; r < nranges; r++)
+	while (r < st->shape.nranges)
 	{
-		ItemId		itemid = PageGetItemId(page, off + r);
+		ItemId		itemid;
 
-		if (!ItemIdIsNormal(itemid) ||
-			ItemIdGetLength(itemid) < offsetof(RsrEntryData, tids) ||
-			((RsrEntry) PageGetItem(page, itemid))->range != r)
-			return false;
+		if (off > PageGetMaxOffsetNumber(cur))
+		{
+			BlockNumber next = RsrPageGetOpaque(cur)->nextblkno;
+
+			if (BufferIsValid(buf))
+				UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+			if (!BlockNumberIsValid(next) || next <= curblk ||
+				npages == RSR_SPAN_PAGES ||
+				next >= RelationGetNumberOfBlocks(st->index))
+			{
+				ok = false;
+				break;
+			}
+			buf = ReadBuffer(st->index, next);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			cur = BufferGetPage(buf);
+			if (PageIsNew(cur) || RsrPageIsMeta(cur) ||
+				RsrPageGetOpaque(cur)->page_id != RSR_PAGE_ID)
+			{
+				ok = false;
+				break;
+			}
+			curblk = next;
+			off = FirstOffsetNumber;
+			npages++;
+			continue;
+		}
+		itemid = PageGetItemId(cur, off);
+		if (ItemIdIsUsed(itemid))
+		{
+			if (!ItemIdIsNormal(itemid) ||
+				ItemIdGetLength(itemid) < RsrEntryHeaderSize(r, st->shape.k) ||
+				((RsrEntry) PageGetItem(cur, itemid))->range != r)
+			{
+				ok = false;
+				break;
+			}
+			ItemPointerSet(&locs[r], curblk, off);
+			r++;
+		}
+		off++;
 	}
-	return true;
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+	return ok;
 }
 
 /* Bytes a new block's entries take on a page, line pointers included */
@@ -507,6 +553,7 @@ AdoptBlock(RsrInsertState *st)
 		ItemId		itemid = PageGetItemId(page, off);
 		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
 		ItemPointerData loc;
+		ItemPointerData locs[RSR_MAX_RANGES];
 		int			s;
 		uint32		r;
 
@@ -514,7 +561,7 @@ AdoptBlock(RsrInsertState *st)
 			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, st->shape.k) ||
 			entry->range != 0 || entry->nrows == 0 ||
 			entry->nrows >= st->shape.k ||
-			!BlockOnPage(page, off, st->shape.nranges))
+			!FindBlock(st, page, blkno, off, locs))
 			continue;
 		ItemPointerSet(&loc, blkno, off);
 		for (s = 0; s < RSR_OPEN_BLOCKS; s++)
@@ -531,8 +578,8 @@ AdoptBlock(RsrInsertState *st)
 		meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
 		for (r = 0; r < st->shape.nranges; r++)
 		{
-			ItemPointerSet(&meta->open[st->slot][r], blkno, off + r);
-			st->open[r] = meta->open[st->slot][r];
+			meta->open[st->slot][r] = locs[r];
+			st->open[r] = locs[r];
 		}
 		GenericXLogFinish(xlog);
 		adopted = true;

@@ -129,6 +129,12 @@ typedef bool (*HeadVisitor) (RsrEntry entry, uint32 nrows, void *arg);
 typedef struct VacuumState VacuumState;
 static bool DeleteRows(RsrEntry entry, uint32 nrows, void *arg);
 
+/* A block of rows worth reclaiming: where each of its entries is */
+typedef struct Candidate
+{
+	ItemPointerData locs[RSR_MAX_RANGES];	/* entry of each range */
+} Candidate;
+
 /* Buffers for compacting blocks, and what a bulk delete counts */
 struct VacuumState
 {
@@ -137,25 +143,74 @@ struct VacuumState
 	IndexBulkDeleteResult *stats;
 	IndexBulkDeleteCallback callback;
 	void	   *callbackState;
-	OffsetNumber cands[MaxOffsetNumber];	/* heads worth reclaiming on the
-											 * page, whole on it */
+	Candidate  *cands;			/* blocks of the batch worth reclaiming */
 	int			ncands;
+	int			candcap;
 	uint8	   *rows;			/* k full packed rows */
 	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
 	uint8	   *slice;			/* one decoded row of one column range */
 	uint8	   *entries[RSR_MAX_RANGES];	/* the entries being formed */
 };
 
+/* The pages a candidate's entries lie on, in chain order; their count */
+static int
+CandidatePages(const VacuumState *vs, const Candidate *c, BlockNumber *blknos)
+{
+	int			n = 0;
+	uint32		r;
+
+	for (r = 0; r < vs->shape.nranges; r++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&c->locs[r]);
+
+		if (n == 0 || blknos[n - 1] != blkno)
+		{
+			if (n == RSR_SPAN_PAGES)
+				return n + 1;
+			blknos[n++] = blkno;
+		}
+	}
+	return n;
+}
+
+/* The entry of range r of a candidate on its page, or NULL if it changed */
+static RsrEntry
+CandidateEntry(const VacuumState *vs, const Candidate *c, uint32 r,
+			   const BlockNumber *blknos, Page *pages, int npages,
+			   Page *page, size_t *len)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(&c->locs[r]);
+	ItemId		itemid;
+	int			i;
+
+	for (i = 0; i < npages; i++)
+		if (blknos[i] == ItemPointerGetBlockNumber(&c->locs[r]))
+			break;
+	if (i == npages || off > PageGetMaxOffsetNumber(pages[i]))
+		return NULL;
+	itemid = PageGetItemId(pages[i], off);
+	if (!ItemIdIsNormal(itemid) ||
+		ItemIdGetLength(itemid) < RsrEntryHeaderSize(r, vs->shape.k) ||
+		((RsrEntry) PageGetItem(pages[i], itemid))->range != r)
+		return NULL;
+	*page = pages[i];
+	*len = ItemIdGetLength(itemid);
+	return (RsrEntry) PageGetItem(pages[i], itemid);
+}
+
 /*
- * Rewrite the block whose head is at off (its ranges at the next items)
- * without its dead rows, in place; the number of rows dropped, 0 when the
- * smaller block would not be smaller after all.
+ * Rewrite the candidate block without its dead rows, in place (same items,
+ * on the same pages); the number of rows dropped, 0 when the smaller block
+ * would not be smaller after all.
  */
 static uint32
-CompactBlock(VacuumState *vs, Page page, BlockNumber blkno, OffsetNumber off)
+CompactBlock(VacuumState *vs, const Candidate *c, const BlockNumber *blknos,
+			 Page *pages, int npages)
 {
 	RsrShape   *shape = &vs->shape;
-	RsrEntry	head = (RsrEntry) PageGetItem(page, PageGetItemId(page, off));
+	Page		page;
+	size_t		len;
+	RsrEntry	head = CandidateEntry(vs, c, 0, blknos, pages, npages, &page, &len);
 	ItemPointerData tids[RSR_INDEX_MAX_K];
 	size_t		sizes[RSR_MAX_RANGES];
 	uint32		nrows = head->nrows;
@@ -169,10 +224,9 @@ CompactBlock(VacuumState *vs, Page page, BlockNumber blkno, OffsetNumber off)
 
 	for (range = 0; range < shape->nranges; range++)
 	{
-		ItemId		itemid = PageGetItemId(page, off + range);
-		const uint8 *entry = (const uint8 *) PageGetItem(page, itemid);
+		const uint8 *entry = (const uint8 *) CandidateEntry(vs, c, range, blknos,
+															pages, npages, &page, &len);
 		size_t		hdr = RsrEntryHeaderSize(range, shape->k);
-		size_t		len = ItemIdGetLength(itemid);
 		size_t		sliceBytes = rsr_row_bytes(shape->kind,
 											   RsrRangeCols(shape, range));
 		uint32		live = 0;
@@ -187,8 +241,9 @@ CompactBlock(VacuumState *vs, Page page, BlockNumber blkno, OffsetNumber off)
 						(errcode(ERRCODE_INDEX_CORRUPTED),
 						 errmsg("rsr index \"%s\" is inconsistent: row cannot be decoded",
 								RelationGetRelationName(vs->info->index)),
-						 errdetail("Found at block %u, item %u.", blkno,
-								   off + range)));
+						 errdetail("Found at block %u, item %u.",
+								   ItemPointerGetBlockNumber(&c->locs[range]),
+								   ItemPointerGetOffsetNumber(&c->locs[range]))));
 			RsrRangeToRow(shape, range, vs->slice,
 						  vs->rows + (Size) live * shape->rowBytes);
 			live++;
@@ -200,102 +255,113 @@ CompactBlock(VacuumState *vs, Page page, BlockNumber blkno, OffsetNumber off)
 			return 0;
 	}
 	for (range = 0; range < shape->nranges; range++)
-		if (!PageIndexTupleOverwrite(page, off + range,
+	{
+		CandidateEntry(vs, c, range, blknos, pages, npages, &page, &len);
+		if (!PageIndexTupleOverwrite(page, ItemPointerGetOffsetNumber(&c->locs[range]),
 									 (Item) vs->entries[range], sizes[range]))
 			elog(ERROR, "could not compact rsr index entry");
+	}
 	return nrows - nlive;
 }
 
-/*
- * Whether the head at off is still the block the walk saw worth
- * reclaiming, whole on the page
- */
+/* Whether a page holds a head an insert may adopt (rsrinsert.c) */
 static bool
-StillCandidate(VacuumState *vs, Page page, OffsetNumber off)
+PageHasRoom(const RsrShape *shape, Page page)
 {
-	ItemId		itemid;
-	RsrEntry	head;
-	uint32		r;
+	OffsetNumber off;
 
-	if (off + vs->shape.nranges - 1 > PageGetMaxOffsetNumber(page))
-		return false;
-	for (r = 0; r < vs->shape.nranges; r++)
+	if (PageIsEmpty(page))
+		return true;
+	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 	{
-		itemid = PageGetItemId(page, off + r);
-		if (!ItemIdIsNormal(itemid) ||
-			ItemIdGetLength(itemid) < RsrEntryHeaderSize(r, vs->shape.k) ||
-			((RsrEntry) PageGetItem(page, itemid))->range != r)
-			return false;
+		ItemId		itemid = PageGetItemId(page, off);
+		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
+			entry->range == 0 && entry->nrows > 0 && entry->nrows < shape->k)
+			return true;
 	}
-	head = (RsrEntry) PageGetItem(page, PageGetItemId(page, off));
-	return head->nrows <= vs->shape.k &&
-		WorthReclaiming(&vs->shape, head, head->nrows);
+	return false;
 }
 
 /*
- * Reclaim the candidate blocks of one page by the rule above, in one record
- * with the metapage's counters, then offer the page to inserts if it has
- * room.  No data page is locked on entry: the metapage comes first.
+ * Reclaim one candidate block by the rule above: remove it when none of its
+ * rows is alive, else rewrite it without its dead rows.  One record holds
+ * its pages (at most RSR_SPAN_PAGES) and the metapage's counters; the
+ * metapage is locked first, then the pages in chain order, and no data page
+ * is locked on entry.  Pages left with room are offered to inserts.
  */
 static void
-ReclaimPage(VacuumState *vs, BlockNumber blkno)
+ReclaimBlock(VacuumState *vs, const Candidate *c)
 {
 	Relation	index = vs->info->index;
 	RsrShape   *shape = &vs->shape;
+	BlockNumber blknos[RSR_SPAN_PAGES + 1];
+	Buffer		bufs[RSR_SPAN_PAGES];
+	Page		pages[RSR_SPAN_PAGES];
+	bool		wasEmpty[RSR_SPAN_PAGES];
+	int			npages = CandidatePages(vs, c, blknos);
 	GenericXLogState *xlog;
 	Buffer		metabuf;
-	Buffer		buf;
 	RsrMetaPage meta;
+	RsrEntry	head;
+	ItemPointerData headLoc;
 	Page		page;
-	OffsetNumber off;
-	int			i;
+	size_t		len;
+	uint32		nrows;
 	bool		changed = false;
-	bool		room = false;
-	bool		empty;
+	int			i;
+	int			s;
 
+	if (npages > RSR_SPAN_PAGES)
+		return;
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-							 vs->info->strategy);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	for (i = 0; i < npages; i++)
+	{
+		bufs[i] = ReadBufferExtended(index, MAIN_FORKNUM, blknos[i],
+									 RBM_NORMAL, vs->info->strategy);
+		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
+		wasEmpty[i] = PageIsEmpty(BufferGetPage(bufs[i]));
+	}
 	xlog = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(xlog, buf, 0);
+	for (i = 0; i < npages; i++)
+		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
 	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
 
-	/* Last block first: removing the last item shortens the item array */
-	for (i = vs->ncands - 1; i >= 0; i--)
+	/* Still the block the walk saw, worth reclaiming, and no slot's? */
+	head = CandidateEntry(vs, c, 0, blknos, pages, npages, &page, &len);
+	for (i = 1; head != NULL && i < (int) shape->nranges; i++)
+		if (CandidateEntry(vs, c, i, blknos, pages, npages, &page, &len) == NULL)
+			head = NULL;
+	headLoc = c->locs[0];
+	for (s = 0; head != NULL && s < RSR_OPEN_BLOCKS; s++)
+		if (ItemPointerEquals(&meta->open[s][0], &headLoc))
+			head = NULL;		/* inserts own it */
+	if (head != NULL && head->nrows <= shape->k &&
+		WorthReclaiming(shape, head, head->nrows))
 	{
-		RsrEntry	head;
-		uint32		nrows;
-		ItemPointerData loc;
-		int			s;
-		int			r;
-
-		off = vs->cands[i];
-		if (!StillCandidate(vs, page, off))
-			continue;
-		ItemPointerSet(&loc, blkno, off);
-		for (s = 0; s < RSR_OPEN_BLOCKS; s++)
-			if (ItemPointerEquals(&meta->open[s][0], &loc))
-				break;
-		if (s < RSR_OPEN_BLOCKS)
-			continue;			/* inserts own it */
-		head = (RsrEntry) PageGetItem(page, PageGetItemId(page, off));
 		nrows = head->nrows;
 		if (DeadRows(head, nrows) == nrows)
 		{
-			for (r = shape->nranges - 1; r >= 0; r--)
-				PageIndexTupleDeleteNoCompact(page, off + r);
+			/* last item first: removing one shortens the item array */
+			for (i = (int) shape->nranges - 1; i >= 0; i--)
+			{
+				CandidateEntry(vs, c, i, blknos, pages, npages, &page, &len);
+				PageIndexTupleDeleteNoCompact(page,
+											  ItemPointerGetOffsetNumber(&c->locs[i]));
+			}
 			meta->ntuples -= nrows;
 			meta->nblocks--;
 			changed = true;
 		}
 		else
 		{
-			uint32		dropped = CompactBlock(vs, page, blkno, off);
+			uint32		dropped = CompactBlock(vs, c, blknos, pages, npages);
 
 			meta->ntuples -= dropped;
-			changed |= dropped > 0;
+			changed = dropped > 0;
 		}
 	}
 
@@ -309,26 +375,19 @@ ReclaimPage(VacuumState *vs, BlockNumber blkno)
 	else
 		GenericXLogAbort(xlog);
 
-	/* Room for inserts: an empty page, or a block to fill again */
-	page = BufferGetPage(buf);
-	empty = PageIsEmpty(page);
-	room = empty;
-	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page) && !room; off++)
+	for (i = npages - 1; i >= 0; i--)
 	{
-		ItemId		itemid = PageGetItemId(page, off);
-		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
+		Page		p = BufferGetPage(bufs[i]);
+		bool		room = PageHasRoom(shape, p);
+		bool		empty = PageIsEmpty(p);
 
-		room = ItemIdIsNormal(itemid) &&
-			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
-			entry->range == 0 && entry->nrows > 0 && entry->nrows < shape->k;
+		UnlockReleaseBuffer(bufs[i]);
+		if (room)
+			RecordFreeIndexPage(index, blknos[i]);
+		if (empty && !wasEmpty[i])
+			vs->stats->pages_free++;
 	}
-	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);
-
-	if (room)
-		RecordFreeIndexPage(index, blkno);
-	if (empty)
-		vs->stats->pages_free++;
 }
 
 /*
@@ -360,10 +419,11 @@ WalkHeads(VacuumState *vs, HeadVisitor visit, void *arg)
 }
 
 /*
- * The walk of a bulk delete, in chain order: each data page is locked
- * exclusively on its own (never the metapage), the dead rows of its heads
- * are marked in one record, and the blocks the rule reclaims that lie
- * whole on it are listed; once the page is released, they are reclaimed.
+ * The walk of a bulk delete, in chain order, one page at a time (a batch
+ * grows to at most RSR_SPAN_PAGES pages to finish a block, rsrpages.c):
+ * the batch's pages are locked exclusively (never the metapage), the dead
+ * rows of its heads are marked in one record, and the blocks the rule
+ * reclaims are listed; once the batch is released, they are reclaimed.
  * Inserts go on meanwhile: an insert that rebuilds an open block keeps the
  * dead-row mask it reads under its final lock of the head.
  */
@@ -382,14 +442,19 @@ DeleteWalk(VacuumState *vs)
 		RsrEntryItem e;
 		bool		changed = false;
 		bool		pending = false;
+		int			npages;
+		int			i;
 
 		RsrVacuumDelayPoint();
 		CHECK_FOR_INTERRUPTS();
-		if (RsrPagesReadBatch(&reader, 1) == 0)
+		npages = RsrPagesReadBatch(&reader, 1);
+		if (npages == 0)
 			break;
+		Assert(npages <= MAX_GENERIC_XLOG_PAGES);
 		xlog = GenericXLogStart(index);
-		RsrPagesUsePage(&reader, 0,
-						GenericXLogRegisterBuffer(xlog, reader.bufs[0], 0));
+		for (i = 0; i < npages; i++)
+			RsrPagesUsePage(&reader, i,
+							GenericXLogRegisterBuffer(xlog, reader.bufs[i], 0));
 
 		vs->ncands = 0;
 		while (RsrPagesNextEntry(&reader, &e))
@@ -398,10 +463,15 @@ DeleteWalk(VacuumState *vs)
 			{
 				changed |= DeleteRows(e.entry, e.nrows, vs);
 				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
-				if (pending)
-					vs->cands[vs->ncands] = e.off;
+				if (pending && vs->ncands == vs->candcap)
+				{
+					vs->candcap *= 2;
+					vs->cands = repalloc(vs->cands, vs->candcap * sizeof(Candidate));
+				}
 			}
-			/* A candidate counts once its last range is on this page */
+			if (pending)
+				ItemPointerSet(&vs->cands[vs->ncands].locs[e.range], e.blkno, e.off);
+			/* A candidate counts once its last range is in this batch */
 			if (pending && e.range == vs->shape.nranges - 1)
 			{
 				vs->ncands++;
@@ -413,11 +483,11 @@ DeleteWalk(VacuumState *vs)
 			GenericXLogFinish(xlog);
 		else
 			GenericXLogAbort(xlog);
-		blkno = reader.blknos[0];
 		RsrPagesReleaseBatch(&reader);
 
-		if (vs->ncands > 0)
-			ReclaimPage(vs, blkno);
+		/* Last block first: removing the last item shortens the item array */
+		for (i = vs->ncands - 1; i >= 0; i--)
+			ReclaimBlock(vs, &vs->cands[i]);
 	}
 	RsrPagesEnd(&reader);
 }
@@ -484,6 +554,8 @@ rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		for (i = 0; i < vs.shape.k; i++)
 			vs.rowPtrs[i] = vs.rows + (Size) i * vs.shape.rowBytes;
 		vs.slice = palloc(vs.shape.rowBytes);
+		vs.candcap = 16;
+		vs.cands = palloc(vs.candcap * sizeof(Candidate));
 		for (i = 0; i < vs.shape.nranges; i++)
 			vs.entries[i] = palloc(RSR_MAX_ITEM_SIZE);
 		DeleteWalk(&vs);
