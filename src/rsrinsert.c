@@ -295,35 +295,64 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 }
 
 /*
- * Tiles: add the row to the slot's open block in place, in one record.  A
- * tile keeps row r's bytes at fixed offsets, so each column range takes the
- * row with a scatter of its bytes and a new checksum
- * (rsr_segment_put_row), a few bytes of WAL; nothing is decoded or
- * rebuilt.  The metapage is locked first, then the block's pages in chain
- * order; the block must lie on at most RSR_SPAN_PAGES pages so that they
- * and the metapage fit one GenericXLog record.  The record publishes the
- * row in the head and counts it in the metapage, so a crash leaves the
- * block before or after.  False, changing nothing, when the slot has no
- * block, the block is full, or it spans more pages (AddToOpen() then).
+ * Write the row as row `nrows` of each column range of the open block that
+ * lies on `page` (block blkno), in a GenericXLog copy of it
+ */
+static RsrStatus
+PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
+			 const uint8 *row)
+{
+	uint32		range;
+	RsrStatus	status = RSR_OK;
+
+	for (range = 0; range < st->shape.nranges && status == RSR_OK; range++)
+	{
+		size_t		hdr = RsrEntryHeaderSize(range, st->shape.k);
+		ItemId		itemid;
+
+		if (ItemPointerGetBlockNumber(&st->open[range]) != blkno)
+			continue;
+		itemid = OpenItemId(st, page, st->open[range], range);
+		status = rsr_segment_put_row((uint8 *) PageGetItem(page, itemid) + hdr,
+									 ItemIdGetLength(itemid) - hdr, nrows, row);
+	}
+	return status;
+}
+
+/*
+ * Tiles: add the row to the slot's open block in place.  A tile keeps row
+ * r's bytes at fixed offsets, so each column range takes the row with a
+ * scatter of its bytes and a new checksum (rsr_segment_put_row), a few
+ * bytes of WAL; nothing is decoded or rebuilt, and every buffer lock is
+ * held only for that.  The metapage is locked first, then the block's
+ * pages in chain order.  A block on at most RSR_SPAN_PAGES pages takes the
+ * row in one record with the metapage: a crash leaves it before or after.
+ * A block on more pages takes one record per page, the later pages first
+ * and the head's page last, with the metapage: the head publishes the row
+ * (its row count) only once every range holds it, and until then the
+ * other ranges may hold one row more than the head, which readers and the
+ * kernels ignore (the next insert overwrites it after a crash).  False,
+ * changing nothing, when the slot has no block or the block is full.
  */
 static bool
 PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
 	RsrShape   *shape = &st->shape;
-	BlockNumber blknos[RSR_SPAN_PAGES];
+	BlockNumber blknos[RSR_MAX_RANGES];
 	Buffer		bufs[RSR_SPAN_PAGES];
 	Page		pages[RSR_SPAN_PAGES];
 	int			npages = 0;
+	int			nlocked;
 	int			i;
 	Buffer		metabuf;
 	GenericXLogState *xlog;
 	RsrMetaPage meta;
 	RsrEntry	head;
-	uint32		nrows;
+	uint32		nrows = 0;
 	uint32		range;
 	RsrStatus	status = RSR_OK;
 
-	if (shape->layout != RSR_LAYOUT_TILE || !ItemPointerIsValid(&st->open[0]))
+	if (!ItemPointerIsValid(&st->open[0]))
 		return false;
 	for (range = 0; range < shape->nranges; range++)
 	{
@@ -331,42 +360,63 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 
 		if (npages > 0 && blknos[npages - 1] == blkno)
 			continue;
-		if (npages == RSR_SPAN_PAGES ||
-			(npages > 0 && blkno < blknos[npages - 1]))
-			return false;
+		if (npages > 0 && blkno < blknos[npages - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("rsr index \"%s\" has an open block out of chain order",
+							RelationGetRelationName(st->index))));
 		blknos[npages++] = blkno;
 	}
 
-	/* Metapage first, then the block's pages in chain order */
+	/* A block on many pages: the pages after the head's, one by one, last first */
+	if (npages > RSR_SPAN_PAGES)
+	{
+		EnsureBuffers(st);
+		CopyEntry(st, st->open[0], 0);
+		nrows = ((RsrEntry) st->copy)->nrows;
+		if (nrows == 0 || nrows >= shape->k)
+			return false;
+		for (i = npages - 1; i >= 1 && status == RSR_OK; i--)
+		{
+			Buffer		buf = ReadBuffer(st->index, blknos[i]);
+
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			xlog = GenericXLogStart(st->index);
+			status = PutRowOnPage(st, GenericXLogRegisterBuffer(xlog, buf, 0),
+								  blknos[i], nrows, row);
+			if (status == RSR_OK)
+				GenericXLogFinish(xlog);
+			else
+				GenericXLogAbort(xlog);
+			UnlockReleaseBuffer(buf);
+		}
+		RsrCheckStatus(status, "rsr segment append");
+	}
+	nlocked = Min(npages, RSR_SPAN_PAGES);
+	if (npages > RSR_SPAN_PAGES)
+		nlocked = 1;
+
+	/* Metapage first, then the (remaining) pages in chain order */
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	for (i = 0; i < npages; i++)
+	for (i = 0; i < nlocked; i++)
 	{
 		bufs[i] = ReadBuffer(st->index, blknos[i]);
 		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
 	}
 	xlog = GenericXLogStart(st->index);
-	for (i = 0; i < npages; i++)
+	for (i = 0; i < nlocked; i++)
 		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
 
 	head = (RsrEntry) PageGetItem(pages[0],
 								  OpenItemId(st, pages[0], st->open[0], 0));
+	if (npages > RSR_SPAN_PAGES && head->nrows != nrows)
+		elog(ERROR, "rsr index open block changed during insert");
 	nrows = head->nrows;
 	if (nrows > 0 && nrows < shape->k)
 	{
-		for (range = 0, i = 0; range < shape->nranges && status == RSR_OK; range++)
-		{
-			ItemId		itemid;
-			uint8	   *entry;
-			size_t		hdr = RsrEntryHeaderSize(range, shape->k);
-
-			while (blknos[i] != ItemPointerGetBlockNumber(&st->open[range]))
-				i++;
-			itemid = OpenItemId(st, pages[i], st->open[range], range);
-			entry = (uint8 *) PageGetItem(pages[i], itemid);
-			status = rsr_segment_put_row(entry + hdr, ItemIdGetLength(itemid) - hdr,
-										 nrows, row);
-		}
+		for (i = 0; i < nlocked && status == RSR_OK; i++)
+			status = PutRowOnPage(st, pages[i], blknos[i], nrows, row);
 		if (status == RSR_OK)
 		{
 			head->tids[nrows] = *tid;
@@ -381,7 +431,7 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	}
 	else
 		GenericXLogAbort(xlog);
-	for (i = npages - 1; i >= 0; i--)
+	for (i = nlocked - 1; i >= 0; i--)
 		UnlockReleaseBuffer(bufs[i]);
 	UnlockReleaseBuffer(metabuf);
 	RsrCheckStatus(status, "rsr segment append");
@@ -811,9 +861,8 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 static bool
 AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
-	if (st->shape.layout == RSR_LAYOUT_TILE && ItemPointerIsValid(&st->open[0]) &&
-		PutToOpen(st, row, tid))
-		return true;
+	if (st->shape.layout == RSR_LAYOUT_TILE)
+		return PutToOpen(st, row, tid);
 	return AddToOpen(st, row, tid);
 }
 

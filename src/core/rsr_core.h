@@ -242,7 +242,9 @@ extern void rsr_tile_interval(const void *tq, double *lo, double *hi);
  * Wide rows are split into column ranges: the segments of one block (same
  * id) must be adjacent, in column order, and cover [0, dims) exactly.
  * Rows whose bit is set in `dead` (bit r = row r; read from the block's
- * first segment) are skipped.
+ * first segment) are skipped.  The block's rows are those of its first
+ * segment; a later segment may hold more (an index insert writes the other
+ * column ranges before the first), and its extra rows are ignored.
  */
 typedef struct RsrTileRef
 {

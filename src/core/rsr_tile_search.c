@@ -250,7 +250,10 @@ rsr_tile_candidates(const void *state)
 
 /*
  * Check one segment of a block: a tile of the search's kind and dims
- * starting at column `col`, with `nrows` rows (0: any, set it).
+ * starting at column `col`, with at least `nrows` rows (0: any, set it
+ * from this first segment).  The block's rows are those of its first
+ * segment; a later one may hold a row more (an insert that has written it
+ * but not yet published it in the head), which is ignored.
  */
 static RsrStatus
 parse_tile(const RsrTileRef *ref, RsrKind kind, uint32_t dims, uint32_t col,
@@ -264,9 +267,10 @@ parse_tile(const RsrTileRef *ref, RsrKind kind, uint32_t dims, uint32_t col,
 	if (rc != RSR_OK)
 		return rc;
 	if (s->layout != RSR_LAYOUT_TILE || s->kind != kind || s->dims != dims ||
-		s->col_start != col || (*nrows != 0 && s->nrows != *nrows))
+		s->col_start != col || (*nrows != 0 && s->nrows < *nrows))
 		return RSR_EINVAL;
-	*nrows = s->nrows;
+	if (*nrows == 0)
+		*nrows = s->nrows;
 	return RSR_OK;
 }
 
@@ -918,13 +922,14 @@ rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs, const float *Q,
 				rc = rsr_seg_parse(segs[end].data, segs[end].size, &s);
 				if (rc == RSR_OK &&
 					(s.layout != RSR_LAYOUT_TILE || s.dims != dims ||
-					 s.col_start != col || (nrows != 0 && s.nrows != nrows) ||
+					 s.col_start != col || (nrows != 0 && s.nrows < nrows) ||
 					 (end > i && s.kind != kind)))
 					rc = RSR_EINVAL;
 				if (rc != RSR_OK)
 					break;
 				kind = s.kind;
-				nrows = s.nrows;
+				if (nrows == 0)
+					nrows = s.nrows;	/* the first segment's rows */
 				col += s.ncols;
 				end++;
 			}

@@ -645,6 +645,112 @@ test_args(void)
 	}
 }
 
+/*
+ * A block whose later column range holds a row more than its first (an
+ * insert under way): scored as the first segment's rows, on every level,
+ * by rsr_tile_scores and rsr_tile_exact; the reverse is refused.
+ */
+static void
+test_pending_row(RsrKind kind)
+{
+	const uint32_t dims = 96;
+	const uint32_t nr = 9;
+	size_t		rb = rsr_row_bytes(kind, dims);
+	size_t		plane = (dims + 7) / 8;
+	uint8_t    *rowbuf = xmalloc(rb * (nr + 1));
+	const uint8_t *rows[32];
+	size_t		cap0 = rsr_segment_max_size(kind, RSR_LAYOUT_TILE, 32, 64);
+	size_t		cap1 = rsr_segment_max_size(kind, RSR_LAYOUT_TILE, 32, 32);
+	uint8_t    *s0 = xmalloc(cap0);
+	uint8_t    *s1 = xmalloc(cap1);
+	uint8_t    *s1x = xmalloc(cap1);
+	uint8_t    *s0x = xmalloc(cap0);
+	size_t		z0, z1;
+	float		q[96];
+	size_t		qsize = rsr_tile_query_size(kind, dims);
+	void	   *tq = xmalloc(qsize + 64);
+	const void *tqs[1];
+	double		A[32], Ax[32];
+	float		Y[32], Yx[32];
+	RsrTileRef	refs[2];
+	RsrSegmentRef segs[2];
+	uint32_t	r, j;
+	int			level;
+
+	for (r = 0; r <= nr; r++)
+	{
+		memset(rowbuf + rb * r, 0, rb);
+		for (j = 0; j < dims; j++)
+			set_elem(rowbuf + rb * r, kind == RSR_KIND_TERNARY ? plane : 0, j,
+					 rnd_elem(kind));
+		rows[r] = rowbuf + rb * r;
+	}
+	for (j = 0; j < dims; j++)
+		q[j] = (float) (unif() * 2 - 1);
+	check(rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows, nr, dims, 0, 64,
+							s0, cap0, &z0) == RSR_OK &&
+		  rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows, nr, dims, 64, 32,
+							s1, cap1, &z1) == RSR_OK, "pending row", "build");
+	memcpy(s1x, s1, z1);
+	check(rsr_segment_put_row(s1x, z1, nr, rows[nr]) == RSR_OK, "pending row", "put_row");
+	memcpy(s0x, s0, z0);
+	check(rsr_segment_put_row(s0x, z0, nr, rows[nr]) == RSR_OK, "pending row", "put_row");
+	check(rsr_tile_prepare(kind, q, dims, tq, qsize + 64) == RSR_OK, "pending row", "prepare");
+	tqs[0] = tq;
+
+	for (level = 0; level < RSR_TILE_NLEVELS; level++)
+	{
+		const RsrTileKernels *kern = rsr_tile_kernels(level);
+
+		if (kern == NULL)
+			continue;
+		refs[0].data = s0;
+		refs[0].size = (uint32_t) z0;
+		refs[0].dead = 0;
+		refs[0].id = 0;
+		refs[1] = refs[0];
+		refs[1].data = s1;
+		refs[1].size = (uint32_t) z1;
+		check(rsr_tile_scores_with(kern, tqs, 1, refs, 2, A, 1) == RSR_OK,
+			  "pending row", "scores");
+		refs[1].data = s1x;
+		for (r = 0; r < 32; r++)
+			Ax[r] = -1.0;
+		check(rsr_tile_scores_with(kern, tqs, 1, refs, 2, Ax, 1) == RSR_OK,
+			  "pending row", "scores with a pending row");
+		for (r = 0; r < nr; r++)
+			check(A[r] == Ax[r], "pending row", "phase-1 score differs");
+		check(Ax[nr] == -1.0, "pending row", "pending row scored");
+		/* the first segment with more rows than a later one: refused */
+		refs[0].data = s0x;
+		refs[1].data = s1;
+		check(rsr_tile_scores_with(kern, tqs, 1, refs, 2, Ax, 1) == RSR_EINVAL,
+			  "pending row", "ranges out of order accepted");
+	}
+
+	segs[0].data = s0;
+	segs[0].size = (uint32_t) z0;
+	segs[0].out = 0;
+	segs[1] = segs[0];
+	segs[1].data = s1;
+	segs[1].size = (uint32_t) z1;
+	check(rsr_tile_exact(segs, 2, q, 1, dims, Y, 1) == RSR_OK, "pending row", "exact");
+	segs[1].data = s1x;
+	for (r = 0; r < 32; r++)
+		Yx[r] = -1.0f;
+	check(rsr_tile_exact(segs, 2, q, 1, dims, Yx, 1) == RSR_OK, "pending row",
+		  "exact with a pending row");
+	for (r = 0; r < nr; r++)
+		check(Y[r] == Yx[r], "pending row", "exact score differs");
+	check(Yx[nr] == -1.0f, "pending row", "pending row scored exactly");
+	free(rowbuf);
+	free(s0);
+	free(s1);
+	free(s1x);
+	free(s0x);
+	free(tq);
+}
+
 /* Entry point */
 int
 main(int argc, char **argv)
@@ -668,6 +774,8 @@ main(int argc, char **argv)
 	rsr_init();
 
 	test_args();
+	test_pending_row(RSR_KIND_BINARY);
+	test_pending_row(RSR_KIND_TERNARY);
 	for (kind = RSR_KIND_BINARY; kind <= RSR_KIND_TERNARY; kind++)
 		for (d = 0; d < sizeof(dims_list) / sizeof(dims_list[0]); d++)
 		{
