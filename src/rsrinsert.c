@@ -335,7 +335,8 @@ PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
  * changing nothing, when the slot has no block or the block is full.
  */
 static bool
-PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
+PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
+		  Buffer metabuf)
 {
 	RsrShape   *shape = &st->shape;
 	BlockNumber blknos[RSR_MAX_RANGES];
@@ -344,7 +345,6 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	int			npages = 0;
 	int			nlocked;
 	int			i;
-	Buffer		metabuf;
 	GenericXLogState *xlog;
 	RsrMetaPage meta;
 	RsrEntry	head;
@@ -353,7 +353,11 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	RsrStatus	status = RSR_OK;
 
 	if (!ItemPointerIsValid(&st->open[0]))
+	{
+		if (BufferIsValid(metabuf))
+			UnlockReleaseBuffer(metabuf);
 		return false;
+	}
 	for (range = 0; range < shape->nranges; range++)
 	{
 		BlockNumber blkno = ItemPointerGetBlockNumber(&st->open[range]);
@@ -369,6 +373,11 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	}
 
 	/* A block on many pages: the pages after the head's, one by one, last first */
+	if (npages > RSR_SPAN_PAGES && BufferIsValid(metabuf))
+	{
+		UnlockReleaseBuffer(metabuf);
+		return false;			/* FastInsert(): leave it to the slot's holder */
+	}
 	if (npages > RSR_SPAN_PAGES)
 	{
 		EnsureBuffers(st);
@@ -397,8 +406,11 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 		nlocked = 1;
 
 	/* Metapage first, then the (remaining) pages in chain order */
-	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(metabuf))
+	{
+		metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	}
 	for (i = 0; i < nlocked; i++)
 	{
 		bufs[i] = ReadBuffer(st->index, blknos[i]);
@@ -817,13 +829,12 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		for (range = 0; range < shape->nranges; range++)
 		{
 			/*
-			 * The head goes on a new page unless the whole block fits on the
-			 * last one, so that VACUUM can compact the block later
+			 * Entries are packed as the build packs them: a block of at most
+			 * a page's bytes then lies on at most 2 pages, which VACUUM
+			 * compacts and inserts fill in one record
 			 */
 			size_t		space = MAXALIGN(sizes[range]) + sizeof(ItemIdData);
 
-			if (range == 0 && BlockSpace(shape) <= RSR_MAX_ITEM_SIZE)
-				space = BlockSpace(shape);
 			locs[range] = AppendEntry(st, entries[range], sizes[range], space);
 		}
 	if (!haveNewBlockLock)
@@ -862,8 +873,39 @@ static bool
 AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
 	if (st->shape.layout == RSR_LAYOUT_TILE)
-		return PutToOpen(st, row, tid);
+		return PutToOpen(st, row, tid, InvalidBuffer);
 	return AddToOpen(st, row, tid);
+}
+
+/*
+ * The common case, without the slot's heavyweight lock: in a tile index,
+ * the open block of this backend's slot takes the row under the metapage's
+ * exclusive lock, taken first (PutToOpen).  Every change of an open
+ * block's rows or of a slot's pointers happens under that lock, except
+ * the page-by-page writes into blocks on more than RSR_SPAN_PAGES pages,
+ * which this path leaves to the slot's holder.  False, changing nothing,
+ * when the index is not a tile index with rows yet, or the block is full,
+ * absent or on more pages.
+ */
+static bool
+FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));
+	if (meta->dims == 0 || meta->layout != RSR_LAYOUT_TILE)
+	{
+		UnlockReleaseBuffer(metabuf);
+		return false;
+	}
+	RsrShapeFromMeta(meta, &st->shape);
+	RsrCheckRowDims(st->index, dims, st->shape.dims);
+	memcpy(st->open, meta->open[st->slot],
+		   st->shape.nranges * sizeof(ItemPointerData));
+	return PutToOpen(st, row, tid, metabuf);
 }
 
 /* Insert a row into the index */
@@ -885,16 +927,22 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	if (isnull[0])
 		return false;
 
+	kind = RsrIndexKind(index);
+	row = RsrDatumRow(values[0], kind, &dims, &detoasted);
+	memset(&st, 0, sizeof(st));
+	st.index = index;
+	st.slot = MyProcPid % RSR_OPEN_BLOCKS;
+	if (FastInsert(&st, row, dims, ht_ctid))
+	{
+		if (detoasted != NULL)
+			pfree(detoasted);
+		return false;
+	}
+
 	insertCtx = AllocSetContextCreate(CurrentMemoryContext,
 									  "rsr insert context",
 									  ALLOCSET_DEFAULT_SIZES);
 	oldCtx = MemoryContextSwitchTo(insertCtx);
-
-	kind = RsrIndexKind(index);
-	row = RsrDatumRow(values[0], kind, &dims, &detoasted);
-
-	memset(&st, 0, sizeof(st));
-	st.index = index;
 	st.slot = AcquireSlot(index);
 
 	if (!ReadMeta(&st))
@@ -926,5 +974,7 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	UnlockPage(index, RSR_SLOT_LOCK(st.slot), ExclusiveLock);
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextDelete(insertCtx);
+	if (detoasted != NULL)
+		pfree(detoasted);
 	return false;
 }

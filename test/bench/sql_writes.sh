@@ -8,7 +8,8 @@
 # with BASE rows, for SECS seconds with 1 and with 4 clients, without and
 # with an rsr index; then the index size after ROUNDS rounds of delete 30%
 # / VACUUM / insert as many, against a fresh build (REINDEX) on the same
-# rows.  Environment: BASE (20000), SRC (20000), SECS (15), ROUNDS (10).
+# rows.  The WAL written per insert comes from pg_current_wal_lsn() around
+# each run.  Environment: BASE (20000), SRC (20000), SECS (15), ROUNDS (10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/pgenv.sh
@@ -44,25 +45,29 @@ INSERT INTO w SELECT nextval('ids'), v FROM src WHERE id = :r;
 SQL
 chmod 644 "$script"
 
-# Inserts per second of `clients` clients into w, with or without an index
+# Inserts per second of `clients` clients into w, with or without an
+# index, and the WAL bytes per insert: "tps wal"
 run() {
-	local index=$1 clients=$2 tps
+	local index=$1 clients=$2 out lsn tps n wal
 	psql_ -c "DROP TABLE IF EXISTS w" -c "CREATE TABLE w (id bigint, v bit(1024))" \
 		-c "INSERT INTO w SELECT id, v FROM src WHERE id <= $BASE"
 	[ "$index" = rsr ] && psql_ -c "CREATE INDEX w_idx ON w USING rsr (v bit_ip_ops)"
 	psql_ -c "VACUUM ANALYZE w" -c "CHECKPOINT"
-	tps=$(as_pg "$TMP_BINDIR/pgbench" -n -c "$clients" -j "$clients" -T "$SECS" -f "$script" \
-		-h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null |
-		sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-	echo "$tps"
+	lsn=$(psql_ -At -c "SELECT pg_current_wal_lsn()")
+	out=$(as_pg "$TMP_BINDIR/pgbench" -n -c "$clients" -j "$clients" -T "$SECS" -f "$script" \
+		-h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null)
+	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+	n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	wal=$(psql_ -At -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn') / $n")
+	echo "$tps $wal"
 }
 
 for clients in 1 4; do
-	plain=$(run none "$clients")
-	indexed=$(run rsr "$clients")
-	printf 'inserts/s, %d client(s): no index %.0f, rsr index %.0f (%.2fx), load %s\n' \
+	read -r plain plainwal < <(run none "$clients")
+	read -r indexed indexedwal < <(run rsr "$clients")
+	printf 'inserts/s, %d client(s): no index %.0f, rsr index %.0f (%.2fx); WAL bytes/insert %.0f / %.0f; load %s\n' \
 		"$clients" "$plain" "$indexed" "$(echo "$indexed / $plain" | bc -l)" \
-		"$(cut -d' ' -f1 /proc/loadavg)"
+		"$plainwal" "$indexedwal" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 
 # Churn: ROUNDS x (delete 30%, VACUUM, insert as many), then REINDEX
