@@ -13,15 +13,18 @@
  * links, in increasing block numbers.
  *
  * Up to RSR_OPEN_BLOCKS blocks of rows are open: the metapage points at
- * their entries, and while one holds fewer than k rows each insert rebuilds
- * its segments in place (rsrinsert.c).  A new block's entries are allocated
- * with the largest size a segment of that column range can take, so a
- * rebuild never needs more room; a block VACUUM compacted has entries of
- * its exact size, and an insert grows them in place while the page has room.
+ * their entries, and while one holds fewer than k rows each insert adds a
+ * row to its segments in place (rsrinsert.c: a tile takes the row's bytes,
+ * other layouts are rebuilt).  A new block's entries are allocated with the
+ * largest size a segment of that column range can take, so a rebuild never
+ * needs more room; a block VACUUM compacted has entries of its exact size,
+ * and an insert grows them in place while the page has room.
  *
- * VACUUM (rsrvacuum.c) never unlinks a page: it marks the items of removed
- * entries unused, records pages with room in the free space map, and new
- * blocks reuse them.  Readers skip unused items.
+ * VACUUM (rsrvacuum.c) never unlinks a page: it compacts blocks on at most
+ * RSR_SPAN_PAGES pages in place, marks the items of removed entries unused,
+ * records pages with room in the free space map, and new blocks reuse
+ * them.  Readers skip unused items and never split such a block between
+ * two batches of pages (rsrpages.c).
  *
  * Copyright (c) 2026, rsr_vector developers
  *

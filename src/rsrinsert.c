@@ -6,41 +6,58 @@
  * A new row goes into one of the RSR_OPEN_BLOCKS open blocks of rows the
  * metapage points at; an inserter picks its slot by process id, so that a
  * few sessions inserting at once work on different blocks.  While the
- * slot's block holds fewer than k rows its segments are rebuilt with the
- * new row; a full block is left as it is and the slot gets another block:
- * first one VACUUM compacted (its page is in the free space map), else a
- * new one, placed in a free page of the chain or appended at its end.
+ * slot's block holds fewer than k rows it takes the new row; a full block
+ * is left as it is and the slot gets another block: first one VACUUM
+ * compacted (its page is in the free space map), else a new one, placed in
+ * a free page of the chain or appended at its end.
  *
- * Locking.  The inserters of one slot queue on a heavyweight page lock on
- * the slot's tag (RSR_SLOT_LOCK); appending the entries of a new block
- * takes RSR_NEWBLOCK_LOCK.  Scans never take these, and no buffer lock is
- * held while they are awaited.  Under the slot lock the open block's
- * entries are copied under short share locks, the new segments are built
- * with no buffer lock held, and each is written back under a short
- * exclusive lock: the other column ranges first, the head last, together
- * with the metapage's counters.  Buffer lock order, everywhere in the AM:
- * the metapage before any data page, data pages in chain order, and never
- * a wait for the metapage while a data page is held.  Scans hold the
- * metapage only to read the shape; VACUUM changes a page together with the
- * metapage only when it removes or compacts blocks, and it never touches a
- * block an open slot points at except to set its dead-row bits, which the
- * insert rereads under its final lock of the head and keeps.
+ * Tiles (the default layout) take the row in place: a tile keeps row r's
+ * bytes at fixed offsets, so each column range gets a scatter of the row's
+ * bytes and a new checksum (rsr_segment_put_row), with no decoding or
+ * rebuilding.  For a block on at most RSR_SPAN_PAGES pages that is one
+ * GenericXLog record: the metapage (locked first, counters), then the
+ * block's pages in chain order (FastInsert, PutToOpen), and no heavyweight
+ * lock is taken.  Other layouts decode the block's rows, rebuild each
+ * segment with no buffer lock held and write it back (AddToOpen).
+ *
+ * Locking.  The inserters that need more than the tile fast path queue on
+ * a heavyweight page lock on the slot's tag (RSR_SLOT_LOCK); appending the
+ * entries of a new block takes RSR_NEWBLOCK_LOCK.  Scans never take these,
+ * and no buffer lock is held while they are awaited.  Every change of an
+ * open tile block's rows and of a slot's pointers happens under the
+ * metapage's exclusive lock, so the fast path needs no slot lock; it
+ * leaves blocks on more pages and full blocks to the slot's holder.  The
+ * rebuilding path copies the open block's entries under short share locks
+ * and writes each back under a short exclusive lock: the other column
+ * ranges first, the head last, together with the metapage's counters.
+ * Buffer lock order, everywhere in the AM: the metapage before any data
+ * page, data pages in chain order, and never a wait for the metapage while
+ * a data page is held.  Scans hold the metapage only to read the shape;
+ * VACUUM changes pages together with the metapage only when it removes or
+ * compacts blocks, and it never touches a block an open slot points at
+ * except to set its dead-row bits, which inserts keep (the fast path
+ * writes around them; the rebuilding path rereads them under its final
+ * lock of the head).
  *
  * Why scans stay exact.  A row this insert adds becomes visible to a scan
  * only when the head entry publishes it (its row count); the inserting
  * transaction commits after that, so no snapshot taken before can see the
  * row and a scan may or may not score it.  The rows already in the block
- * are rewritten in place, at the same item, in one record per page: a
- * scan sees the page before or after, never a row twice or not at all.
+ * stay in place: a scan sees each page before or after a record, never a
+ * row twice or not at all; it reads a block of at most RSR_SPAN_PAGES
+ * pages in one batch (rsrpages.c).
  *
  * WAL and crash safety: every page change is a GenericXLog record.  A block
- * of several column ranges needs several records; the head entry (range 0)
- * carries the row count that scans trust, and it is always written last,
- * together with the metapage.  After a crash between two records, the
- * other ranges may hold one row more than the head publishes; that row is
- * never scored and the next insert overwrites it.  A new block's entries
+ * on more pages than one record can hold needs several records; the head
+ * entry (range 0) carries the row count that scans trust, and it is always
+ * written last, together with the metapage.  After a crash between two
+ * records, the other ranges may hold one row more than the head publishes;
+ * that row is never scored (the tile kernels take a block's rows from its
+ * first segment) and the next insert overwrites it.  A new block's entries
  * start unpublished (row count 0) and become visible in the final record,
- * which also points the slot at it.
+ * which also points the slot at it.  New blocks are packed entry after
+ * entry as the build packs them, so a block of at most a page's bytes lies
+ * on at most two pages.
  *
  * Copyright (c) 2026, rsr_vector developers
  *

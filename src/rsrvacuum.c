@@ -2,21 +2,25 @@
  *
  * rsrvacuum.c
  *	  VACUUM of an rsr index: dead rows are marked in their block's head
- *	  entry, and blocks of one column range are reclaimed: removed when all
- *	  their rows are dead, compacted in place when many are.
+ *	  entry, and blocks on at most RSR_SPAN_PAGES pages are reclaimed:
+ *	  removed when all their rows are dead, compacted in place when some
+ *	  are.
  *
- * The rule.  A block of rows whose entries (one per column range) all lie
- * on one page is reclaimed: removed when none of its rows is alive (its
- * items are marked unused), rewritten in place without its dead rows when
- * at least a quarter of its k rows are dead (same items, fewer rows,
- * smaller entries).  A page left with no entry, or with a block of fewer
- * than k rows, goes into the free space map: inserts adopt such a block as
- * one of their open blocks and fill it again (growing its entries on the
- * page), and place new blocks on free pages before extending the index.  A
- * block an open slot points at is only marked, never removed or compacted.
- * A block whose entries continue on the next page is only marked: scans
- * read pages in batches, and a batch may end between its pages, so a
- * rewrite in between would pair an old head with new column ranges.
+ * The rule.  A block of rows whose entries (one per column range) lie on at
+ * most RSR_SPAN_PAGES (3) pages is reclaimed once k / RSR_COMPACT_DIVISOR
+ * of its rows (at least one) are dead: removed when none of its rows is
+ * alive (its items are marked unused), else rewritten in place without its
+ * dead rows (same items on the same pages, fewer rows; a tile keeps its
+ * size).  Each block is reclaimed in one GenericXLog record: its pages and
+ * the metapage, at most 4 buffers.  A page left with no entry, or holding
+ * the head of a block of fewer than k rows, goes into the free space map:
+ * inserts adopt such a block as one of their open blocks and fill it again,
+ * and place new blocks on free pages before extending the index.  So after
+ * deletes the index does not grow until the freed row slots are used
+ * again.  A block an open slot points at is only marked, never removed or
+ * compacted.  A block on more pages is only marked; its dead rows stay
+ * until REINDEX (rows of more than about 2 pages' bytes per block of 32:
+ * above 25000 dimensions for binary tiles).
  *
  * Why a concurrent scan stays exact.  Pages are never unlinked from the
  * chain, even empty ones: a scan that has read a page's next link must
@@ -24,18 +28,28 @@
  * Removed entries leave unused items behind (PageIndexTupleDeleteNoCompact),
  * so every other entry keeps its offset and the metapage's pointers stay
  * valid; readers skip unused items (rsrpages.c).  No live row ever moves to
- * another page: a compaction rewrites the items of one block on one page
- * in one record, under that page's exclusive lock, so a scan sees the block
- * before or after, each live row exactly once; the rows it drops are dead to every
- * snapshot (VACUUM's callback says so).  Rows an insert adds to a block or
- * a page meanwhile belong to transactions that commit after the scan's
+ * another block: a compaction rewrites the entries of one block in one
+ * record, under the exclusive locks of all its pages, and the page reader
+ * never ends a batch inside such a block (it grows the batch or stops
+ * before the block's head and starts the next batch there), so a scan
+ * sees the whole block before or after, each live row exactly once; the
+ * rows it drops are dead to every snapshot (VACUUM's callback says so).
+ * Tile searches name rows by their place; every record that removes or
+ * moves rows bumps the metapage's reclaimCount, and a search that saw it
+ * change searches again (rsrscan.c).  Rows an insert adds to a block or a
+ * page meanwhile belong to transactions that commit after the scan's
  * snapshot was taken, so a scan may miss them.
  *
- * Locking.  Marking locks one data page at a time, exclusively, and never
- * the metapage.  Reclaiming a page locks the metapage exclusively and then
- * that page (the order of rsrinsert.c), so the open slots it reads cannot
- * change until the page and the metapage's counters are written in one
- * record.  No heavyweight lock is taken.
+ * Crash safety.  Marking writes one record per batch of pages; each
+ * reclaimed block is one record with the metapage's counters, so after a
+ * crash a block is whole before or after its compaction.
+ *
+ * Locking.  Marking locks the pages of one batch (one page, grown to at
+ * most RSR_SPAN_PAGES to finish a block) exclusively, and never the
+ * metapage.  Reclaiming a block locks the metapage exclusively and then
+ * the block's pages in chain order (the order of rsrinsert.c), so the open
+ * slots it reads cannot change until the pages and the metapage's counters
+ * are written in one record.  No heavyweight lock is taken.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
