@@ -19,8 +19,8 @@
  * deletes the index does not grow until the freed row slots are used
  * again.  A block an open slot points at is only marked, never removed or
  * compacted.  A block on more pages is only marked; its dead rows stay
- * until REINDEX (rows of more than about 2 pages' bytes per block of 32:
- * above 25000 dimensions for binary tiles).
+ * until REINDEX (a block of 32 tile rows takes more than 2 pages above
+ * about 4000 binary or 2000 ternary dimensions).
  *
  * Why a concurrent scan stays exact.  Pages are never unlinked from the
  * chain, even empty ones: a scan that has read a page's next link must
