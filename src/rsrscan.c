@@ -329,8 +329,8 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 
 			sc->nentries++;
 			sc->segbytes += e.segsize;
-			if (Q == NULL)
-				continue;
+			if (Q == NULL || e.nrows == 0)
+				continue;		/* a block no insert published may lack ranges */
 			if (nrefs == refcap)
 			{
 				refcap *= 2;
@@ -551,6 +551,8 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 			refs[nrefs++] = carry[i];
 		while (RsrPagesNextEntry(&reader, &e))
 		{
+			if (e.nrows == 0)
+				continue;		/* a block no insert published may lack ranges */
 			if (nrefs == refcap)
 			{
 				refcap *= 2;
