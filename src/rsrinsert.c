@@ -353,7 +353,7 @@ PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
  */
 static bool
 PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
-		  Buffer metabuf)
+		  Buffer metabuf, GenericXLogState *xlog)
 {
 	RsrShape   *shape = &st->shape;
 	BlockNumber blknos[RSR_MAX_RANGES];
@@ -362,7 +362,6 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	int			npages = 0;
 	int			nlocked;
 	int			i;
-	GenericXLogState *xlog;
 	RsrMetaPage meta;
 	RsrEntry	head;
 	uint32		nrows = 0;
@@ -371,6 +370,8 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 
 	if (!ItemPointerIsValid(&st->open[0]))
 	{
+		if (xlog != NULL)
+			GenericXLogAbort(xlog);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
 		return false;
@@ -392,6 +393,8 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	/* A block on many pages: the pages after the head's, one by one, last first */
 	if (npages > RSR_SPAN_PAGES && BufferIsValid(metabuf))
 	{
+		if (xlog != NULL)
+			GenericXLogAbort(xlog);
 		UnlockReleaseBuffer(metabuf);
 		return false;			/* FastInsert(): leave it to the slot's holder */
 	}
@@ -405,15 +408,16 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		for (i = npages - 1; i >= 1 && status == RSR_OK; i--)
 		{
 			Buffer		buf = ReadBuffer(st->index, blknos[i]);
+			GenericXLogState *pxlog;
 
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			xlog = GenericXLogStart(st->index);
-			status = PutRowOnPage(st, GenericXLogRegisterBuffer(xlog, buf, 0),
+			pxlog = GenericXLogStart(st->index);
+			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
 								  blknos[i], nrows, row);
 			if (status == RSR_OK)
-				GenericXLogFinish(xlog);
+				GenericXLogFinish(pxlog);
 			else
-				GenericXLogAbort(xlog);
+				GenericXLogAbort(pxlog);
 			UnlockReleaseBuffer(buf);
 		}
 		RsrCheckStatus(status, "rsr segment append");
@@ -433,7 +437,8 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		bufs[i] = ReadBuffer(st->index, blknos[i]);
 		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
 	}
-	xlog = GenericXLogStart(st->index);
+	if (xlog == NULL)
+		xlog = GenericXLogStart(st->index);
 	for (i = 0; i < nlocked; i++)
 		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
 
@@ -890,7 +895,7 @@ static bool
 AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
 	if (st->shape.layout == RSR_LAYOUT_TILE)
-		return PutToOpen(st, row, tid, InvalidBuffer);
+		return PutToOpen(st, row, tid, InvalidBuffer, NULL);
 	return AddToOpen(st, row, tid);
 }
 
@@ -909,20 +914,24 @@ FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 {
 	Buffer		metabuf;
 	RsrMetaPage meta;
+	GenericXLogState *xlog;
 
+	/* The record's state (a large allocation) before any lock */
+	xlog = GenericXLogStart(st->index);
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));
 	if (meta->dims == 0 || meta->layout != RSR_LAYOUT_TILE)
 	{
 		UnlockReleaseBuffer(metabuf);
+		GenericXLogAbort(xlog);
 		return false;
 	}
 	RsrShapeFromMeta(meta, &st->shape);
 	RsrCheckRowDims(st->index, dims, st->shape.dims);
 	memcpy(st->open, meta->open[st->slot],
 		   st->shape.nranges * sizeof(ItemPointerData));
-	return PutToOpen(st, row, tid, metabuf);
+	return PutToOpen(st, row, tid, metabuf, xlog);
 }
 
 /* Insert a row into the index */
