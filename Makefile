@@ -34,7 +34,7 @@ DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress suites, one line per area
 TYPE_REGRESS  = tvec_type tvec_ops
 
-INDEX_REGRESS = rsr_index rsr_validate
+INDEX_REGRESS = rsr_index rsr_validate rsr_scan_exact
 
 BULK_REGRESS  = rsr_bulk rsr_weights rsr_exact_scores
 
