@@ -198,6 +198,9 @@ struct RsrScores
 	uint64		segbytes;		/* segment bytes read */
 	RsrScoresFlush flush;		/* NULL: keep every slot */
 	void	   *flushArg;		/* passed to flush */
+	bool		wantExact;		/* tile indexes: fill exact, not scores */
+	double	   *exact;			/* [slot * batch + b]: <#>'s inner product,
+								 * bit for bit; NaN = empty or dead */
 };
 
 /*

@@ -285,7 +285,7 @@ OrderingProc(Relation index)
 
 /* ---- rsr_scores ---- */
 
-/* Report the visible rows of slots [0, count) with their kernel scores */
+/* Report the visible rows of slots [0, count) with their scores */
 static void
 ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 {
@@ -294,7 +294,8 @@ ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 
 	for (s = 0; s < count; s++)
 	{
-		float		f = sc->scores[s];
+		double		f = sc->exact != NULL ? sc->exact[s] :
+			(double) sc->scores[s] * st->scale;
 		ItemPointerData tid;
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
@@ -305,14 +306,16 @@ ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 		if (!FetchVisible(st->rel, &tid))
 			continue;
 		values[0] = PointerGetDatum(&tid);
-		values[1] = Float8GetDatum((double) f * st->scale);
+		values[1] = Float8GetDatum(f);
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
 	}
 }
 
 /*
  * rsr_scores(index regclass, query real[]) RETURNS TABLE(tid, score):
- * the kernel's inner product of every row visible to the snapshot.
+ * the inner product of every row visible to the snapshot: on tile indexes
+ * exactly inner_product's (rsr_tile_exact, on the query as given), on the
+ * others the float kernel's (on the scaled query, scaled back).
  */
 Datum
 rsr_scores(PG_FUNCTION_ARGS)
@@ -347,7 +350,9 @@ rsr_scores(PG_FUNCTION_ARGS)
 		sc.batch = 1;
 		sc.flush = ScoresFlush;
 		sc.flushArg = &st;
-		RsrScoreIndex(rel.index, kq, 1, dims, &sc);
+		/* tiles: the query as given, scored exactly as the operator does */
+		sc.wantExact = rel.meta.layout == RSR_LAYOUT_TILE;
+		RsrScoreIndex(rel.index, sc.wantExact ? q : kq, 1, dims, &sc);
 	}
 	CloseBulk(&rel);
 	return (Datum) 0;

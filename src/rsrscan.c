@@ -191,12 +191,18 @@ GrowSlots(RsrScores *sc, uint64 more)
 											newcap * sc->batch * sizeof(float));
 		sc->tids = MemoryContextAllocHuge(sc->cxt,
 										  newcap * sizeof(ItemPointerData));
+		if (sc->wantExact)
+			sc->exact = MemoryContextAllocHuge(sc->cxt,
+											   newcap * sc->batch * sizeof(double));
 	}
 	else
 	{
 		sc->scores = repalloc_huge(sc->scores,
 								   newcap * sc->batch * sizeof(float));
 		sc->tids = repalloc_huge(sc->tids, newcap * sizeof(ItemPointerData));
+		if (sc->wantExact)
+			sc->exact = repalloc_huge(sc->exact,
+									  newcap * sc->batch * sizeof(double));
 	}
 	memset(sc->scores + sc->capacity * sc->batch, 0,
 		   (newcap - sc->capacity) * sc->batch * sizeof(float));
@@ -218,6 +224,9 @@ FlushSlots(RsrScores *sc, uint64 count)
 	memmove(sc->scores, sc->scores + count * sc->batch,
 			keep * sc->batch * sizeof(float));
 	memmove(sc->tids, sc->tids + count, keep * sizeof(ItemPointerData));
+	if (sc->exact != NULL)
+		memmove(sc->exact, sc->exact + count * sc->batch,
+				keep * sc->batch * sizeof(double));
 	memset(sc->scores + keep * sc->batch, 0,
 		   count * sc->batch * sizeof(float));
 	sc->nslots = keep;
@@ -234,7 +243,9 @@ FlushSlots(RsrScores *sc, uint64 count)
  * slot stays in sc (O(rows) memory).  With one, the slots of finished
  * blocks of rows are handed to it after each batch of pages and dropped:
  * only the last block, whose column ranges may continue on the next pages,
- * is kept.  sc->cxt and sc->batch must be set, the rest zero.
+ * is kept.  sc->cxt and sc->batch must be set, the rest zero.  Tile
+ * indexes get exact scores (rsr_tile_exact): rounded to float in scores,
+ * or, with sc->wantExact, the operator's double in exact (scores unused).
  */
 void
 RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
@@ -264,6 +275,8 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
 	RsrShapeFromMeta(meta, &shape);
+	if (shape.layout != RSR_LAYOUT_TILE || Q == NULL)
+		sc->wantExact = false;	/* exact stays NULL: scores are the kernel's */
 	blkno = meta->firstBlkno;
 	if (meta->dims > 0 && sc->flush == NULL)
 		GrowSlots(sc, Min(meta->nblocks, (uint64) 1 << 28) * meta->k);
@@ -278,7 +291,9 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	masks = palloc(maskcap * sizeof(RsrBlockMask));
 	if (Q != NULL)
 	{
-		worksize = rsr_workspace_size(shape.k, batch, threads);
+		worksize = shape.layout == RSR_LAYOUT_TILE ?
+			rsr_tile_exact_work_size(shape.dims) :
+			rsr_workspace_size(shape.k, batch, threads);
 		work = palloc(Max(worksize, 1));
 	}
 
@@ -381,7 +396,9 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			RsrThreadsBegin(&mask);
 			if (shape.layout == RSR_LAYOUT_TILE)
 				status = rsr_tile_exact(refs, nrefs, Q, batch, shape.dims,
-										sc->scores, threads);
+										sc->wantExact ? NULL : sc->scores,
+										sc->wantExact ? sc->exact : NULL,
+										work, worksize, threads);
 			else if (batch == 1)
 				status = rsr_gemv(refs, nrefs, Q, shape.dims, sc->scores,
 								  work, worksize, threads);
@@ -417,7 +434,11 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			for (r = 0; r < shape.k; r++)
 				if (r >= masks[i].nrows || (masks[i].deadmask & ((uint32) 1 << r)))
 					for (b = 0; b < batch; b++)
+					{
 						sc->scores[(masks[i].base + r) * batch + b] = NAN;
+						if (sc->exact != NULL)
+							sc->exact[(masks[i].base + r) * batch + b] = NAN;
+					}
 		}
 		if (sc->flush != NULL && nmasks > 0)
 		{

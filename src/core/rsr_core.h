@@ -302,14 +302,22 @@ extern RsrStatus rsr_tile_scores(const void *const *tq, uint32_t nq,
 								 double *A, int threads);
 
 /*
- * Exact scores rounded to float of whole blocks of tile segments listed as
- * RsrSegmentRef: Y[(out + r) * batch + b] = (float) S (assigned, not
- * added; the segments of a block adjacent and covering [0, dims)).  For
- * callers of the float kernels that meet a tile index: within their bound.
+ * Exact scores of whole blocks of tile segments listed as RsrSegmentRef
+ * (the segments of a block adjacent, same out, covering [0, dims)): the
+ * operator's double sum in element order, bit for bit, written (not added)
+ * to Yd[(out + r) * batch + b], or rounded to float to Yf[...] (exactly
+ * one of Yd, Yf non-NULL; floats are within the float kernels' bound, for
+ * their callers that meet a tile index).  Fast (4-column tables of exact
+ * sums, any order) for every query whose sums cannot round: sum |q_j| <=
+ * 2^52 times the lowest bit set in any q_j (rsr_tile_exact.c has the
+ * proof); other queries are summed row by row in element order.  `work`
+ * holds rsr_tile_exact_work_size(dims) bytes.
  */
+extern size_t rsr_tile_exact_work_size(uint32_t dims);
 extern RsrStatus rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs,
 								const float *Q, uint32_t batch, uint32_t dims,
-								float *Y, int threads);
+								float *Yf, double *Yd, void *work,
+								size_t work_size, int threads);
 
 /* Exact score of a packed row (the reference the kernels are checked against) */
 extern double rsr_exact_score(RsrKind kind, const uint8_t *row, uint32_t dims,

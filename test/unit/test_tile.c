@@ -33,6 +33,8 @@
 
 static int	quick;
 static int	levels_run[RSR_TILE_NLEVELS];
+static long exact_fast;		/* queries rsr_tile_exact summed by tables */
+static long exact_slow;		/* and element by element */
 
 enum
 {
@@ -42,7 +44,7 @@ enum
 enum
 {
 	Q_UNIFORM, Q_EQUAL, Q_NEGATIVE, Q_INTEGER, Q_HEAVY1, Q_HEAVY3, Q_ZERO,
-	Q_DENORMAL, Q_HUGE, Q_NEAR, NQSTYLE
+	Q_DENORMAL, Q_HUGE, Q_NEAR, Q_WIDE, NQSTYLE
 };
 
 /* Uniform double in [-1, 1) */
@@ -151,6 +153,11 @@ fill_query(RsrKind kind, float *q, uint32_t dims, int style,
 				break;
 			case Q_HUGE:
 				q[j] = (float) (unif() * (FLT_MAX / 4));
+				break;
+			case Q_WIDE:
+				/* 2^-40..2^40 and some denormals: the operator's sums round */
+				q[j] = rndn(50) == 0 ? (float) (unif() * ldexp(1.0, -135)) :
+					(float) (unif() * ldexp(1.0, (int) rndn(81) - 40));
 				break;
 			default:
 				q[j] = (float) (get_elem(kind, row0, plane, j) + 0.3 * unif());
@@ -508,11 +515,16 @@ run_case(RsrKind kind, uint32_t dims, uint32_t nrows, int data, int qstyle,
 		if (level == 0)
 			memcpy(A0, A, sizeof(double) * (nrows + 100) * nq);
 
-		/* exact scores rounded to float, 1 or 2 threads (level-free) */
-		if (level == 0)
+		/*
+		 * Exact scores: the operator's double bit for bit, and rounded to
+		 * float; 1 or 2 threads
+		 */
 		{
 			RsrSegmentRef *srefs = xmalloc(sizeof(RsrSegmentRef) * t.nrefs);
 			float	   *Y = xmalloc(sizeof(float) * ((size_t) nrows + 32) * nq);
+			double	   *Yd = xmalloc(sizeof(double) * ((size_t) nrows + 32) * nq);
+			size_t		wsize = rsr_tile_exact_work_size(dims);
+			void	   *work = xmalloc(wsize);
 			size_t		k;
 
 			for (k = 0; k < t.nrefs; k++)
@@ -521,16 +533,42 @@ run_case(RsrKind kind, uint32_t dims, uint32_t nrows, int data, int qstyle,
 				srefs[k].size = zrefs[k].size;
 				srefs[k].out = (uint32_t) zrefs[k].id;
 			}
-			check(rsr_tile_exact(srefs, t.nrefs, Q, nq, dims, Y, 1 + (int) rndn(2)) == RSR_OK,
-				  what, "rsr_tile_exact");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, Y, NULL, work, wsize,
+								 1 + (int) rndn(2)) == RSR_OK, what, "rsr_tile_exact");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, NULL, Yd, work, wsize,
+								 1 + (int) rndn(2)) == RSR_OK, what, "rsr_tile_exact");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, NULL, Yd, work, wsize - 65,
+								 1) == RSR_ENOMEM, what, "rsr_tile_exact: small work");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, Y, Yd, work, wsize,
+								 1) == RSR_EINVAL, what, "rsr_tile_exact: two outputs");
 			for (b = 0; b < nq; b++)
+			{
+				if (level > 0)
+					;
+				else if (rsr_tile_exact_tables(Q + (size_t) b * dims, dims, work))
+					exact_fast++;
+				else
+					exact_slow++;
 				for (i = 0; i < nrows; i++)
-					if (Y[(size_t) i * nq + b] !=
-						(float) ref_score(kind, rowbuf + rb * i, dims, Q + (size_t) b * dims))
-						fail(what, "rsr_tile_exact differs from the reference");
+				{
+					double		s = ref_score(kind, rowbuf + rb * i, dims, Q + (size_t) b * dims);
+					double		y = Yd[(size_t) i * nq + b];
+
+					if (memcmp(&y, &s, sizeof(double)) != 0)
+					{
+						snprintf(detail, sizeof(detail), "row %u query %u: %.17g, reference %.17g",
+								 i, b, y, s);
+						fail(what, detail);
+					}
+					if (Y[(size_t) i * nq + b] != (float) s)
+						fail(what, "rsr_tile_exact (float) differs from the reference");
+				}
+			}
 			npassed++;
 			free(srefs);
 			free(Y);
+			free(Yd);
+			free(work);
 		}
 
 		/* the searches: plain, 2 threads, chunked, small candidate buffer */
@@ -831,6 +869,9 @@ main(int argc, char **argv)
 		if (levels_run[level])
 			printf(" %s", rsr_tile_kernels(level)->name);
 	printf(" (default %s)\n", rsr_tile_kernel_name());
+	printf("exact scores: %ld queries by tables, %ld element by element\n",
+		   exact_fast, exact_slow);
+	check(exact_fast > 0 && exact_slow > 0, "exact scores", "a path never ran");
 	printf("%ld passed, 0 failed\n", npassed);
 	return 0;
 }
