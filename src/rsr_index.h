@@ -245,6 +245,7 @@ extern bool RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e);
 extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
 extern void RsrPagesReleaseBatch(RsrPageReader *r);
 extern void RsrPagesEnd(RsrPageReader *r);
+extern void RsrPagesPrefetchEntries(const RsrPageReader *r);
 pg_noreturn extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
 							BlockNumber blkno, OffsetNumber off);
 

@@ -271,6 +271,21 @@ parse_tile(const RsrTileRef *ref, RsrKind kind, uint32_t dims, uint32_t col,
 }
 
 /*
+ * The fields the search reads of a segment parse_tile() checked already
+ * (rsr_seg_parse() checks everything again: a call per segment and use)
+ */
+static inline void
+seg_fields(const uint8_t *seg, RsrSeg *s)
+{
+	s->kind = (RsrKind) seg[2];
+	s->nrows = seg[5];
+	s->dims = rsr_rd16(seg + 6);
+	s->col_start = rsr_rd16(seg + 8);
+	s->ncols = rsr_rd16(seg + 10);
+	s->payload = seg + RSR_SEG_HEADER;
+}
+
+/*
  * The block starting at refs[i]: its segments cover [0, dims) in order.
  * *end = one past its last segment; *end = 0 when refs end before the
  * block does (the caller passes it again with the rest).
@@ -340,7 +355,7 @@ block_lookups(const RsrTileKernels *kern, const RsrTileQuery *const *tqs,
 			{
 				RsrSeg		s;
 
-				(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+				seg_fields(refs[k].data, &s);
 				parts[nparts].tile = s.payload;
 				parts[nparts].nb = (s.ncols + 7) / 8;
 				parts[nparts].tab = s.col_start / 4 * 16;
@@ -375,7 +390,7 @@ block_lookups(const RsrTileKernels *kern, const RsrTileQuery *const *tqs,
 				RsrSeg		s;
 				uint32_t	np;
 
-				(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+				seg_fields(refs[k].data, &s);
 				np = s.kind == RSR_KIND_TERNARY ? 2 : 1;
 				for (h = 0; h < tq->nheavy; h++)
 				{
@@ -489,7 +504,7 @@ copy_row(const TileState *st, const RsrTileRef *refs, size_t i, size_t end,
 		uint32_t	b;
 		uint32_t	c0;
 
-		(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+		seg_fields(refs[k].data, &s);
 		nb = (s.ncols + 7) / 8;
 		c0 = s.col_start / 8;
 		if (s.kind == RSR_KIND_TERNARY)
@@ -513,7 +528,7 @@ select_block(const TileState *st, TileQState *qs, const RsrTileRef *refs,
 	int64_t		floor = cand_floor(st, qs);
 	uint32_t	r;
 
-	(void) rsr_seg_parse(refs[i].data, refs[i].size, &s);
+	seg_fields(refs[i].data, &s);
 	for (r = 0; r < s.nrows; r++)
 	{
 		TileCand   *c;
@@ -560,7 +575,7 @@ chunk_floor(const TileState *st, TileQState *qs, const RsrTileRef *refs,
 
 		if (na == st->n && st->Jmax[(size_t) blk * st->nq + b] <= qs->ahead[0])
 			continue;
-		(void) rsr_seg_parse(ref->data, ref->size, &s);
+		seg_fields(ref->data, &s);
 		for (r = 0; r < s.nrows; r++)
 			if (!((ref->dead >> r) & 1))
 				heap_offer(qs->ahead, &na, st->n, J[r]);
@@ -841,7 +856,7 @@ rsr_tile_scores_with(const RsrTileKernels *kern, const void *const *tqv,
 				break;
 			}
 			block_lookups(kern, tqs, nq, refs, i, end, J, NULL);
-			(void) rsr_seg_parse(refs[i].data, refs[i].size, &s);
+			seg_fields(refs[i].data, &s);
 			for (r = 0; r < s.nrows; r++)
 				if (!((refs[i].dead >> r) & 1))
 					for (qb = 0; qb < nq; qb++)
