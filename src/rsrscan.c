@@ -513,6 +513,16 @@ static size_t tileRefCap = 0;
 static uint8 *tileCarry = NULL;
 static Size tileCarryCap = 0;
 
+/*
+ * Kernel threads that cost more than they saved in a search (they started
+ * late: the machine is busy) are left out of the next RSR_THREADS_BACKOFF
+ * searches of the backend, then tried again.  rsr_vector.threads is the
+ * most a search uses.
+ */
+#define RSR_THREADS_BACKOFF 15
+
+static int	threadsSkip = 0;	/* searches left that run on one thread */
+
 /* A block of backend memory of at least size bytes, kept in *mem */
 static void *
 KeptMemory(void **mem, Size *cap, Size size, bool keep)
@@ -554,6 +564,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	size_t		size;
 	void	   *state;
 	RsrStatus	status;
+	int			threads = rsr_threads;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
@@ -568,6 +579,11 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		return;
 	}
 
+	if (threads > 1 && threadsSkip > 0)
+	{
+		threads = 1;
+		threadsSkip--;
+	}
 	size = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
 	state = KeptMemory(&tileState, &tileStateCap, size, size <= RSR_KEEP_STATE);
 	status = rsr_tile_init(state, size, tqs, nq, n, cands);
@@ -626,7 +642,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 
 			RsrThreadsBegin(&mask);
 			status = rsr_tile_feed(state, refs + done, nrefs - done,
-								   rsr_threads, &consumed);
+								   threads, &consumed);
 			RsrThreadsEnd(&mask);
 			done += consumed;
 			if (status == RSR_ENOMEM)
@@ -696,6 +712,8 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("rsr index \"%s\" is inconsistent: %s",
 						RelationGetRelationName(index), "the last block misses column ranges")));
+	if (threads > 1 && rsr_tile_threads(state, threads) == 1)
+		threadsSkip = RSR_THREADS_BACKOFF;
 	status = rsr_tile_finish(state, ids, scores, counts);
 	if (tileStateCap > RSR_KEEP_STATE)
 	{

@@ -82,6 +82,10 @@ typedef struct TileState
 	size_t		rowbytes;
 	size_t		size;
 	uint32_t	chunk;			/* blocks per parallel chunk */
+	int			solo;			/* threads did not help: one from now on */
+	double		busy;			/* seconds the caller's thread computed in
+								 * parallel chunks */
+	double		waited;			/* seconds it then waited for the others */
 	const RsrTileKernels *kern;
 	int64_t    *J;				/* chunk * 32 * nq lookups */
 	int64_t    *Jmax;			/* chunk * nq: their maximum per block */
@@ -213,6 +217,9 @@ rsr_tile_resize(const void *old_state, void *state, size_t state_size,
 		return rc;
 	st = (TileState *) state;
 	st->kern = old->kern;
+	st->solo = old->solo;
+	st->busy = old->busy;
+	st->waited = old->waited;
 	for (b = 0; b < old->nq; b++)
 	{
 		const TileQState *o = &old->q[b];
@@ -583,6 +590,88 @@ chunk_floor(const TileState *st, TileQState *qs, const RsrTileRef *refs,
 	qs->chunk_floor = na < st->n ? INT64_MIN : qs->ahead[0] - qs->tq->W;
 }
 
+/* Lookups of the blocks [b0, b1) of the chunk */
+static void
+lookup_range(TileState *st, const RsrTileQuery *const *tqs,
+			 const RsrTileRef *refs, uint32_t b0, uint32_t b1)
+{
+	uint32_t	blk;
+
+	for (blk = b0; blk < b1; blk++)
+		block_lookups(st->kern, tqs, st->nq, refs, st->bstart[blk],
+					  st->bstart[blk + 1],
+					  st->J + (size_t) blk * RSR_TILE_ROWS * st->nq,
+					  st->Jmax + (size_t) blk * st->nq);
+}
+
+/*
+ * Lookups of the nb blocks of a chunk by a team of threads.  The threads
+ * claim runs of CLAIM_BLOCKS blocks from a shared counter, so a thread that
+ * starts late (the machine is busy, or it slept) finds less or nothing
+ * left: the caller's thread does the rest instead of waiting for it.  What
+ * remains is the wait at the end of the region for threads still running
+ * or not started yet.  When that wait exceeds half of the time the caller's
+ * thread computed (plus THREAD_SLACK seconds for one late wake-up), the
+ * threads cost more than they save and the search goes on with one thread
+ * (rsr_tile_threads() tells the caller).  Each block's lookups go to its
+ * own slot: the result never depends on who computed them.
+ */
+#define CLAIM_BLOCKS 8
+#define THREAD_SLACK 0.0005
+
+static void
+parallel_lookups(TileState *st, const RsrTileQuery *const *tqs,
+				 const RsrTileRef *refs, uint32_t nb, int team)
+{
+	uint32_t	next = 0;
+	double		start = 0;
+	double		mine = 0;
+
+#ifdef _OPENMP
+	start = omp_get_wtime();
+#endif
+#pragma omp parallel num_threads(team)
+	{
+		for (;;)
+		{
+			uint32_t	b0;
+
+#pragma omp atomic capture
+			{
+				b0 = next;
+				next += CLAIM_BLOCKS;
+			}
+			if (b0 >= nb)
+				break;
+			lookup_range(st, tqs, refs, b0,
+						 nb - b0 < CLAIM_BLOCKS ? nb : b0 + CLAIM_BLOCKS);
+		}
+#ifdef _OPENMP
+		if (omp_get_thread_num() == 0)
+			mine = omp_get_wtime();
+#endif
+	}
+#ifdef _OPENMP
+	{
+		double		end = omp_get_wtime();
+
+		st->busy += mine - start;
+		st->waited += end - mine;
+		if (st->waited > 0.5 * st->busy + THREAD_SLACK)
+			st->solo = 1;
+	}
+#endif
+}
+
+/* Threads the search uses now: 1 once they did not help, else `threads` */
+int
+rsr_tile_threads(const void *state, int threads)
+{
+	const TileState *st = (const TileState *) state;
+
+	return st != NULL && st->magic == STATE_MAGIC && st->solo ? 1 : threads;
+}
+
 /* Phase 1 over a batch of tile segments */
 RsrStatus
 rsr_tile_feed(void *state, const RsrTileRef *refs, size_t nrefs,
@@ -631,12 +720,12 @@ rsr_tile_feed(void *state, const RsrTileRef *refs, size_t nrefs,
 		team = threads < (int) nb ? threads : (int) nb;
 		if (team < 1)
 			team = 1;
-#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
-		for (blk = 0; blk < nb; blk++)
-			block_lookups(st->kern, tqs, st->nq, refs, st->bstart[blk],
-						  st->bstart[blk + 1],
-						  st->J + (size_t) blk * RSR_TILE_ROWS * st->nq,
-						  st->Jmax + (size_t) blk * st->nq);
+		if (st->solo)
+			team = 1;
+		if (team == 1)
+			lookup_range(st, tqs, refs, 0, nb);
+		else
+			parallel_lookups(st, tqs, refs, nb, team);
 
 		for (b = 0; b < st->nq; b++)
 			chunk_floor(st, &st->q[b], refs, nb, b);
