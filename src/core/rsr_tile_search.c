@@ -623,13 +623,12 @@ static void
 parallel_lookups(TileState *st, const RsrTileQuery *const *tqs,
 				 const RsrTileRef *refs, uint32_t nb, int team)
 {
-	uint32_t	next = 0;
-	double		start = 0;
-	double		mine = 0;
-
 #ifdef _OPENMP
-	start = omp_get_wtime();
-#endif
+	uint32_t	next = 0;
+	double		start = omp_get_wtime();
+	double		mine = start;
+	double		end;
+
 #pragma omp parallel num_threads(team)
 	{
 		for (;;)
@@ -646,20 +645,17 @@ parallel_lookups(TileState *st, const RsrTileQuery *const *tqs,
 			lookup_range(st, tqs, refs, b0,
 						 nb - b0 < CLAIM_BLOCKS ? nb : b0 + CLAIM_BLOCKS);
 		}
-#ifdef _OPENMP
 		if (omp_get_thread_num() == 0)
 			mine = omp_get_wtime();
-#endif
 	}
-#ifdef _OPENMP
-	{
-		double		end = omp_get_wtime();
-
-		st->busy += mine - start;
-		st->waited += end - mine;
-		if (st->waited > 0.5 * st->busy + THREAD_SLACK)
-			st->solo = 1;
-	}
+	end = omp_get_wtime();
+	st->busy += mine - start;
+	st->waited += end - mine;
+	if (st->waited > 0.5 * st->busy + THREAD_SLACK)
+		st->solo = 1;
+#else
+	(void) team;
+	lookup_range(st, tqs, refs, 0, nb);
 #endif
 }
 
