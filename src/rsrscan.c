@@ -516,6 +516,52 @@ ReclaimCount(Relation index)
 }
 
 /*
+ * Memory the searches of this backend reuse: the search state, the list of
+ * segments of a page batch and the copies of a block cut by a batch end.
+ * Fresh memory of a few hundred KiB per query comes from the kernel as
+ * fresh pages, each a page fault on first touch (expensive under a
+ * hypervisor); memory kept from one query to the next is already mapped.
+ * TileSearchOnce() never nests, so one set serves every search; an error
+ * leaves it allocated and consistent.  A state above RSR_KEEP_STATE (passes
+ * for many rows) is freed after its search.
+ */
+#define RSR_KEEP_STATE	((Size) 16 << 20)
+
+static void *tileState = NULL;
+static Size tileStateCap = 0;
+static RsrTileRef *tileRefs = NULL;
+static size_t tileRefCap = 0;
+static uint8 *tileCarry = NULL;
+static Size tileCarryCap = 0;
+
+/*
+ * Kernel threads that cost more than they saved in a search (they started
+ * late: the machine is busy) are left out of the next RSR_THREADS_BACKOFF
+ * searches of the backend, then tried again.  rsr_vector.threads is the
+ * most a search uses.
+ */
+#define RSR_THREADS_BACKOFF 15
+
+static int	threadsSkip = 0;	/* searches left that run on one thread */
+
+/* A block of backend memory of at least size bytes, kept in *mem */
+static void *
+KeptMemory(void **mem, Size *cap, Size size, bool keep)
+{
+	if (size <= *cap)
+		return *mem;
+	if (*mem != NULL)
+		pfree(*mem);
+	*mem = NULL;
+	*cap = 0;
+	if (keep)
+		size = Max(size, (Size) 1 << 16);
+	*mem = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
+	*cap = size;
+	return *mem;
+}
+
+/*
  * One pass of the engine over a tile index for the exact n best rows of
  * each of the nq prepared queries: phase 1 page batch by page batch (the
  * pages pinned and share-locked while the threads compute, released before
@@ -531,14 +577,15 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	BlockNumber first;
 	RsrPageReader reader;
 	RsrTileRef *refs;
-	size_t		refcap = 1024;
-	RsrTileRef *carry = NULL;
+	size_t		refcap;
+	RsrTileRef	carry[RSR_MAX_RANGES];
 	size_t		ncarry = 0;
 	size_t		i;
 	size_t		cands = Max(4 * n, 1024);
 	size_t		size;
 	void	   *state;
 	RsrStatus	status;
+	int			threads = rsr_threads;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
@@ -553,12 +600,19 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		return;
 	}
 
+	if (threads > 1 && threadsSkip > 0)
+	{
+		threads = 1;
+		threadsSkip--;
+	}
 	size = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
-	state = palloc_extended(size, MCXT_ALLOC_HUGE);
+	state = KeptMemory(&tileState, &tileStateCap, size, size <= RSR_KEEP_STATE);
 	status = rsr_tile_init(state, size, tqs, nq, n, cands);
 	RsrCheckStatus(status, "rsr index scan");
 
-	refs = palloc(refcap * sizeof(RsrTileRef));
+	refs = KeptMemory((void **) &tileRefs, &tileRefCap,
+					  4096 * sizeof(RsrTileRef), true);
+	refcap = tileRefCap / sizeof(RsrTileRef);
 	RsrPagesBegin(&reader, index, &shape, first, NULL, BUFFER_LOCK_SHARE);
 	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
@@ -568,6 +622,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		uint64		id = 0;
 		uint32		dead = 0;
 
+		RsrPagesPrefetchEntries(&reader);
 		for (i = 0; i < ncarry; i++)
 			refs[nrefs++] = carry[i];
 		while (RsrPagesNextEntry(&reader, &e))
@@ -576,8 +631,11 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 				continue;		/* a block no insert published may lack ranges */
 			if (nrefs == refcap)
 			{
-				refcap *= 2;
-				refs = repalloc(refs, refcap * sizeof(RsrTileRef));
+				/* the carried copies stay where they are */
+				refs = repalloc_huge(refs, 2 * tileRefCap);
+				tileRefs = refs;
+				tileRefCap *= 2;
+				refcap = tileRefCap / sizeof(RsrTileRef);
 			}
 			if (e.range == 0)
 			{
@@ -607,7 +665,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 
 			RsrThreadsBegin(&mask);
 			status = rsr_tile_feed(state, refs + done, nrefs - done,
-								   rsr_threads, &consumed);
+								   threads, &consumed);
 			RsrThreadsEnd(&mask);
 			done += consumed;
 			if (status == RSR_ENOMEM)
@@ -618,32 +676,54 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 
 				cands *= 2;
 				size2 = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
-				state2 = palloc_extended(size2, MCXT_ALLOC_HUGE);
+				state2 = MemoryContextAllocExtended(TopMemoryContext, size2,
+													MCXT_ALLOC_HUGE);
 				status = rsr_tile_resize(state, state2, size2, cands);
 				pfree(state);
-				state = state2;
+				state = tileState = state2;
+				tileStateCap = size2;
 			}
 			else if (status == RSR_OK && consumed == 0)
 				break;			/* a block goes on in the next batch */
 		}
 
-		/* the segments of a block cut by the end of the batch: copies */
-		for (i = 0; i < ncarry; i++)
-			pfree((void *) carry[i].data);
+		/*
+		 * The segments of a block cut by the end of the batch: copies, in
+		 * the kept carry memory (the copies fed by this batch are done).
+		 */
 		ncarry = 0;
 		if (status == RSR_OK && done < nrefs)
 		{
-			if (carry == NULL)
-				carry = palloc(RSR_MAX_RANGES * sizeof(RsrTileRef));
+			Size		total = 0;
+			uint8	   *old = NULL;
+			uint8	   *copy;
+
+			/*
+			 * A batch whose pages hold no entry (VACUUM emptied them) leaves
+			 * the carried copies themselves to carry: move them within the
+			 * carry memory, or into a larger one allocated before the old
+			 * one is freed.
+			 */
+			for (i = done; i < nrefs && i - done < RSR_MAX_RANGES; i++)
+				total += MAXALIGN(refs[i].size);
+			if (total > tileCarryCap)
+			{
+				old = tileCarry;
+				tileCarry = MemoryContextAlloc(TopMemoryContext,
+											   Max(total, (Size) 1 << 16));
+				tileCarryCap = Max(total, (Size) 1 << 16);
+			}
+			copy = tileCarry;
 			for (i = done; i < nrefs && ncarry < RSR_MAX_RANGES; i++)
 			{
-				uint8	   *copy = palloc(refs[i].size);
-
-				memcpy(copy, refs[i].data, refs[i].size);
+				memmove(copy, refs[i].data, refs[i].size);
 				carry[ncarry] = refs[i];
 				carry[ncarry].data = copy;
+				copy += MAXALIGN(refs[i].size);
 				ncarry++;
 			}
+			if (old != NULL)
+				pfree(old);
 		}
 		RsrPagesReleaseBatch(&reader);
 		RsrCheckStatus(status, "rsr index scan");
@@ -655,13 +735,16 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("rsr index \"%s\" is inconsistent: %s",
 						RelationGetRelationName(index), "the last block misses column ranges")));
-	pfree(refs);
-	if (carry)
-		pfree(carry);
-
+	if (threads > 1 && rsr_tile_threads(state, threads) == 1)
+		threadsSkip = RSR_THREADS_BACKOFF;
 	status = rsr_tile_finish(state, ids, scores, counts);
+	if (tileStateCap > RSR_KEEP_STATE)
+	{
+		pfree(tileState);
+		tileState = NULL;
+		tileStateCap = 0;
+	}
 	RsrCheckStatus(status, "rsr index scan");
-	pfree(state);
 }
 
 /*

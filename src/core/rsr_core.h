@@ -290,6 +290,13 @@ extern RsrStatus rsr_tile_resize(const void *old_state, void *state,
 extern RsrStatus rsr_tile_finish(void *state, uint64_t *ids, double *scores,
 								 size_t *counts);
 
+/*
+ * Threads a search uses from now on: `threads`, or 1 once its threads were
+ * found to cost more than they saved (they started late on a busy
+ * machine; rsr_tile_feed() then continues alone, with the same result).
+ */
+extern int	rsr_tile_threads(const void *state, int threads);
+
 /* Candidates the state of a search holds (the largest count per query) */
 extern size_t rsr_tile_candidates(const void *state);
 
