@@ -9,7 +9,7 @@ MODULE_big   = rsr_vector
 CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
                src/core/rsr_topn.o src/core/rsr_choose.o src/core/rsr_tvec_parse.o \
                src/core/rsr_tile.o src/core/rsr_tile_search.o src/core/rsr_tile_simd.o \
-               src/core/rsr_safetensors.o
+               src/core/rsr_tile_exact.o src/core/rsr_safetensors.o
 
 # PostgreSQL glue: module, type, operators
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o src/rsrquery.o
@@ -34,9 +34,9 @@ DATA         = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress suites, one line per area
 TYPE_REGRESS  = tvec_type tvec_ops
 
-INDEX_REGRESS = rsr_index rsr_validate
+INDEX_REGRESS = rsr_index rsr_validate rsr_scan_exact
 
-BULK_REGRESS  = rsr_bulk rsr_weights
+BULK_REGRESS  = rsr_bulk rsr_weights rsr_exact_scores
 
 # Model weights from safetensors files (test/safetensors_gen.py writes them)
 WEIGHTS_REGRESS = rsr_safetensors
@@ -45,8 +45,10 @@ LIMITS_REGRESS = rsr_limits rsr_errors
 
 PRIV_REGRESS = rsr_privileges
 
+WRITES_REGRESS = rsr_writes
+
 REGRESS      = $(TYPE_REGRESS) $(INDEX_REGRESS) $(BULK_REGRESS) $(WEIGHTS_REGRESS) $(LIMITS_REGRESS) \
-               $(PRIV_REGRESS)
+               $(PRIV_REGRESS) $(WRITES_REGRESS)
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 PROVE_TESTS  = $(wildcard test/t/*.pl)

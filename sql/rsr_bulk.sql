@@ -185,7 +185,7 @@ CREATE TABLE bulk_bits (id int, v bit(512));
 INSERT INTO bulk_bits
 SELECT i, ('x' || md5(i || 'a') || md5(i || 'b') || md5(i || 'c') || md5(i || 'd'))::bit(512)
 FROM generate_series(1, 5000) i;
-CREATE INDEX bulk_bits_idx ON bulk_bits USING rsr (v bit_ip_ops) WITH (k = 8);
+CREATE INDEX bulk_bits_idx ON bulk_bits USING rsr (v bit_ip_ops) WITH (k = 8, layout = bucket);
 CREATE TEMP TABLE q512 AS SELECT i, pg_temp.rand_query(512 + 0 * i) AS q FROM generate_series(1, 20) i;
 SELECT (pg_temp.info('bulk_bits_idx'))->'segments' AS segments, (rsr_index_info('bulk_bits_idx')->>'pages')::int > 32 AS many_pages;
 SELECT pg_temp.scores_vs_exact('bulk_bits_idx', 'bulk_bits', 'v', q) FROM q512 WHERE i = 1;
@@ -219,7 +219,7 @@ SELECT pg_temp.scores_vs_exact('bulk_docs_perm', 'bulk_docs', 'v', (SELECT array
 
 -- Empty indexes and a NULL-only table: no rows
 CREATE TABLE bulk_empty (id int, v tvec(8));
-CREATE INDEX bulk_empty_idx ON bulk_empty USING rsr (v tvec_ip_ops) WITH (k = 8);
+CREATE INDEX bulk_empty_idx ON bulk_empty USING rsr (v tvec_ip_ops) WITH (k = 8, layout = bucket);
 SELECT pg_temp.info('bulk_empty_idx');
 SELECT * FROM rsr_scores('bulk_empty_idx', '{1,2,3,4,5,6,7,8}');
 SELECT * FROM rsr_topk('bulk_empty_idx', '{{1,2,3,4,5,6,7,8}}', 3);

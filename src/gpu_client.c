@@ -370,7 +370,7 @@ SendPages(Exchange *ex, Relation index)
 	BlockNumber blkno;
 	RsrPageReader reader;
 	RsrGpuPages *msg;
-	Size		msgsize = sizeof(RsrGpuPages) + (Size) RSR_SCAN_PAGES * BLCKSZ;
+	Size		msgsize = sizeof(RsrGpuPages) + (Size) RSR_BATCH_PAGES * BLCKSZ;
 	bool		ok = true;
 	int			npages;
 
@@ -386,11 +386,16 @@ SendPages(Exchange *ex, Relation index)
 	while (ok && (npages = RsrPagesReadBatch(&reader, RSR_SCAN_PAGES)) > 0)
 	{
 		int			i;
+		int			n = 0;
 
+		/* a page a batch ends in goes twice, each copy with its entries */
 		for (i = 0; i < npages; i++)
-			memcpy((char *) (msg + 1) + (Size) i * BLCKSZ, reader.pages[i],
-				   BLCKSZ);
+			if (RsrPagesCopyPage(&reader, i, (char *) (msg + 1) + (Size) n * BLCKSZ))
+				n++;
 		RsrPagesReleaseBatch(&reader);
+		npages = n;
+		if (npages == 0)
+			continue;
 
 		msg->type = RSR_GPU_PAGES;
 		msg->npages = npages;

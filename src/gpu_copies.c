@@ -117,11 +117,48 @@ GpuEvictCopies(Size keep)
 }
 
 /*
- * The worker's kernels (rsr_gemv, rsr_gemm, CUDA) run on layout (b): the
- * tiles of an index of layout (c) become two segments of 16 rows per column
- * range at upload, decoded with rsr_segment_get_row() and built again with
- * rsr_segment_build().  The halves of a block are listed one after the
- * other, each with its ranges in order (segments sharing an out adjacent).
+ * The CPU engine searches the tiles of an index of layout (c) directly
+ * (rsr_tile_*, exact): list them as tile references, each block's ranges
+ * with the slot of its row 0 and the mask of its slots that are not live.
+ * Every segment is validated (checksum included) once, here.
+ */
+static void
+ListTiles(IndexCopy *c)
+{
+	size_t		i;
+
+	c->tiles = palloc_extended(Max(c->nrefs, 1) * sizeof(RsrTileRef),
+							   MCXT_ALLOC_HUGE);
+	for (i = 0; i < c->nrefs; i++)
+	{
+		RsrSegmentInfo info;
+		uint64		slot = c->refs[i].out;
+		uint32		dead = 0;
+		uint32		r;
+
+		if (rsr_segment_validate(c->refs[i].data, c->refs[i].size, &info) != RSR_OK ||
+			info.layout != RSR_LAYOUT_TILE || info.dims != c->dims ||
+			c->k != RSR_TILE_ROWS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("rsr index %u sent to the gpu worker has a corrupt segment",
+							c->indexOid)));
+		for (r = 0; r < RSR_TILE_ROWS; r++)
+			if (!c->live[slot + r])
+				dead |= (uint32) 1 << r;
+		c->tiles[i].data = c->refs[i].data;
+		c->tiles[i].size = c->refs[i].size;
+		c->tiles[i].dead = dead;
+		c->tiles[i].id = slot;
+	}
+}
+
+/*
+ * The CUDA kernels run on layout (b): the tiles of an index of layout (c)
+ * become two segments of 16 rows per column range at upload, decoded with
+ * rsr_segment_get_row() and built again with rsr_segment_build().  The
+ * halves of a block are listed one after the other, each with its ranges
+ * in order (segments sharing an out adjacent).
  */
 static void
 TilesToBuckets(IndexCopy *c)
@@ -260,7 +297,12 @@ ParsePages(IndexCopy *c)
 
 	if (c->nrefs > 0 && c->refs[0].size > 3 &&
 		c->refs[0].data[3] == RSR_LAYOUT_TILE)
-		TilesToBuckets(c);
+	{
+		if (rsr_gpu_worker_engine == RSR_ENGINE_CUDA)
+			TilesToBuckets(c);
+		else
+			ListTiles(c);
+	}
 
 	/* every block opens with its head entry, so each has at least one ref */
 	c->nblocks = c->nslots / c->k;

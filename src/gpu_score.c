@@ -233,6 +233,117 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 stride,
 	pfree(topnWork);
 }
 
+/* Order of candidates: score descending, then slot ascending */
+static int
+CandidateCmp(const void *a, const void *b)
+{
+	const RsrGpuCandidate *x = (const RsrGpuCandidate *) a;
+	const RsrGpuCandidate *y = (const RsrGpuCandidate *) b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/*
+ * CPU engine on a tile index: the exact top n of each query with the tile
+ * kernels (one pass over the tiles for up to RSR_MAX_BATCH queries, fewer
+ * when their search states would pass RSR_GPU_SCRATCH_BYTES), best first,
+ * exact ties by the lower slot.  A candidate carries its exact score
+ * rounded to float: within the float kernels' bound that the backend
+ * allows the worker's scores, in the same order as the exact ones, and the
+ * same whatever the other queries of the batch (each query is searched on
+ * its own), so every request gets the answer it gets alone.  Rounding can
+ * tie rows that the exact scores order, so the candidates are put in the
+ * order of the other engines (score, then slot); every row left out still
+ * scores at most the last one.
+ */
+static void
+ScoreTiles(IndexCopy *c, const float *Q, uint32 nq, uint32 n, uint32 *counts,
+		   RsrGpuCandidate *cands)
+{
+	RsrKind		kind = (RsrKind) c->kind;
+	size_t		tqsize = rsr_tile_query_size(kind, c->dims);
+	uint8	   *tqbuf = palloc(tqsize * Min(nq, RSR_MAX_BATCH));
+	size_t		cap0 = Min(Max((size_t) 2 * n, 1024), (size_t) c->nslots + RSR_TILE_ROWS);
+	size_t		one = rsr_tile_state_size(kind, c->dims, 1, n, cap0);
+	uint32		per = (uint32) Max(1, Min(Min(nq, RSR_MAX_BATCH),
+										  RSR_GPU_SCRATCH_BYTES / Max(one, 1)));
+	uint64	   *ids = palloc_extended((Size) per * n * sizeof(uint64), MCXT_ALLOC_HUGE);
+	double	   *scores = palloc_extended((Size) per * n * sizeof(double), MCXT_ALLOC_HUGE);
+	uint32		q0;
+
+	for (q0 = 0; q0 < nq; q0 += per)
+	{
+		uint32		batch = Min(per, nq - q0);
+		const void *tqs[RSR_MAX_BATCH];
+		size_t		got[RSR_MAX_BATCH];
+		size_t		cap = cap0;
+		size_t		size = rsr_tile_state_size(kind, c->dims, batch, n, cap);
+		void	   *state;
+		size_t		done = 0;
+		uint32		b;
+		RsrStatus	status;
+
+		for (b = 0; b < batch; b++)
+		{
+			tqs[b] = tqbuf + (Size) b * tqsize;
+			status = rsr_tile_prepare(kind, Q + (Size) (q0 + b) * c->dims, c->dims,
+									  tqbuf + (Size) b * tqsize, tqsize);
+			RsrCheckStatus(status, "rsr gpu worker");
+		}
+		state = palloc_extended(size, MCXT_ALLOC_HUGE);
+		status = rsr_tile_init(state, size, tqs, batch, n, cap);
+		RsrCheckStatus(status, "rsr gpu worker");
+		while (done < c->nrefs)
+		{
+			size_t		consumed = 0;
+			sigset_t	mask;
+
+			RsrThreadsBegin(&mask);
+			status = rsr_tile_feed(state, c->tiles + done, c->nrefs - done,
+								   rsr_threads, &consumed);
+			RsrThreadsEnd(&mask);
+			done += consumed;
+			if (status == RSR_ENOMEM)
+			{
+				/* more candidates than room: a state twice as large */
+				size_t		size2;
+				void	   *state2;
+
+				cap *= 2;
+				size2 = rsr_tile_state_size(kind, c->dims, batch, n, cap);
+				state2 = palloc_extended(size2, MCXT_ALLOC_HUGE);
+				status = rsr_tile_resize(state, state2, size2, cap);
+				pfree(state);
+				state = state2;
+			}
+			else if (status == RSR_OK && consumed == 0)
+				status = RSR_ECORRUPT;	/* the last block misses ranges */
+			RsrCheckStatus(status, "rsr gpu worker");
+		}
+		status = rsr_tile_finish(state, ids, scores, got);
+		RsrCheckStatus(status, "rsr gpu worker");
+		pfree(state);
+		CountBatch();
+		for (b = 0; b < batch; b++)
+		{
+			size_t		i;
+
+			for (i = 0; i < got[b]; i++)
+				SetCandidate(c, &cands[(Size) (q0 + b) * n + i],
+							 (uint32) ids[(Size) b * n + i],
+							 (float) scores[(Size) b * n + i]);
+			counts[q0 + b] = (uint32) got[b];
+			qsort(&cands[(Size) (q0 + b) * n], got[b], sizeof(RsrGpuCandidate),
+				  CandidateCmp);
+		}
+	}
+	pfree(tqbuf);
+	pfree(ids);
+	pfree(scores);
+}
+
 /*
  * Score the nq queries Q of one or more requests: query qi's best n live
  * slots go to cands[qi * n ..], best first, and their number to
@@ -242,8 +353,8 @@ RankOnHost(IndexCopy *c, float *Y, float *T, size_t count, uint32 stride,
  * CUDA, n <= RSR_CUDA_MAX_TOPN: one fused call for all the queries; the
  * device excludes the slots its mask marks dead (set at upload) and only
  * the candidates come back.  Larger n: the products of all queries come
- * back (rsr_cuda_gemm) and are ranked here.  CPU: rsr_gemm for the queries,
- * ranked here.  Host scores are made for as many queries at a time as fit
+ * back (rsr_cuda_gemm) and are ranked here.  CPU on tiles: ScoreTiles.
+ * CPU on the other layouts: rsr_gemm for the queries, ranked here.  Host scores are made for as many queries at a time as fit
  * in RSR_GPU_SCRATCH_BYTES (at least one), in memory kept for the next
  * call.
  *
@@ -276,6 +387,11 @@ GpuScoreCopy(IndexCopy *c, const float *Q, uint32 nq, uint32 nmulti,
 	if (n == 0 || c->nrefs == 0)
 	{
 		memset(counts, 0, nq * sizeof(uint32));
+		return;
+	}
+	if (c->tiles != NULL)
+	{
+		ScoreTiles(c, Q, nq, n, counts, cands);
 		return;
 	}
 

@@ -26,7 +26,8 @@
  * serves on its own each one whose copy is missing (the page stream), and
  * scores the requests on one copy with one n together, up to
  * RSR_MAX_BATCH queries per product.  On the CPU engine every request
- * gets the answer it would get alone, bit for bit (see GpuScoreCopy); with
+ * gets the answer it would get alone, bit for bit (see GpuScoreCopy; on
+ * tile indexes the exact top n of the tile kernels, ScoreTiles); with
  * CUDA the batched kernels' float32 sums may differ from the single-query
  * kernel's in the last bits, within rsr_error_bound() (scans skip the
  * rows they returned by slot, so they stay exact).  An error in a

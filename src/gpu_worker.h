@@ -74,6 +74,9 @@ typedef struct IndexCopy
 	uint32		npages;
 	RsrSegmentRef *refs;		/* segments, into pages */
 	size_t		nrefs;
+	RsrTileRef *tiles;			/* CPU engine on a tile index: the tile
+								 * segments (id = slot of row 0, dead = the
+								 * block's slots not live), else NULL */
 	uint32	   *blockRefs;		/* refs of block b: blockRefs[b] .. [b + 1] - 1 */
 	uint64		nblocks;		/* blocks of k slots (nslots / k) */
 	ItemPointerData *tids;		/* heap TID of each slot */

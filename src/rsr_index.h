@@ -12,10 +12,19 @@
  * the TIDs.  Data pages form a chain from firstBlkno through the next
  * links, in increasing block numbers.
  *
- * The last block of rows is the tail: while it holds fewer than k rows,
- * each insert rebuilds its segments in place.  Its entries were allocated
- * with the largest size a segment of that column range can take, so a
- * rebuild never needs more room.
+ * Up to RSR_OPEN_BLOCKS blocks of rows are open: the metapage points at
+ * their entries, and while one holds fewer than k rows each insert adds a
+ * row to its segments in place (rsrinsert.c: a tile takes the row's bytes,
+ * other layouts are rebuilt).  A new block's entries are allocated with the
+ * largest size a segment of that column range can take, so a rebuild never
+ * needs more room; a block VACUUM compacted has entries of its exact size,
+ * and an insert grows them in place while the page has room.
+ *
+ * VACUUM (rsrvacuum.c) never unlinks a page: it compacts blocks on at most
+ * RSR_SPAN_PAGES pages in place, marks the items of removed entries unused,
+ * records pages with room in the free space map, and new blocks reuse
+ * them.  Readers skip unused items and never split such a block between
+ * two batches of pages (rsrpages.c).
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -40,12 +49,23 @@
 
 #define RSR_METAPAGE_BLKNO	0
 #define RSR_MAGIC_NUMBER	0x52535249	/* "RSRI" */
-#define RSR_FORMAT_VERSION	2		/* 2: 32-bit dead masks, tiles */
+#define RSR_FORMAT_VERSION	2		/* 2: 32-bit dead masks, tiles, open blocks
+									 * in the metapage, unused items on data
+									 * pages (VACUUM reclaims) */
 #define RSR_PAGE_ID			0xFF8A	/* unused by bloom, ivfflat, hnsw */
 #define RSR_MAX_RANGES		128		/* column ranges per block of rows */
+#define RSR_OPEN_BLOCKS		4		/* blocks of rows open to inserts at once */
 #define RSR_SCAN_PAGES		128		/* data pages share-locked at once by a
 									 * scan: one kernel call each, well below
 									 * MAX_SIMUL_LWLOCKS (200) */
+#define RSR_SPAN_PAGES		3		/* a block of rows on at most this many
+									 * pages is rewritten in one record (with
+									 * the metapage: GenericXLog's limit of
+									 * 4 buffers) and never split between
+									 * two batches of a reader */
+#define RSR_BATCH_PAGES		(RSR_SCAN_PAGES + RSR_SPAN_PAGES - 1)	/* most
+									 * pages of one batch: a batch grows to
+									 * finish such a block */
 
 /* Page flags */
 #define RSR_META			(1 << 0)
@@ -78,11 +98,17 @@ typedef struct RsrMetaPageData
 	uint64		nblocks;		/* blocks of rows stored */
 	BlockNumber firstBlkno;		/* first data page, or InvalidBlockNumber */
 	BlockNumber lastBlkno;		/* last data page, or InvalidBlockNumber */
-	ItemPointerData tail[RSR_MAX_RANGES];	/* entries of the last block, by
-											 * range; valid when nblocks > 0 */
+	ItemPointerData open[RSR_OPEN_BLOCKS][RSR_MAX_RANGES];	/* entries of the
+															 * open blocks, by
+															 * range; invalid
+															 * offset = none */
 	uint64		changeCount;	/* bumped by every insert and every VACUUM
 								 * that marks rows dead: the version the GPU
 								 * worker keys its resident copy by */
+	uint64		reclaimCount;	/* bumped by every VACUUM that removes or
+								 * moves rows (in the same record): a tile
+								 * search whose row places it saw change
+								 * searches again */
 } RsrMetaPageData;
 
 typedef RsrMetaPageData *RsrMetaPage;
@@ -172,6 +198,9 @@ struct RsrScores
 	uint64		segbytes;		/* segment bytes read */
 	RsrScoresFlush flush;		/* NULL: keep every slot */
 	void	   *flushArg;		/* passed to flush */
+	bool		wantExact;		/* tile indexes: fill exact, not scores */
+	double	   *exact;			/* [slot * batch + b]: <#>'s inner product,
+								 * bit for bit; NaN = empty or dead */
 };
 
 /*
@@ -194,13 +223,18 @@ typedef struct RsrPageReader
 	BlockNumber relBlocks;		/* relation size seen */
 	const char *images;			/* image source: BLCKSZ each */
 	uint32		nimages;
-	Buffer		bufs[RSR_SCAN_PAGES];	/* locked buffers of the batch */
+	Buffer		bufs[RSR_BATCH_PAGES];	/* locked buffers of the batch */
 	int			nbufs;
-	Page		pages[RSR_SCAN_PAGES];	/* pages of the batch */
-	BlockNumber blknos[RSR_SCAN_PAGES]; /* their blocks (image: position) */
+	Page		pages[RSR_BATCH_PAGES]; /* pages of the batch */
+	BlockNumber blknos[RSR_BATCH_PAGES];	/* their blocks (image: position) */
 	int			npages;			/* pages in the batch */
 	int			cur;			/* page of the next entry */
 	OffsetNumber off;			/* item of the next entry */
+	OffsetNumber batchStart;	/* first item of page 0 of the batch */
+	OffsetNumber startOff;		/* first item of page 0 of the next batch */
+	int			cutPage;		/* the batch's entries end at this page... */
+	OffsetNumber cutOff;		/* ...before this item (cutPage = npages: at
+								 * the end of the last page) */
 	bool		inBlock;		/* ranges of the last head still expected */
 	uint32		nextRange;		/* the range expected next */
 	uint16		headRows;		/* rows published by the last head */
@@ -228,8 +262,10 @@ extern void RsrPagesBeginImages(RsrPageReader *r, const char *name, uint32 k,
 extern int	RsrPagesReadBatch(RsrPageReader *r, int maxpages);
 extern bool RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e);
 extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
+extern bool RsrPagesCopyPage(const RsrPageReader *r, int i, char *dst);
 extern void RsrPagesReleaseBatch(RsrPageReader *r);
 extern void RsrPagesEnd(RsrPageReader *r);
+extern void RsrPagesPrefetchEntries(const RsrPageReader *r);
 pg_noreturn extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
 							BlockNumber blkno, OffsetNumber off);
 
@@ -261,6 +297,15 @@ extern IndexBuildResult *rsrbuild(Relation heap, Relation index,
 								  IndexInfo *indexInfo);
 extern void rsrbuildempty(Relation index);
 
+/*
+ * Heavyweight page locks on tags past every real block: one per open block
+ * slot (its inserters queue there), and one taken while a new block's
+ * entries are appended (so that the ranges of a block stay adjacent).
+ * Scans never take them.
+ */
+#define RSR_SLOT_LOCK(slot)		((BlockNumber) (MaxBlockNumber - (slot)))
+#define RSR_NEWBLOCK_LOCK		RSR_SLOT_LOCK(RSR_OPEN_BLOCKS)
+
 /* rsrinsert.c */
 extern bool rsrinsert(Relation index, Datum *values, bool *isnull,
 					  ItemPointer ht_ctid, Relation heapRel,
@@ -280,8 +325,7 @@ extern void rsrendscan(IndexScanDesc scan);
 #define RSR_TILE_ID(blkno, off) (((uint64) (blkno) << 21) | ((uint64) (off) << 5))
 extern void RsrTileSearch(Relation index, const void *const *tqs, uint32 nq,
 						  size_t n, uint64 *ids, double *scores,
-						  size_t *counts);
-extern ItemPointerData RsrTileRowTid(Relation index, uint64 id);
+						  ItemPointerData *tids, size_t *counts);
 extern void RsrScoreIndex(Relation index, const float *Q, uint32 batch,
 						  uint32 dims, RsrScores *sc);
 

@@ -26,6 +26,17 @@ PG_MODULE_MAGIC;
 /* Kernel threads per query (OpenMP) */
 int			rsr_threads = 1;
 
+/* Layout of new indexes whose layout option is auto (0: the engine's) */
+int			rsr_default_layout = 0;
+
+static const struct config_enum_entry rsr_layout_entries[] = {
+	{"auto", 0, false},
+	{"perm", RSR_LAYOUT_PERM, false},
+	{"bucket", RSR_LAYOUT_BUCKET, false},
+	{"tile", RSR_LAYOUT_TILE, false},
+	{NULL, 0, false}
+};
+
 void		_PG_init(void);
 
 /* Module load: define the GUCs and pick the CPU kernels */
@@ -41,6 +52,14 @@ _PG_init(void)
 							1, 1, 64,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("rsr_vector.default_layout",
+							 "Sets the layout of new rsr indexes built with layout = auto.",
+							 "auto lets the engine choose (tile); perm and bucket are the older layouts.",
+							 &rsr_default_layout,
+							 0, rsr_layout_entries,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	/* GPU settings; when preloaded, shared memory and the GPU worker */
 	RsrGpuInit();

@@ -21,6 +21,7 @@
 
 /* GUCs (rsr_vector.c) */
 extern int	rsr_threads;
+extern int	rsr_default_layout;	/* RsrLayout, or 0: the engine's choice */
 
 /* rsr_vector.c */
 extern void RsrCheckStatus(RsrStatus status, const char *what);

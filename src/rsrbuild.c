@@ -264,7 +264,8 @@ rsrbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	meta->nblocks = state.nblocks;
 	meta->firstBlkno = state.firstBlkno;
 	meta->lastBlkno = state.lastBlkno;
-	memcpy(meta->tail, state.tail, sizeof(state.tail));
+	if (state.nblocks > 0)
+		memcpy(meta->open[0], state.tail, sizeof(state.tail));
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 

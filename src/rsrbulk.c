@@ -64,6 +64,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/freespace.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -284,7 +285,7 @@ OrderingProc(Relation index)
 
 /* ---- rsr_scores ---- */
 
-/* Report the visible rows of slots [0, count) with their kernel scores */
+/* Report the visible rows of slots [0, count) with their scores */
 static void
 ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 {
@@ -293,7 +294,8 @@ ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 
 	for (s = 0; s < count; s++)
 	{
-		float		f = sc->scores[s];
+		double		f = sc->exact != NULL ? sc->exact[s] :
+			(double) sc->scores[s] * st->scale;
 		ItemPointerData tid;
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
@@ -304,14 +306,16 @@ ScoresFlush(RsrScores *sc, uint64 count, void *arg)
 		if (!FetchVisible(st->rel, &tid))
 			continue;
 		values[0] = PointerGetDatum(&tid);
-		values[1] = Float8GetDatum((double) f * st->scale);
+		values[1] = Float8GetDatum(f);
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
 	}
 }
 
 /*
  * rsr_scores(index regclass, query real[]) RETURNS TABLE(tid, score):
- * the kernel's inner product of every row visible to the snapshot.
+ * the inner product of every row visible to the snapshot: on tile indexes
+ * exactly inner_product's (rsr_tile_exact, on the query as given), on the
+ * others the float kernel's (on the scaled query, scaled back).
  */
 Datum
 rsr_scores(PG_FUNCTION_ARGS)
@@ -346,7 +350,9 @@ rsr_scores(PG_FUNCTION_ARGS)
 		sc.batch = 1;
 		sc.flush = ScoresFlush;
 		sc.flushArg = &st;
-		RsrScoreIndex(rel.index, kq, 1, dims, &sc);
+		/* tiles: the query as given, scored exactly as the operator does */
+		sc.wantExact = rel.meta.layout == RSR_LAYOUT_TILE;
+		RsrScoreIndex(rel.index, sc.wantExact ? q : kq, 1, dims, &sc);
 	}
 	CloseBulk(&rel);
 	return (Datum) 0;
@@ -571,10 +577,12 @@ TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
 	{
 		uint64	   *ids = palloc_extended(ntodo * m * sizeof(uint64), MCXT_ALLOC_HUGE);
 		double	   *scores = palloc_extended(ntodo * m * sizeof(double), MCXT_ALLOC_HUGE);
+		ItemPointerData *tids = palloc_extended(ntodo * m * sizeof(ItemPointerData),
+												MCXT_ALLOC_HUGE);
 		size_t		counts[RSR_MAX_BATCH];
 		uint32		left = 0;
 
-		RsrTileSearch(ts->rel->index, tqs, ntodo, m, ids, scores, counts);
+		RsrTileSearch(ts->rel->index, tqs, ntodo, m, ids, scores, tids, counts);
 		for (b = 0; b < ntodo; b++)
 		{
 			TopkQuery  *tq = todo[b];
@@ -585,11 +593,9 @@ TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
 			ResetQuery(tq);
 			for (i = 0; i < counts[b]; i++)
 			{
-				ItemPointerData tid = RsrTileRowTid(ts->rel->index, ids[b * m + i]);
-
-				if (!FetchVisible(ts->rel, &tid))
+				if (!FetchVisible(ts->rel, &tids[b * m + i]))
 					continue;
-				AddRow(ts, tq, scores[b * m + i], &tid);
+				AddRow(ts, tq, scores[b * m + i], &tids[b * m + i]);
 				if (++visible == ts->n)
 					nth = scores[b * m + i];
 			}
@@ -603,6 +609,7 @@ TopkTiles(TopkState *ts, TopkQuery **pending, uint32 npending)
 		}
 		pfree(ids);
 		pfree(scores);
+		pfree(tids);
 		ntodo = left;
 		m *= 4;
 	}
@@ -877,6 +884,8 @@ rsr_index_info(PG_FUNCTION_ARGS)
 	RsrScores	sc;
 	StringInfoData buf;
 	BlockNumber pages;
+	BlockNumber blkno;
+	BlockNumber freePages = 0;
 	RsrKind		kind;
 	const char *layout;
 	double		weights;
@@ -891,6 +900,9 @@ rsr_index_info(PG_FUNCTION_ARGS)
 	sc.flushArg = &st;
 	RsrScoreIndex(rel.index, NULL, 1, 0, &sc);
 	pages = RelationGetNumberOfBlocks(rel.index);
+	for (blkno = RSR_METAPAGE_BLKNO + 1; blkno < pages; blkno++)
+		if (GetRecordedFreeSpace(rel.index, blkno) > 0)
+			freePages++;			/* offered to inserts by VACUUM */
 
 	switch (rel.meta.layout)
 	{
@@ -922,9 +934,9 @@ rsr_index_info(PG_FUNCTION_ARGS)
 					 rel.meta.ntuples, st.live,
 					 rel.meta.ntuples - Min(rel.meta.ntuples, st.live),
 					 rel.meta.nblocks, sc.nentries);
-	appendStringInfo(&buf, ", \"pages\": %u, \"bytes\": " UINT64_FORMAT
+	appendStringInfo(&buf, ", \"pages\": %u, \"free_pages\": %u, \"bytes\": " UINT64_FORMAT
 					 ", \"segment_bytes\": " UINT64_FORMAT,
-					 pages, (uint64) pages * BLCKSZ, sc.segbytes);
+					 pages, freePages, (uint64) pages * BLCKSZ, sc.segbytes);
 	if (weights > 0)
 		appendStringInfo(&buf, ", \"bits_per_weight\": %.3f",
 						 (double) sc.segbytes * 8.0 / weights);

@@ -4,7 +4,7 @@
  *	  rsr_index_check(regclass): verify an rsr index against its heap.
  *
  * Checks the metapage, the page chain, every segment's bytes (engine
- * validation) and shape, the counts of the metapage, the tail pointers,
+ * validation) and shape, the counts of the metapage, the open block pointers,
  * that no heap TID is stored twice among live rows, and that every heap row
  * visible to the current snapshot is stored once with the same value.
  *
@@ -105,16 +105,17 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 	RsrEntry	head = palloc(RsrEntryHeaderSize(0, shape->k));
 	uint64		ntuples = 0;
 	uint64		nheads = 0;
-	ItemPointerData lastHead;
+	bool		openSeen[RSR_OPEN_BLOCKS];
+	int			s;
 
-	ItemPointerSetInvalid(&lastHead);
+	memset(openSeen, 0, sizeof(openSeen));
 	head->nrows = 0;
 	RsrPagesBegin(&reader, index, shape, metacopy->firstBlkno, NULL,
 				  BUFFER_LOCK_SHARE);
 	while (RsrPagesReadBatch(&reader, 1) > 0)
 	{
 		CHECK_FOR_INTERRUPTS();
-		last = reader.blknos[0];
+		last = reader.blknos[reader.npages - 1];
 		while (RsrPagesNextEntry(&reader, &e))
 		{
 			RsrSegmentInfo info;
@@ -138,9 +139,14 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 				memcpy(head, e.entry, RsrEntryHeaderSize(0, shape->k));
 				if (e.nrows > 0)
 				{
+					ItemPointerData loc;
+
 					nheads++;
 					ntuples += e.nrows;
-					ItemPointerSet(&lastHead, e.blkno, e.off);
+					ItemPointerSet(&loc, e.blkno, e.off);
+					for (s = 0; s < RSR_OPEN_BLOCKS; s++)
+						if (ItemPointerEquals(&loc, &metacopy->open[s][0]))
+							openSeen[s] = true;
 				}
 			}
 			else if (info.nrows < head->nrows)
@@ -168,8 +174,11 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 		Corrupt(index, "row count differs from the metapage's", last, 0);
 	if (nheads != metacopy->nblocks)
 		Corrupt(index, "block count differs from the metapage's", last, 0);
-	if (nheads > 0 && !ItemPointerEquals(&lastHead, &metacopy->tail[0]))
-		Corrupt(index, "tail differs from the last block", last, 0);
+	for (s = 0; s < RSR_OPEN_BLOCKS; s++)
+		if (ItemPointerIsValid(&metacopy->open[s][0]) && !openSeen[s])
+			Corrupt(index, "open block is not the head of a block of rows",
+					ItemPointerGetBlockNumber(&metacopy->open[s][0]),
+					ItemPointerGetOffsetNumber(&metacopy->open[s][0]));
 }
 
 /* Heap scan callback: the row must be in the index, with the same value */

@@ -3,25 +3,61 @@
  * rsrinsert.c
  *	  Insertion of one row into an rsr index.
  *
- * A new row goes into the tail, the last block of rows.  While the tail
- * holds fewer than k rows its segments are rebuilt in place with the new
- * row (their entries were allocated with the largest segment size); a full
- * tail is left as it is and a new block is started.
+ * A new row goes into one of the RSR_OPEN_BLOCKS open blocks of rows the
+ * metapage points at; an inserter picks its slot by process id, so that a
+ * few sessions inserting at once work on different blocks.  While the
+ * slot's block holds fewer than k rows it takes the new row; a full block
+ * is left as it is and the slot gets another block: first one VACUUM
+ * compacted (its page is in the free space map), else a new one, placed in
+ * a free page of the chain or appended at its end.
  *
- * Locking: the metapage is locked exclusively for the whole insert, which
- * serializes inserts into one index; data pages are locked after it, one at
- * a time, except when a new page is linked: then the old last page, then
- * the new page (the highest block, which no scan can reach yet).  Scans and
- * VACUUM never lock the metapage while they hold a data page, and scans
- * lock their batch of pages in chain order, so there is no deadlock.
+ * Tiles (the default layout) take the row in place: a tile keeps row r's
+ * bytes at fixed offsets, so each column range gets a scatter of the row's
+ * bytes and a new checksum (rsr_segment_put_row), with no decoding or
+ * rebuilding.  For a block on at most RSR_SPAN_PAGES pages that is one
+ * GenericXLog record: the metapage (locked first, counters), then the
+ * block's pages in chain order (FastInsert, PutToOpen), and no heavyweight
+ * lock is taken.  Other layouts decode the block's rows, rebuild each
+ * segment with no buffer lock held and write it back (AddToOpen).
+ *
+ * Locking.  The inserters that need more than the tile fast path queue on
+ * a heavyweight page lock on the slot's tag (RSR_SLOT_LOCK); appending the
+ * entries of a new block takes RSR_NEWBLOCK_LOCK.  Scans never take these,
+ * and no buffer lock is held while they are awaited.  Every change of an
+ * open tile block's rows and of a slot's pointers happens under the
+ * metapage's exclusive lock, so the fast path needs no slot lock; it
+ * leaves blocks on more pages and full blocks to the slot's holder.  The
+ * rebuilding path copies the open block's entries under short share locks
+ * and writes each back under a short exclusive lock: the other column
+ * ranges first, the head last, together with the metapage's counters.
+ * Buffer lock order, everywhere in the AM: the metapage before any data
+ * page, data pages in chain order, and never a wait for the metapage while
+ * a data page is held.  Scans hold the metapage only to read the shape;
+ * VACUUM changes pages together with the metapage only when it removes or
+ * compacts blocks, and it never touches a block an open slot points at
+ * except to set its dead-row bits, which inserts keep (the fast path
+ * writes around them; the rebuilding path rereads them under its final
+ * lock of the head).
+ *
+ * Why scans stay exact.  A row this insert adds becomes visible to a scan
+ * only when the head entry publishes it (its row count); the inserting
+ * transaction commits after that, so no snapshot taken before can see the
+ * row and a scan may or may not score it.  The rows already in the block
+ * stay in place: a scan sees each page before or after a record, never a
+ * row twice or not at all; it reads a block of at most RSR_SPAN_PAGES
+ * pages in one batch (rsrpages.c).
  *
  * WAL and crash safety: every page change is a GenericXLog record.  A block
- * of several column ranges needs several records; the head entry (range 0)
- * carries the row count that scans trust, and it is always written last,
- * together with the metapage.  After a crash between two records, the
- * other ranges may hold one row more than the head publishes; that row is
- * never scored and the next insert overwrites it.  A new block's entries
- * start unpublished (row count 0) and become visible in the final record.
+ * on more pages than one record can hold needs several records; the head
+ * entry (range 0) carries the row count that scans trust, and it is always
+ * written last, together with the metapage.  After a crash between two
+ * records, the other ranges may hold one row more than the head publishes;
+ * that row is never scored (the tile kernels take a block's rows from its
+ * first segment) and the next insert overwrites it.  A new block's entries
+ * start unpublished (row count 0) and become visible in the final record,
+ * which also points the slot at it.  New blocks are packed entry after
+ * entry as the build packs them, so a block of at most a page's bytes lies
+ * on at most two pages.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -35,6 +71,9 @@
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -43,60 +82,710 @@
 typedef struct RsrInsertState
 {
 	Relation	index;
-	Buffer		metabuf;		/* pinned and exclusively locked */
 	RsrShape	shape;
+	int			slot;			/* open block slot, locked */
+	ItemPointerData open[RSR_MAX_RANGES];	/* the slot's entries, or invalid */
 	uint8	   *rows;			/* k full packed rows */
 	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
 	uint8	   *slice;			/* one decoded row of one column range */
+	uint8	   *copy;			/* one entry copied from its page */
 	uint8	   *entry;			/* one entry being formed */
 } RsrInsertState;
 
+/* Lock an open block slot: ours by process id, or any free one first */
+static int
+AcquireSlot(Relation index)
+{
+	int			first = MyProcPid % RSR_OPEN_BLOCKS;
+	int			i;
+
+	for (i = 0; i < RSR_OPEN_BLOCKS; i++)
+	{
+		int			slot = (first + i) % RSR_OPEN_BLOCKS;
+
+		if (ConditionalLockPage(index, RSR_SLOT_LOCK(slot), ExclusiveLock))
+			return slot;
+	}
+	LockPage(index, RSR_SLOT_LOCK(first), ExclusiveLock);
+	return first;
+}
+
+/*
+ * Read the shape and the slot's entries under a share lock of the
+ * metapage; false when the index has no row yet (shape unknown).
+ */
+static bool
+ReadMeta(RsrInsertState *st)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	bool		known;
+
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));
+	known = meta->dims > 0;
+	if (known)
+	{
+		RsrShapeFromMeta(meta, &st->shape);
+		memcpy(st->open, meta->open[st->slot],
+			   st->shape.nranges * sizeof(ItemPointerData));
+	}
+	UnlockReleaseBuffer(metabuf);
+	return known;
+}
+
+/* The item of an open block's entry at loc on its (locked) page, checked */
+static ItemId
+OpenItemId(RsrInsertState *st, Page page, ItemPointerData loc, uint32 range)
+{
+	ItemId		itemid;
+	RsrEntry	entry;
+
+	if (ItemPointerGetOffsetNumber(&loc) > PageGetMaxOffsetNumber(page))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" has an open block entry out of its page",
+						RelationGetRelationName(st->index))));
+	itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(&loc));
+	entry = (RsrEntry) PageGetItem(page, itemid);
+	if (!ItemIdIsNormal(itemid) ||
+		ItemIdGetLength(itemid) < RsrEntryHeaderSize(range, st->shape.k) ||
+		entry->range != range)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" has a corrupted open block entry",
+						RelationGetRelationName(st->index))));
+	return itemid;
+}
+
+/* Copy the entry at loc into st->copy under a share lock; its length */
+static size_t
+CopyEntry(RsrInsertState *st, ItemPointerData loc, uint32 range)
+{
+	Buffer		buf;
+	Page		page;
+	ItemId		itemid;
+	size_t		len;
+
+	buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&loc));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	itemid = OpenItemId(st, page, loc, range);
+	len = ItemIdGetLength(itemid);
+	memcpy(st->copy, PageGetItem(page, itemid), len);
+	UnlockReleaseBuffer(buf);
+	return len;
+}
+
+/* The work buffers of the rebuilding paths, allocated on first use */
+static void
+EnsureBuffers(RsrInsertState *st)
+{
+	uint32		i;
+
+	if (st->rows != NULL)
+		return;
+	st->rows = palloc0((Size) st->shape.k * st->shape.rowBytes);
+	for (i = 0; i < st->shape.k; i++)
+		st->rowPtrs[i] = st->rows + (Size) i * st->shape.rowBytes;
+	st->slice = palloc(st->shape.rowBytes);
+	st->copy = palloc(BLCKSZ);
+	st->entry = palloc(RSR_MAX_ITEM_SIZE);
+}
+
+/*
+ * Put the entry formed in st->entry (size bytes) in place of the item at
+ * off: in its bytes, zero-padded, when it fits, else grown on its page when
+ * the page has room (a block VACUUM compacted).  False when it cannot.
+ */
+static bool
+WriteEntry(Page page, OffsetNumber off, const uint8 *entry, size_t size)
+{
+	ItemId		itemid = PageGetItemId(page, off);
+	size_t		len = ItemIdGetLength(itemid);
+
+	if (size <= len)
+	{
+		memcpy(PageGetItem(page, itemid), entry, size);
+		memset((char *) PageGetItem(page, itemid) + size, 0, len - size);
+		return true;
+	}
+	if (PageGetExactFreeSpace(page) < MAXALIGN(size) - MAXALIGN(len))
+		return false;
+	return PageIndexTupleOverwrite(page, off, (Item) entry, size);
+}
+
+/*
+ * Add the row to the slot's open block: each column range is copied,
+ * rebuilt with the row as row `nrows` and written back, the other ranges
+ * first and the head last, as it publishes the row.  False, publishing
+ * nothing, when the slot has no block, the block is full, or a compacted
+ * block's page has no room left to grow it.
+ */
+static bool
+AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
+{
+	RsrShape   *shape = &st->shape;
+	ItemPointerData tids[RSR_INDEX_MAX_K];
+	uint32		nrows;
+	int			range;
+
+	if (!ItemPointerIsValid(&st->open[0]))
+		return false;
+	EnsureBuffers(st);
+	CopyEntry(st, st->open[0], 0);
+	nrows = ((RsrEntry) st->copy)->nrows;
+	if (nrows == 0 || nrows >= shape->k)
+		return false;
+	memcpy(tids, ((RsrEntry) st->copy)->tids, nrows * sizeof(ItemPointerData));
+	tids[nrows] = *tid;
+
+	for (range = shape->nranges - 1; range >= 0; range--)
+	{
+		size_t		hdr = RsrEntryHeaderSize(range, shape->k);
+		size_t		sliceBytes = rsr_row_bytes(shape->kind, RsrRangeCols(shape, range));
+		size_t		len;
+		size_t		size;
+		uint32		r;
+		GenericXLogState *xlog;
+		Buffer		metabuf = InvalidBuffer;
+		Buffer		buf;
+		Page		page;
+		RsrEntry	cur;
+		OffsetNumber off = ItemPointerGetOffsetNumber(&st->open[range]);
+
+		/* Decode and rebuild with no buffer lock held */
+		len = CopyEntry(st, st->open[range], range);
+		for (r = 0; r < nrows; r++)
+		{
+			RsrCheckStatus(rsr_segment_get_row(st->copy + hdr, len - hdr, r,
+											   st->slice, sliceBytes),
+						   "rsr segment decode");
+			RsrRangeToRow(shape, range, st->slice,
+						  st->rows + (Size) r * shape->rowBytes);
+		}
+		memcpy(st->rows + (Size) nrows * shape->rowBytes, row, shape->rowBytes);
+		size = RsrBuildEntry(shape, range, st->rowPtrs, nrows + 1, tids,
+							 nrows + 1, RSR_MAX_ITEM_SIZE - hdr, st->entry);
+
+		/* Write back: the head with the metapage, metapage first */
+		if (range == 0)
+		{
+			metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+			LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		}
+		buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&st->open[range]));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		xlog = GenericXLogStart(st->index);
+		page = GenericXLogRegisterBuffer(xlog, buf, 0);
+		cur = (RsrEntry) PageGetItem(page, OpenItemId(st, page, st->open[range], range));
+		if (range == 0)
+		{
+			if (cur->nrows != nrows)
+				elog(ERROR, "rsr index open block changed during insert");
+			/* VACUUM may have marked rows dead meanwhile: keep its marks */
+			((RsrEntry) st->entry)->deadmask = cur->deadmask;
+		}
+		if (!WriteEntry(page, off, st->entry, size))
+		{
+			GenericXLogAbort(xlog);
+			UnlockReleaseBuffer(buf);
+			if (BufferIsValid(metabuf))
+				UnlockReleaseBuffer(metabuf);
+			return false;
+		}
+		if (range == 0)
+		{
+			RsrMetaPage meta;
+
+			meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+			meta->ntuples++;
+			meta->changeCount++;
+		}
+		GenericXLogFinish(xlog);
+		UnlockReleaseBuffer(buf);
+		if (BufferIsValid(metabuf))
+			UnlockReleaseBuffer(metabuf);
+	}
+	return true;
+}
+
+/*
+ * Write the row as row `nrows` of each column range of the open block that
+ * lies on `page` (block blkno), in a GenericXLog copy of it
+ */
+static RsrStatus
+PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
+			 const uint8 *row)
+{
+	uint32		range;
+	RsrStatus	status = RSR_OK;
+
+	for (range = 0; range < st->shape.nranges && status == RSR_OK; range++)
+	{
+		size_t		hdr = RsrEntryHeaderSize(range, st->shape.k);
+		ItemId		itemid;
+
+		if (ItemPointerGetBlockNumber(&st->open[range]) != blkno)
+			continue;
+		itemid = OpenItemId(st, page, st->open[range], range);
+		status = rsr_segment_put_row((uint8 *) PageGetItem(page, itemid) + hdr,
+									 ItemIdGetLength(itemid) - hdr, nrows, row);
+	}
+	return status;
+}
+
+/*
+ * Tiles: add the row to the slot's open block in place.  A tile keeps row
+ * r's bytes at fixed offsets, so each column range takes the row with a
+ * scatter of its bytes and a new checksum (rsr_segment_put_row), a few
+ * bytes of WAL; nothing is decoded or rebuilt, and every buffer lock is
+ * held only for that.  The metapage is locked first, then the block's
+ * pages in chain order.  A block on at most RSR_SPAN_PAGES pages takes the
+ * row in one record with the metapage: a crash leaves it before or after.
+ * A block on more pages takes one record per page, the later pages first
+ * and the head's page last, with the metapage: the head publishes the row
+ * (its row count) only once every range holds it, and until then the
+ * other ranges may hold one row more than the head, which readers and the
+ * kernels ignore (the next insert overwrites it after a crash).  False,
+ * changing nothing, when the slot has no block or the block is full.
+ */
+static bool
+PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
+		  Buffer metabuf, GenericXLogState *xlog)
+{
+	RsrShape   *shape = &st->shape;
+	BlockNumber blknos[RSR_MAX_RANGES];
+	Buffer		bufs[RSR_SPAN_PAGES];
+	Page		pages[RSR_SPAN_PAGES];
+	int			npages = 0;
+	int			nlocked;
+	int			i;
+	RsrMetaPage meta;
+	RsrEntry	head;
+	uint32		nrows = 0;
+	uint32		range;
+	RsrStatus	status = RSR_OK;
+
+	if (!ItemPointerIsValid(&st->open[0]))
+	{
+		if (xlog != NULL)
+			GenericXLogAbort(xlog);
+		if (BufferIsValid(metabuf))
+			UnlockReleaseBuffer(metabuf);
+		return false;
+	}
+	for (range = 0; range < shape->nranges; range++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&st->open[range]);
+
+		if (npages > 0 && blknos[npages - 1] == blkno)
+			continue;
+		if (npages > 0 && blkno < blknos[npages - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("rsr index \"%s\" has an open block out of chain order",
+							RelationGetRelationName(st->index))));
+		blknos[npages++] = blkno;
+	}
+
+	/* A block on many pages: the pages after the head's, one by one, last first */
+	if (npages > RSR_SPAN_PAGES && BufferIsValid(metabuf))
+	{
+		if (xlog != NULL)
+			GenericXLogAbort(xlog);
+		UnlockReleaseBuffer(metabuf);
+		return false;			/* FastInsert(): leave it to the slot's holder */
+	}
+	if (npages > RSR_SPAN_PAGES)
+	{
+		EnsureBuffers(st);
+		CopyEntry(st, st->open[0], 0);
+		nrows = ((RsrEntry) st->copy)->nrows;
+		if (nrows == 0 || nrows >= shape->k)
+			return false;
+		for (i = npages - 1; i >= 1 && status == RSR_OK; i--)
+		{
+			Buffer		buf = ReadBuffer(st->index, blknos[i]);
+			GenericXLogState *pxlog;
+
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			pxlog = GenericXLogStart(st->index);
+			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
+								  blknos[i], nrows, row);
+			if (status == RSR_OK)
+				GenericXLogFinish(pxlog);
+			else
+				GenericXLogAbort(pxlog);
+			UnlockReleaseBuffer(buf);
+		}
+		RsrCheckStatus(status, "rsr segment append");
+	}
+	nlocked = Min(npages, RSR_SPAN_PAGES);
+	if (npages > RSR_SPAN_PAGES)
+		nlocked = 1;
+
+	/* Metapage first, then the (remaining) pages in chain order */
+	if (!BufferIsValid(metabuf))
+	{
+		metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	}
+	for (i = 0; i < nlocked; i++)
+	{
+		bufs[i] = ReadBuffer(st->index, blknos[i]);
+		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
+	}
+	if (xlog == NULL)
+		xlog = GenericXLogStart(st->index);
+	for (i = 0; i < nlocked; i++)
+		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
+
+	head = (RsrEntry) PageGetItem(pages[0],
+								  OpenItemId(st, pages[0], st->open[0], 0));
+	if (npages > RSR_SPAN_PAGES && head->nrows != nrows)
+		elog(ERROR, "rsr index open block changed during insert");
+	nrows = head->nrows;
+	if (nrows > 0 && nrows < shape->k)
+	{
+		for (i = 0; i < nlocked && status == RSR_OK; i++)
+			status = PutRowOnPage(st, pages[i], blknos[i], nrows, row);
+		if (status == RSR_OK)
+		{
+			head->tids[nrows] = *tid;
+			head->nrows = nrows + 1;
+			meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+			meta->ntuples++;
+			meta->changeCount++;
+			GenericXLogFinish(xlog);
+		}
+		else
+			GenericXLogAbort(xlog);
+	}
+	else
+		GenericXLogAbort(xlog);
+	for (i = nlocked - 1; i >= 0; i--)
+		UnlockReleaseBuffer(bufs[i]);
+	UnlockReleaseBuffer(metabuf);
+	RsrCheckStatus(status, "rsr segment append");
+	return nrows > 0 && nrows < shape->k;
+}
+
+/*
+ * Record a page with room in the free space map, and make it findable
+ * before the next VACUUM brings the map's upper levels up to date.
+ */
+static void
+OfferPage(Relation index, BlockNumber blkno)
+{
+	RecordFreeIndexPage(index, blkno);
+	FreeSpaceMapVacuumRange(index, blkno, blkno + 1);
+}
+
+/*
+ * Where the entries of the block whose head is at (blkno, off) on the
+ * locked page are: the items that follow it, then the first items of the
+ * next pages of the chain, share-locked one at a time after it (chain
+ * order).  False when they do not follow in order or lie on more than
+ * RSR_SPAN_PAGES pages (the only blocks VACUUM compacts and inserts adopt).
+ */
+static bool
+FindBlock(RsrInsertState *st, Page page, BlockNumber blkno, OffsetNumber off,
+		  ItemPointerData *locs)
+{
+	Buffer		buf = InvalidBuffer;
+	Page		cur = page;
+	BlockNumber curblk = blkno;
+	int			npages = 1;
+	uint32		r = 0;
+	bool		ok = true;
+
+	while (r < st->shape.nranges)
+	{
+		ItemId		itemid;
+
+		if (off > PageGetMaxOffsetNumber(cur))
+		{
+			BlockNumber next = RsrPageGetOpaque(cur)->nextblkno;
+
+			if (BufferIsValid(buf))
+				UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+			if (!BlockNumberIsValid(next) || next <= curblk ||
+				npages == RSR_SPAN_PAGES ||
+				next >= RelationGetNumberOfBlocks(st->index))
+			{
+				ok = false;
+				break;
+			}
+			buf = ReadBuffer(st->index, next);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			cur = BufferGetPage(buf);
+			if (PageIsNew(cur) || RsrPageIsMeta(cur) ||
+				RsrPageGetOpaque(cur)->page_id != RSR_PAGE_ID)
+			{
+				ok = false;
+				break;
+			}
+			curblk = next;
+			off = FirstOffsetNumber;
+			npages++;
+			continue;
+		}
+		itemid = PageGetItemId(cur, off);
+		if (ItemIdIsUsed(itemid))
+		{
+			if (!ItemIdIsNormal(itemid) ||
+				ItemIdGetLength(itemid) < RsrEntryHeaderSize(r, st->shape.k) ||
+				((RsrEntry) PageGetItem(cur, itemid))->range != r)
+			{
+				ok = false;
+				break;
+			}
+			ItemPointerSet(&locs[r], curblk, off);
+			r++;
+		}
+		off++;
+	}
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+	return ok;
+}
+
+/* Bytes a new block's entries take on a page, line pointers included */
+static size_t
+BlockSpace(const RsrShape *shape)
+{
+	size_t		total = 0;
+	uint32		r;
+
+	for (r = 0; r < shape->nranges; r++)
+		total += MAXALIGN(RsrEntryMaxSize(shape, r)) + sizeof(ItemIdData);
+	return total;
+}
+
+/*
+ * Whether a new block of `space` bytes can go at the end of this data page
+ * of the chain: the page has room, and its last entry ends a block (the
+ * ranges of a block that goes on to the next page must stay adjacent).
+ */
+static bool
+CanPlaceBlock(const RsrShape *shape, Page page, size_t space)
+{
+	OffsetNumber off;
+
+	if (PageIsNew(page) || RsrPageIsMeta(page) ||
+		RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID ||
+		PageGetExactFreeSpace(page) < space ||
+		PageGetMaxOffsetNumber(page) + shape->nranges > MaxOffsetNumber)
+		return false;
+	for (off = PageGetMaxOffsetNumber(page); off >= FirstOffsetNumber; off--)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+
+		if (!ItemIdIsUsed(itemid))
+			continue;
+		return ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= offsetof(RsrEntryData, tids) &&
+			((RsrEntry) PageGetItem(page, itemid))->range == shape->nranges - 1;
+	}
+	return true;
+}
+
+/*
+ * Take a page from the free space map and point the slot at a block on it
+ * that VACUUM compacted and that no other slot holds.  True when the slot
+ * got a block.  A page with room for a new block but none to adopt is put
+ * back in the map for NewBlock().
+ */
+static bool
+AdoptBlock(RsrInsertState *st)
+{
+	BlockNumber blkno = GetFreeIndexPage(st->index);
+	GenericXLogState *xlog;
+	Buffer		metabuf;
+	Buffer		buf;
+	Page		page;
+	RsrMetaPage meta;
+	OffsetNumber off;
+	OffsetNumber maxoff;
+	bool		adopted = false;
+	bool		room = false;
+
+	if (!BlockNumberIsValid(blkno) || blkno == RSR_METAPAGE_BLKNO ||
+		blkno >= RelationGetNumberOfBlocks(st->index))
+		return false;
+
+	/* Metapage first, then the page */
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	buf = ReadBuffer(st->index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) || RsrPageIsMeta(page) ||
+		RsrPageGetOpaque(page)->page_id != RSR_PAGE_ID)
+	{
+		UnlockReleaseBuffer(buf);
+		UnlockReleaseBuffer(metabuf);
+		return false;
+	}
+	meta = RsrPageGetMeta(BufferGetPage(metabuf));
+	maxoff = PageGetMaxOffsetNumber(page);
+	for (off = FirstOffsetNumber; off <= maxoff && !room; off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
+		ItemPointerData loc;
+		ItemPointerData locs[RSR_MAX_RANGES];
+		int			s;
+		uint32		r;
+
+		if (!ItemIdIsNormal(itemid) ||
+			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, st->shape.k) ||
+			entry->range != 0 || entry->nrows == 0 ||
+			entry->nrows >= st->shape.k ||
+			!FindBlock(st, page, blkno, off, locs))
+			continue;
+		ItemPointerSet(&loc, blkno, off);
+		for (s = 0; s < RSR_OPEN_BLOCKS; s++)
+			if (ItemPointerEquals(&meta->open[s][0], &loc))
+				break;
+		if (s < RSR_OPEN_BLOCKS)
+			continue;
+		if (adopted)
+		{
+			room = true;		/* another one for the next inserter */
+			break;
+		}
+		xlog = GenericXLogStart(st->index);
+		meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+		for (r = 0; r < st->shape.nranges; r++)
+		{
+			meta->open[st->slot][r] = locs[r];
+			st->open[r] = locs[r];
+		}
+		GenericXLogFinish(xlog);
+		adopted = true;
+	}
+	if (!adopted)
+		room = CanPlaceBlock(&st->shape, page, BlockSpace(&st->shape));
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	if (room)
+		OfferPage(st->index, blkno);
+	return adopted;
+}
+
+/*
+ * Put the entries of a new block (entries[r], sizes[r]) at the end of one
+ * page of the chain from the free space map, in one record; false when no
+ * page has room.  A block may go anywhere in the chain, as scans take
+ * blocks in any order.
+ */
+static bool
+PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
+				ItemPointerData *locs)
+{
+	size_t		space = BlockSpace(&st->shape);
+	int			tries;
+
+	for (tries = 0; tries < 4; tries++)
+	{
+		BlockNumber blkno = GetFreeIndexPage(st->index);
+		GenericXLogState *xlog;
+		Buffer		buf;
+		Page		page;
+		uint32		r;
+		bool		room;
+
+		if (!BlockNumberIsValid(blkno))
+			break;
+		if (blkno == RSR_METAPAGE_BLKNO ||
+			blkno >= RelationGetNumberOfBlocks(st->index))
+			continue;
+		buf = ReadBuffer(st->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (!CanPlaceBlock(&st->shape, BufferGetPage(buf), space))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		xlog = GenericXLogStart(st->index);
+		page = GenericXLogRegisterBuffer(xlog, buf, 0);
+		for (r = 0; r < st->shape.nranges; r++)
+		{
+			OffsetNumber off;
+
+			off = PageAddItem(page, (Item) entries[r], sizes[r],
+							  OffsetNumberNext(PageGetMaxOffsetNumber(page)),
+							  false, false);
+			if (off == InvalidOffsetNumber)
+				elog(ERROR, "could not add entry to rsr index page");
+			ItemPointerSet(&locs[r], blkno, off);
+		}
+		GenericXLogFinish(xlog);
+		room = CanPlaceBlock(&st->shape, BufferGetPage(buf), space);
+		UnlockReleaseBuffer(buf);
+		if (room)
+			OfferPage(st->index, blkno);
+		return true;
+	}
+	return false;
+}
+
 /*
  * Append an entry after the last one of the index, extending it by a page
- * when the last page is full.  The metapage (locked by the caller) is
- * updated in the same WAL record as the page chain.
+ * when the last page has less than `space` bytes free.  The metapage is
+ * locked exclusively, then the last page, and both change in one record
+ * when a page is linked, so the chain is never broken.  The entry goes
+ * after the last item of the page, even when an earlier one is unused, so
+ * the ranges of a block stay in order.
  */
 static ItemPointerData
-AppendEntry(RsrInsertState *st, size_t size)
+AppendEntry(RsrInsertState *st, const uint8 *entry, size_t size,
+			size_t space)
 {
 	GenericXLogState *xlog;
 	RsrMetaPage meta;
+	Buffer		metabuf;
 	Buffer		buf = InvalidBuffer;
 	Buffer		newbuf;
 	Page		page;
 	OffsetNumber off;
 	ItemPointerData loc;
 
-	meta = RsrPageGetMeta(BufferGetPage(st->metabuf));
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = RsrPageGetMeta(BufferGetPage(metabuf));
 	if (meta->lastBlkno != InvalidBlockNumber)
 	{
-		/* Lock the last data page (after the metapage, as everywhere) */
 		buf = ReadBuffer(st->index, meta->lastBlkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(size))
+		page = BufferGetPage(buf);
+		if (PageGetExactFreeSpace(page) >= space &&
+			PageGetMaxOffsetNumber(page) < MaxOffsetNumber)
 		{
 			xlog = GenericXLogStart(st->index);
 			page = GenericXLogRegisterBuffer(xlog, buf, 0);
-			off = PageAddItem(page, (Item) st->entry, size,
-							  InvalidOffsetNumber, false, false);
+			off = PageAddItem(page, (Item) entry, size,
+							  OffsetNumberNext(PageGetMaxOffsetNumber(page)),
+							  false, false);
 			if (off == InvalidOffsetNumber)
 				elog(ERROR, "could not add entry to rsr index page");
 			GenericXLogFinish(xlog);
 			ItemPointerSet(&loc, BufferGetBlockNumber(buf), off);
 			UnlockReleaseBuffer(buf);
+			UnlockReleaseBuffer(metabuf);
 			return loc;
 		}
 	}
 
-	/*
-	 * A new page, linked from the last one: new page, old last page and
-	 * metapage change in one record, so the chain is never broken.
-	 */
 	newbuf = RsrNewBuffer(st->index);
 	xlog = GenericXLogStart(st->index);
 	page = GenericXLogRegisterBuffer(xlog, newbuf, GENERIC_XLOG_FULL_IMAGE);
 	RsrInitPage(page, 0);
-	off = PageAddItem(page, (Item) st->entry, size, InvalidOffsetNumber,
+	off = PageAddItem(page, (Item) entry, size, InvalidOffsetNumber,
 					  false, false);
 	if (off == InvalidOffsetNumber)
 		elog(ERROR, "could not add entry to empty rsr index page");
@@ -106,7 +795,7 @@ AppendEntry(RsrInsertState *st, size_t size)
 
 		RsrPageGetOpaque(lastpage)->nextblkno = BufferGetBlockNumber(newbuf);
 	}
-	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, st->metabuf, 0));
+	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
 	if (meta->firstBlkno == InvalidBlockNumber)
 		meta->firstBlkno = BufferGetBlockNumber(newbuf);
 	meta->lastBlkno = BufferGetBlockNumber(newbuf);
@@ -116,47 +805,73 @@ AppendEntry(RsrInsertState *st, size_t size)
 	UnlockReleaseBuffer(newbuf);
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
 	return loc;
 }
 
 /*
- * Start a new block holding only the new row: append its entries
- * unpublished, then publish the head and the new tail in the metapage.
+ * Start a new block holding only the new row and point the slot at it:
+ * its entries are placed unpublished (under RSR_NEWBLOCK_LOCK unless the
+ * caller holds it), then the head and the slot are published together.
  */
 static void
-NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid, bool setShape)
+NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
+		 bool setShape, bool haveNewBlockLock)
 {
 	RsrShape   *shape = &st->shape;
 	ItemPointerData locs[RSR_MAX_RANGES];
+	uint8	   *entries[RSR_MAX_RANGES];
+	size_t		sizes[RSR_MAX_RANGES];
 	GenericXLogState *xlog;
 	RsrMetaPage meta;
+	Buffer		metabuf;
 	Buffer		headbuf;
 	Page		page;
 	RsrEntry	head;
 	uint32		range;
 
+	/* Form the entries with no lock held */
+	EnsureBuffers(st);
 	st->rowPtrs[0] = row;
 	for (range = 0; range < shape->nranges; range++)
 	{
 		size_t		hdr = RsrEntryHeaderSize(range, shape->k);
-		uint32		maxsize = RsrEntryMaxSize(shape, range);
 		size_t		size;
 
+		entries[range] = palloc(RSR_MAX_ITEM_SIZE);
+		sizes[range] = RsrEntryMaxSize(shape, range);
 		size = RsrBuildEntry(shape, range, st->rowPtrs, 1, tid, 0,
-							 RSR_MAX_ITEM_SIZE - hdr, st->entry);
-		memset(st->entry + size, 0, maxsize - size);
-		locs[range] = AppendEntry(st, maxsize);
+							 RSR_MAX_ITEM_SIZE - hdr, entries[range]);
+		memset(entries[range] + size, 0, sizes[range] - size);
 	}
 
-	/* Publish: head page after the metapage, both in one record */
+	if (!haveNewBlockLock)
+		LockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
+	if (!PlaceInFreePage(st, entries, sizes, locs))
+		for (range = 0; range < shape->nranges; range++)
+		{
+			/*
+			 * Entries are packed as the build packs them: a block of at most
+			 * a page's bytes then lies on at most 2 pages, which VACUUM
+			 * compacts and inserts fill in one record
+			 */
+			size_t		space = MAXALIGN(sizes[range]) + sizeof(ItemIdData);
+
+			locs[range] = AppendEntry(st, entries[range], sizes[range], space);
+		}
+	if (!haveNewBlockLock)
+		UnlockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
+
+	/* Publish: the metapage, then the head's page, in one record */
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	headbuf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&locs[0]));
 	LockBuffer(headbuf, BUFFER_LOCK_EXCLUSIVE);
 	xlog = GenericXLogStart(st->index);
 	page = GenericXLogRegisterBuffer(xlog, headbuf, 0);
-	head = (RsrEntry) PageGetItem(page,
-								  PageGetItemId(page, ItemPointerGetOffsetNumber(&locs[0])));
+	head = (RsrEntry) PageGetItem(page, OpenItemId(st, page, locs[0], 0));
 	head->nrows = 1;
-	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, st->metabuf, 0));
+	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
 	if (setShape)
 	{
 		meta->layout = shape->layout;
@@ -165,145 +880,58 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid, bool setShape)
 		meta->nranges = shape->nranges;
 		meta->rangeCols = shape->rangeCols;
 	}
-	memcpy(meta->tail, locs, shape->nranges * sizeof(ItemPointerData));
+	memset(meta->open[st->slot], 0, sizeof(meta->open[st->slot]));
+	memcpy(meta->open[st->slot], locs, shape->nranges * sizeof(ItemPointerData));
 	meta->nblocks++;
 	meta->ntuples++;
 	meta->changeCount++;
 	GenericXLogFinish(xlog);
 	UnlockReleaseBuffer(headbuf);
+	UnlockReleaseBuffer(metabuf);
 }
 
-/* The item of a tail entry at loc on its (locked) page, checked to exist */
-static ItemId
-TailItemId(RsrInsertState *st, Page page, ItemPointerData loc)
+/* Add the row to the slot's open block: in place for tiles, else rebuilt */
+static bool
+AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
-	if (ItemPointerGetOffsetNumber(&loc) > PageGetMaxOffsetNumber(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" has a tail entry out of its page",
-						RelationGetRelationName(st->index))));
-	return PageGetItemId(page, ItemPointerGetOffsetNumber(&loc));
+	if (st->shape.layout == RSR_LAYOUT_TILE)
+		return PutToOpen(st, row, tid, InvalidBuffer, NULL);
+	return AddToOpen(st, row, tid);
 }
 
 /*
- * Rebuild one column range of the tail with the new row as row `nrows`.
- * For the head this publishes the row (and updates the metapage in the
- * same record); it returns false, changing nothing, when the head turns
- * out to be full.
+ * The common case, without the slot's heavyweight lock: in a tile index,
+ * the open block of this backend's slot takes the row under the metapage's
+ * exclusive lock, taken first (PutToOpen).  Every change of an open
+ * block's rows or of a slot's pointers happens under that lock, except
+ * the page-by-page writes into blocks on more than RSR_SPAN_PAGES pages,
+ * which this path leaves to the slot's holder.  False, changing nothing,
+ * when the index is not a tile index with rows yet, or the block is full,
+ * absent or on more pages.
  */
 static bool
-RebuildRange(RsrInsertState *st, uint32 range, ItemPointerData loc,
-			 uint32 nrows, const uint8 *row, ItemPointer tid)
+FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 {
-	RsrShape   *shape = &st->shape;
+	Buffer		metabuf;
+	RsrMetaPage meta;
 	GenericXLogState *xlog;
-	Buffer		buf;
-	Page		page;
-	ItemId		itemid;
-	RsrEntry	entry;
-	size_t		hdr = RsrEntryHeaderSize(range, shape->k);
-	size_t		itemlen;
-	size_t		segcap;
-	size_t		sliceBytes;
-	uint32		r;
-	ItemPointerData tids[RSR_INDEX_MAX_K];
-	uint32		deadmask = 0;
-	size_t		size;
 
-	buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&loc));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	itemid = TailItemId(st, page, loc);
-	entry = (RsrEntry) PageGetItem(page, itemid);
-	itemlen = ItemIdGetLength(itemid);
-	if (itemlen < hdr || entry->range != range)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" has a corrupted tail entry",
-						RelationGetRelationName(st->index))));
-	segcap = itemlen - hdr;
-	if (range == 0)
-	{
-		if (entry->nrows != nrows)
-		{
-			UnlockReleaseBuffer(buf);
-			return false;
-		}
-		memcpy(tids, entry->tids, nrows * sizeof(ItemPointerData));
-		deadmask = entry->deadmask;
-	}
-
-	/* Decode the rows already there, over this range's columns */
-	sliceBytes = rsr_row_bytes(shape->kind, RsrRangeCols(shape, range));
-	for (r = 0; r < nrows; r++)
-	{
-		RsrCheckStatus(rsr_segment_get_row(RsrEntrySegment(entry, shape->k),
-										   segcap, r, st->slice, sliceBytes),
-					   "rsr segment decode");
-		RsrRangeToRow(shape, range, st->slice, st->rows + (Size) r * shape->rowBytes);
-	}
-	memcpy(st->rows + (Size) nrows * shape->rowBytes, row, shape->rowBytes);
-	tids[nrows] = *tid;
-
-	size = RsrBuildEntry(shape, range, st->rowPtrs, nrows + 1, tids,
-						 nrows + 1, segcap, st->entry);
-	((RsrEntry) st->entry)->deadmask = deadmask;
-	memset(st->entry + size, 0, itemlen - size);
-
+	/* The record's state (a large allocation) before any lock */
 	xlog = GenericXLogStart(st->index);
-	page = GenericXLogRegisterBuffer(xlog, buf, 0);
-	memcpy(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&loc))),
-		   st->entry, itemlen);
-	if (range == 0)
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));
+	if (meta->dims == 0 || meta->layout != RSR_LAYOUT_TILE)
 	{
-		RsrMetaPage meta;
-
-		meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, st->metabuf, 0));
-		meta->ntuples++;
-		meta->changeCount++;
-	}
-	GenericXLogFinish(xlog);
-	UnlockReleaseBuffer(buf);
-	return true;
-}
-
-/* Row count of the tail's head entry */
-static uint32
-TailRows(RsrInsertState *st, ItemPointerData loc)
-{
-	Buffer		buf;
-	Page		page;
-	uint32		nrows;
-
-	buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&loc));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	nrows = ((RsrEntry) PageGetItem(page, TailItemId(st, page, loc)))->nrows;
-	UnlockReleaseBuffer(buf);
-	return nrows;
-}
-
-/*
- * Add the row to the tail when it has room: other column ranges first, the
- * head last, as it publishes the row.  False when the tail is full.
- */
-static bool
-AddToTail(RsrInsertState *st, const ItemPointerData *metatail,
-		  const uint8 *row, ItemPointer tid)
-{
-	ItemPointerData tail[RSR_MAX_RANGES];
-	uint32		nrows;
-	int			range;
-
-	memcpy(tail, metatail, st->shape.nranges * sizeof(ItemPointerData));
-	nrows = TailRows(st, tail[0]);
-	if (nrows >= st->shape.k)
+		UnlockReleaseBuffer(metabuf);
+		GenericXLogAbort(xlog);
 		return false;
-	for (range = st->shape.nranges - 1; range > 0; range--)
-		RebuildRange(st, range, tail[range], nrows, row, tid);
-	if (!RebuildRange(st, 0, tail[0], nrows, row, tid))
-		elog(ERROR, "rsr index tail changed during insert");
-	return true;
+	}
+	RsrShapeFromMeta(meta, &st->shape);
+	RsrCheckRowDims(st->index, dims, st->shape.dims);
+	memcpy(st->open, meta->open[st->slot],
+		   st->shape.nranges * sizeof(ItemPointerData));
+	return PutToOpen(st, row, tid, metabuf, xlog);
 }
 
 /* Insert a row into the index */
@@ -315,57 +943,64 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	MemoryContext insertCtx;
 	MemoryContext oldCtx;
 	RsrInsertState st;
-	RsrMetaPage meta;
 	RsrKind		kind;
 	const uint8 *row;
 	uint32		dims;
 	Pointer		detoasted;
 	bool		setShape = false;
-	uint32		i;
+	bool		haveNewBlockLock = false;
 
 	if (isnull[0])
 		return false;
+
+	kind = RsrIndexKind(index);
+	row = RsrDatumRow(values[0], kind, &dims, &detoasted);
+	memset(&st, 0, sizeof(st));
+	st.index = index;
+	st.slot = MyProcPid % RSR_OPEN_BLOCKS;
+	if (FastInsert(&st, row, dims, ht_ctid))
+	{
+		if (detoasted != NULL)
+			pfree(detoasted);
+		return false;
+	}
 
 	insertCtx = AllocSetContextCreate(CurrentMemoryContext,
 									  "rsr insert context",
 									  ALLOCSET_DEFAULT_SIZES);
 	oldCtx = MemoryContextSwitchTo(insertCtx);
+	st.slot = AcquireSlot(index);
 
-	kind = RsrIndexKind(index);
-	row = RsrDatumRow(values[0], kind, &dims, &detoasted);
-
-	memset(&st, 0, sizeof(st));
-	st.index = index;
-
-	/* The metapage lock is held to the end: it serializes inserts */
-	st.metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
-	LockBuffer(st.metabuf, BUFFER_LOCK_EXCLUSIVE);
-	meta = RsrCheckMeta(index, BufferGetPage(st.metabuf));
-	if (meta->dims == 0)
+	if (!ReadMeta(&st))
 	{
-		/* First row of an index built empty: it decides the shape */
-		RsrCheckRowDims(index, dims, dims);
-		RsrChooseShape(index, kind, dims, 0, &st.shape);
-		setShape = true;
+		/*
+		 * First row of an index built empty: it decides the shape, under the
+		 * new-block lock so that only one first row does.
+		 */
+		LockPage(index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
+		haveNewBlockLock = true;
+		if (!ReadMeta(&st))
+		{
+			RsrCheckRowDims(index, dims, dims);
+			RsrChooseShape(index, kind, dims, 0, &st.shape);
+			setShape = true;
+		}
 	}
-	else
-	{
-		RsrShapeFromMeta(meta, &st.shape);
+	if (!setShape)
 		RsrCheckRowDims(index, dims, st.shape.dims);
-	}
 
-	st.rows = palloc0((Size) st.shape.k * st.shape.rowBytes);
-	for (i = 0; i < st.shape.k; i++)
-		st.rowPtrs[i] = st.rows + (Size) i * st.shape.rowBytes;
-	st.slice = palloc(st.shape.rowBytes);
-	st.entry = palloc(RSR_MAX_ITEM_SIZE);
+	if (setShape ||
+		(!AddRow(&st, row, ht_ctid) &&
+		 !(AdoptBlock(&st) &&
+		   AddRow(&st, row, ht_ctid))))
+		NewBlock(&st, row, ht_ctid, setShape, haveNewBlockLock);
 
-	if (setShape || meta->nblocks == 0 ||
-		!AddToTail(&st, meta->tail, row, ht_ctid))
-		NewBlock(&st, row, ht_ctid, setShape);
-
-	UnlockReleaseBuffer(st.metabuf);
+	if (haveNewBlockLock)
+		UnlockPage(index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
+	UnlockPage(index, RSR_SLOT_LOCK(st.slot), ExclusiveLock);
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextDelete(insertCtx);
+	if (detoasted != NULL)
+		pfree(detoasted);
 	return false;
 }

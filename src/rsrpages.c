@@ -15,9 +15,25 @@
  * head's row count, the order of column ranges.  The engine's own
  * validation of segment bytes stays with the kernels and rsr_index_check.
  *
+ * Items VACUUM removed are unused and skipped; a page whose items are all
+ * unused stays in the chain (rsrvacuum.c says why) and yields nothing.
+ *
  * Pages of the buffer source are read in batches (at most RSR_SCAN_PAGES,
  * all pinned and locked at once) so that the caller can run a kernel over
  * a whole batch; the caller releases a batch before reading the next.
+ *
+ * A batch never ends inside a block of rows whose entries lie on at most
+ * RSR_SPAN_PAGES pages: those are the blocks VACUUM rewrites (in one
+ * record, rsrvacuum.c), and a rewrite between two batches would pair the
+ * old head with new column ranges.  When the last page read ends inside a
+ * block, the batch either grows by up to RSR_SPAN_PAGES - 1 pages to
+ * finish it (its head is on the batch's first page) or stops before its
+ * head; the next batch then starts at the head, re-reading that page from
+ * the head's item on.  Offsets on a page are stable (items are never moved
+ * or reused while a live entry follows them), so no entry is yielded
+ * twice or skipped.  A block on more pages may be split between batches;
+ * VACUUM only marks its dead rows and inserts only add rows to it, which
+ * its head publishes last.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -63,6 +79,7 @@ RsrPagesBegin(RsrPageReader *r, Relation index, const RsrShape *shape,
 	r->lockmode = lockmode;
 	r->next = first;
 	r->last = InvalidBlockNumber;
+	r->startOff = FirstOffsetNumber;
 	r->relBlocks = RelationGetNumberOfBlocks(index);
 }
 
@@ -78,6 +95,7 @@ RsrPagesBeginImages(RsrPageReader *r, const char *name, uint32 k,
 	r->images = images;
 	r->nimages = npages;
 	r->next = npages > 0 ? 0 : InvalidBlockNumber;
+	r->startOff = FirstOffsetNumber;
 }
 
 /* The header and special space must be those of an rsr data page */
@@ -108,49 +126,124 @@ CheckChain(RsrPageReader *r, BlockNumber blkno)
 		RsrPagesCorrupt(r, "broken page chain", blkno, 0);
 }
 
+/* Read (pin, lock, check) the next page of the chain into the batch */
+static void
+ReadPage(RsrPageReader *r)
+{
+	BlockNumber blkno = r->next;
+	Page		page;
+
+	if (r->index != NULL)
+	{
+		Buffer		buf;
+
+		CheckChain(r, blkno);
+		buf = ReadBufferExtended(r->index, MAIN_FORKNUM, blkno,
+								 RBM_NORMAL, r->strategy);
+		LockBuffer(buf, r->lockmode);
+		r->bufs[r->npages] = buf;
+		r->nbufs = r->npages + 1;
+		page = BufferGetPage(buf);
+	}
+	else
+		page = (Page) (r->images + (Size) blkno * BLCKSZ);
+	r->pages[r->npages] = page;
+	r->blknos[r->npages] = blkno;
+	r->npages++;
+	CheckPage(r, page, blkno);
+
+	r->last = blkno;
+	if (r->index != NULL)
+		r->next = RsrPageGetOpaque(page)->nextblkno;
+	else
+		r->next = blkno + 1 < r->nimages ? blkno + 1 : InvalidBlockNumber;
+}
+
+/*
+ * Whether the batch's last entry leaves a block of rows unfinished; if so,
+ * *page and *off locate its head, or *page is -1 when the head lies before
+ * the batch.  Bad items end the search: RsrPagesNextEntry() reports them.
+ */
+static bool
+LastBlockOpen(const RsrPageReader *r, int *page, OffsetNumber *off)
+{
+	int			p;
+
+	*page = -1;
+	for (p = r->npages - 1; p >= 0; p--)
+	{
+		Page		pg = r->pages[p];
+		OffsetNumber first = p == 0 ? r->batchStart : FirstOffsetNumber;
+		OffsetNumber o;
+
+		for (o = PageGetMaxOffsetNumber(pg); o >= first && o >= FirstOffsetNumber; o--)
+		{
+			ItemId		itemid = PageGetItemId(pg, o);
+			RsrEntry	entry;
+
+			if (!ItemIdIsUsed(itemid))
+				continue;
+			if (!ItemIdIsNormal(itemid) ||
+				ItemIdGetLength(itemid) < offsetof(RsrEntryData, tids))
+				return false;
+			entry = (RsrEntry) PageGetItem(pg, itemid);
+			if (entry->range >= r->nranges - 1)
+				return false;	/* the last block is whole */
+			if (entry->range == 0)
+			{
+				*page = p;
+				*off = o;
+				return true;
+			}
+		}
+	}
+	return true;
+}
+
 /*
  * Release the pages of the current batch, then read (pin, lock, check) up
- * to `maxpages` next ones; the number read, 0 at the end of the chain
+ * to `maxpages` next ones, more or fewer so as not to split a block of at
+ * most RSR_SPAN_PAGES pages (see the file header); the number read, 0 at
+ * the end of the chain
  */
 int
 RsrPagesReadBatch(RsrPageReader *r, int maxpages)
 {
+	int			head;
+	OffsetNumber headOff;
+
 	Assert(maxpages >= 1 && maxpages <= RSR_SCAN_PAGES);
 	RsrPagesReleaseBatch(r);
 	r->npages = 0;
 	r->cur = 0;
-	r->off = FirstOffsetNumber;
+	r->batchStart = r->startOff;
+	r->off = r->startOff;
 
 	while (r->npages < maxpages && BlockNumberIsValid(r->next))
+		ReadPage(r);
+	r->cutPage = r->npages;
+	r->cutOff = FirstOffsetNumber;
+
+	while (r->index != NULL && r->npages > 0 &&
+		   LastBlockOpen(r, &head, &headOff))
 	{
-		BlockNumber blkno = r->next;
-		Page		page;
-
-		if (r->index != NULL)
+		if (head > 0)
 		{
-			Buffer		buf;
-
-			CheckChain(r, blkno);
-			buf = ReadBufferExtended(r->index, MAIN_FORKNUM, blkno,
-									 RBM_NORMAL, r->strategy);
-			LockBuffer(buf, r->lockmode);
-			r->bufs[r->npages] = buf;
-			r->nbufs = r->npages + 1;
-			page = BufferGetPage(buf);
+			/* stop before the head; the next batch starts there */
+			r->cutPage = head;
+			r->cutOff = headOff;
+			r->next = r->blknos[head];
+			r->last = r->blknos[head - 1];
+			r->startOff = headOff;
+			return r->npages;
 		}
-		else
-			page = (Page) (r->images + (Size) blkno * BLCKSZ);
-		r->pages[r->npages] = page;
-		r->blknos[r->npages] = blkno;
-		r->npages++;
-		CheckPage(r, page, blkno);
-
-		r->last = blkno;
-		if (r->index != NULL)
-			r->next = RsrPageGetOpaque(page)->nextblkno;
-		else
-			r->next = blkno + 1 < r->nimages ? blkno + 1 : InvalidBlockNumber;
+		if (head < 0 || r->npages >= RSR_SPAN_PAGES ||
+			!BlockNumberIsValid(r->next))
+			break;				/* a block on more pages, or a torn one */
+		ReadPage(r);
+		r->cutPage = r->npages;
 	}
+	r->startOff = FirstOffsetNumber;
 	return r->npages;
 }
 
@@ -174,6 +267,29 @@ RsrPagesUsePage(RsrPageReader *r, int i, Page page)
 }
 
 /*
+ * Copy page i of the batch into dst as a page whose items are the entries
+ * this batch yields (the others marked unused), so that a reader of the
+ * copies (RsrPagesBeginImages) sees each entry once; false when the page
+ * yields none and need not be copied
+ */
+bool
+RsrPagesCopyPage(const RsrPageReader *r, int i, char *dst)
+{
+	Page		page = (Page) dst;
+	OffsetNumber first = i == 0 ? r->batchStart : FirstOffsetNumber;
+	OffsetNumber o;
+
+	Assert(i >= 0 && i < r->npages);
+	if (i > r->cutPage || (i == r->cutPage && r->cutOff <= first))
+		return false;
+	memcpy(dst, r->pages[i], BLCKSZ);
+	for (o = FirstOffsetNumber; o <= PageGetMaxOffsetNumber(page); o++)
+		if (o < first || (i == r->cutPage && o >= r->cutOff))
+			ItemIdSetUnused(PageGetItemId(page, o));
+	return true;
+}
+
+/*
  * The next entry of the batch, checked; false after its last one.  A head
  * (range 0) opens a block of rows; ranges 1..nranges-1 must follow it in
  * order.  A block whose head publishes no row yet (an insert under way, or
@@ -193,6 +309,8 @@ RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
 		size_t		len;
 		size_t		hdr;
 
+		if (r->cur == r->cutPage && off >= r->cutOff)
+			return false;		/* the next batch starts here */
 		if (off > PageGetMaxOffsetNumber(page))
 		{
 			r->cur++;
@@ -202,6 +320,8 @@ RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
 		r->off++;
 
 		itemid = PageGetItemId(page, off);
+		if (!ItemIdIsUsed(itemid))
+			continue;			/* an entry VACUUM removed */
 		len = ItemIdGetLength(itemid);
 		if (!ItemIdIsNormal(itemid) || len < offsetof(RsrEntryData, tids) ||
 			ItemIdGetOffset(itemid) < ph->pd_upper ||
@@ -247,4 +367,46 @@ RsrPagesEnd(RsrPageReader *r)
 {
 	RsrPagesReleaseBatch(r);
 	r->npages = 0;
+}
+
+/*
+ * Ask the CPU for the entry headers of the pages of the batch ahead of
+ * RsrPagesNextEntry() (header, TIDs and the segment's own header: the first
+ * RSR_PREFETCH_BYTES of each item).  A scan touches each entry once, in
+ * buffers scattered over shared memory, so every header is a cache miss
+ * the loads would otherwise wait for one after the other.  Only reads the
+ * line pointers of pages already checked; bad items are left to
+ * RsrPagesNextEntry().
+ */
+#define RSR_PREFETCH_BYTES	256
+
+void
+RsrPagesPrefetchEntries(const RsrPageReader *r)
+{
+#if defined(__GNUC__)
+	int			i;
+
+	for (i = 0; i < r->npages; i++)
+	{
+		Page		page = r->pages[i];
+		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+		OffsetNumber off;
+
+		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			const char *p;
+			int			b;
+
+			if (!ItemIdIsNormal(itemid) ||
+				ItemIdGetOffset(itemid) + RSR_PREFETCH_BYTES > BLCKSZ)
+				continue;
+			p = (const char *) page + ItemIdGetOffset(itemid);
+			for (b = 0; b < RSR_PREFETCH_BYTES; b += 64)
+				__builtin_prefetch(p + b, 0, 3);
+		}
+	}
+#else
+	(void) r;
+#endif
 }

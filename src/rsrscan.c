@@ -88,9 +88,11 @@ typedef struct RsrScanOpaqueData
 	size_t		tileCount;		/* rows of the pass */
 	size_t		tilePos;		/* next one to return */
 	bool		tileDone;		/* the pass found every row left */
-	bool		tileReturned;	/* a row was returned: last key below */
-	double		tileLastScore;
-	uint64		tileLastId;
+	bool		tileReturned;	/* a row was returned: last score below */
+	double		tileLastScore;	/* score of the last row returned */
+	ItemPointerData *tileTied;	/* TIDs returned with that score */
+	size_t		tileNtied;
+	size_t		tileTiedCap;
 
 	/* Scoring by the GPU worker (rsr_vector.device) */
 	RsrGpuScan *gpu;			/* rows come from the worker, or NULL */
@@ -189,12 +191,18 @@ GrowSlots(RsrScores *sc, uint64 more)
 											newcap * sc->batch * sizeof(float));
 		sc->tids = MemoryContextAllocHuge(sc->cxt,
 										  newcap * sizeof(ItemPointerData));
+		if (sc->wantExact)
+			sc->exact = MemoryContextAllocHuge(sc->cxt,
+											   newcap * sc->batch * sizeof(double));
 	}
 	else
 	{
 		sc->scores = repalloc_huge(sc->scores,
 								   newcap * sc->batch * sizeof(float));
 		sc->tids = repalloc_huge(sc->tids, newcap * sizeof(ItemPointerData));
+		if (sc->wantExact)
+			sc->exact = repalloc_huge(sc->exact,
+									  newcap * sc->batch * sizeof(double));
 	}
 	memset(sc->scores + sc->capacity * sc->batch, 0,
 		   (newcap - sc->capacity) * sc->batch * sizeof(float));
@@ -216,6 +224,9 @@ FlushSlots(RsrScores *sc, uint64 count)
 	memmove(sc->scores, sc->scores + count * sc->batch,
 			keep * sc->batch * sizeof(float));
 	memmove(sc->tids, sc->tids + count, keep * sizeof(ItemPointerData));
+	if (sc->exact != NULL)
+		memmove(sc->exact, sc->exact + count * sc->batch,
+				keep * sc->batch * sizeof(double));
 	memset(sc->scores + keep * sc->batch, 0,
 		   count * sc->batch * sizeof(float));
 	sc->nslots = keep;
@@ -232,7 +243,9 @@ FlushSlots(RsrScores *sc, uint64 count)
  * slot stays in sc (O(rows) memory).  With one, the slots of finished
  * blocks of rows are handed to it after each batch of pages and dropped:
  * only the last block, whose column ranges may continue on the next pages,
- * is kept.  sc->cxt and sc->batch must be set, the rest zero.
+ * is kept.  sc->cxt and sc->batch must be set, the rest zero.  Tile
+ * indexes get exact scores (rsr_tile_exact): rounded to float in scores,
+ * or, with sc->wantExact, the operator's double in exact (scores unused).
  */
 void
 RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
@@ -262,6 +275,8 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
 	RsrShapeFromMeta(meta, &shape);
+	if (shape.layout != RSR_LAYOUT_TILE || Q == NULL)
+		sc->wantExact = false;	/* exact stays NULL: scores are the kernel's */
 	blkno = meta->firstBlkno;
 	if (meta->dims > 0 && sc->flush == NULL)
 		GrowSlots(sc, Min(meta->nblocks, (uint64) 1 << 28) * meta->k);
@@ -276,7 +291,9 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 	masks = palloc(maskcap * sizeof(RsrBlockMask));
 	if (Q != NULL)
 	{
-		worksize = rsr_workspace_size(shape.k, batch, threads);
+		worksize = shape.layout == RSR_LAYOUT_TILE ?
+			rsr_tile_exact_work_size(shape.dims) :
+			rsr_workspace_size(shape.k, batch, threads);
 		work = palloc(Max(worksize, 1));
 	}
 
@@ -327,8 +344,8 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 
 			sc->nentries++;
 			sc->segbytes += e.segsize;
-			if (Q == NULL)
-				continue;
+			if (Q == NULL || e.nrows == 0)
+				continue;		/* a block no insert published may lack ranges */
 			if (nrefs == refcap)
 			{
 				refcap *= 2;
@@ -379,7 +396,9 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			RsrThreadsBegin(&mask);
 			if (shape.layout == RSR_LAYOUT_TILE)
 				status = rsr_tile_exact(refs, nrefs, Q, batch, shape.dims,
-										sc->scores, threads);
+										sc->wantExact ? NULL : sc->scores,
+										sc->wantExact ? sc->exact : NULL,
+										work, worksize, threads);
 			else if (batch == 1)
 				status = rsr_gemv(refs, nrefs, Q, shape.dims, sc->scores,
 								  work, worksize, threads);
@@ -415,7 +434,11 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			for (r = 0; r < shape.k; r++)
 				if (r >= masks[i].nrows || (masks[i].deadmask & ((uint32) 1 << r)))
 					for (b = 0; b < batch; b++)
+					{
 						sc->scores[(masks[i].base + r) * batch + b] = NAN;
+						if (sc->exact != NULL)
+							sc->exact[(masks[i].base + r) * batch + b] = NAN;
+					}
 		}
 		if (sc->flush != NULL && nmasks > 0)
 		{
@@ -444,9 +467,13 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
  * (ties of exact scores are returned in that order) and lead back to the
  * head entry that holds the row's TID.
  */
-/* The TID of the row with engine id `id`, read from its head entry */
-ItemPointerData
-RsrTileRowTid(Relation index, uint64 id)
+/*
+ * The TID of the row with engine id `id`, read from its head entry; false
+ * when the entry is no longer there (a VACUUM reclaimed it since the
+ * search, which RsrTileSearch() then detects by the reclaim counter).
+ */
+static bool
+TileRowTid(Relation index, uint64 id, ItemPointer tid)
 {
 	BlockNumber blkno = (BlockNumber) (id >> 21);
 	OffsetNumber off = (OffsetNumber) ((id >> 5) & 0xFFFF);
@@ -455,39 +482,94 @@ RsrTileRowTid(Relation index, uint64 id)
 	Page		page;
 	ItemId		iid;
 	RsrEntry	e;
-	ItemPointerData tid;
+	bool		found = false;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" is inconsistent: %s",
-						RelationGetRelationName(index), "entry moved during a scan")));
-	iid = PageGetItemId(page, off);
-	e = (RsrEntry) PageGetItem(page, iid);
-	if (ItemIdGetLength(iid) < RsrEntryHeaderSize(0, RSR_TILE_ROWS) ||
-		e->range != 0 || r >= e->nrows)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("rsr index \"%s\" is inconsistent: %s",
-						RelationGetRelationName(index), "entry moved during a scan")));
-	tid = e->tids[r];
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		iid = PageGetItemId(page, off);
+		e = (RsrEntry) PageGetItem(page, iid);
+		if (ItemIdIsNormal(iid) &&
+			ItemIdGetLength(iid) >= RsrEntryHeaderSize(0, RSR_TILE_ROWS) &&
+			e->range == 0 && r < e->nrows)
+		{
+			*tid = e->tids[r];
+			found = true;
+		}
+	}
 	UnlockReleaseBuffer(buf);
-	return tid;
+	return found;
+}
+
+/* The metapage's reclaim counter */
+static uint64
+ReclaimCount(Relation index)
+{
+	Buffer		metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	uint64		count;
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	count = RsrCheckMeta(index, BufferGetPage(metabuf))->reclaimCount;
+	UnlockReleaseBuffer(metabuf);
+	return count;
 }
 
 /*
- * The exact n best rows of each of the nq prepared queries over a tile
- * index: one pass of the engine, phase 1 page batch by page batch (the
- * pages pinned and share-locked while the threads compute, released before
- * the next batch), phase 2 at the end.  Writes ids[b * n + i] (engine ids,
- * RsrTileRowTid() gives their TIDs), scores[b * n + i] (exact, best first,
- * ties by id) and counts[b].  Memory O(nq * (n + candidates)).
+ * Memory the searches of this backend reuse: the search state, the list of
+ * segments of a page batch and the copies of a block cut by a batch end.
+ * Fresh memory of a few hundred KiB per query comes from the kernel as
+ * fresh pages, each a page fault on first touch (expensive under a
+ * hypervisor); memory kept from one query to the next is already mapped.
+ * TileSearchOnce() never nests, so one set serves every search; an error
+ * leaves it allocated and consistent.  A state above RSR_KEEP_STATE (passes
+ * for many rows) is freed after its search.
  */
-void
-RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
-			  uint64 *ids, double *scores, size_t *counts)
+#define RSR_KEEP_STATE	((Size) 16 << 20)
+
+static void *tileState = NULL;
+static Size tileStateCap = 0;
+static RsrTileRef *tileRefs = NULL;
+static size_t tileRefCap = 0;
+static uint8 *tileCarry = NULL;
+static Size tileCarryCap = 0;
+
+/*
+ * Kernel threads that cost more than they saved in a search (they started
+ * late: the machine is busy) are left out of the next RSR_THREADS_BACKOFF
+ * searches of the backend, then tried again.  rsr_vector.threads is the
+ * most a search uses.
+ */
+#define RSR_THREADS_BACKOFF 15
+
+static int	threadsSkip = 0;	/* searches left that run on one thread */
+
+/* A block of backend memory of at least size bytes, kept in *mem */
+static void *
+KeptMemory(void **mem, Size *cap, Size size, bool keep)
+{
+	if (size <= *cap)
+		return *mem;
+	if (*mem != NULL)
+		pfree(*mem);
+	*mem = NULL;
+	*cap = 0;
+	if (keep)
+		size = Max(size, (Size) 1 << 16);
+	*mem = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
+	*cap = size;
+	return *mem;
+}
+
+/*
+ * One pass of the engine over a tile index for the exact n best rows of
+ * each of the nq prepared queries: phase 1 page batch by page batch (the
+ * pages pinned and share-locked while the threads compute, released before
+ * the next batch), phase 2 at the end.
+ */
+static void
+TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
+			   uint64 *ids, double *scores, size_t *counts)
 {
 	Buffer		metabuf;
 	RsrMetaPage meta;
@@ -495,14 +577,15 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	BlockNumber first;
 	RsrPageReader reader;
 	RsrTileRef *refs;
-	size_t		refcap = 1024;
-	RsrTileRef *carry = NULL;
+	size_t		refcap;
+	RsrTileRef	carry[RSR_MAX_RANGES];
 	size_t		ncarry = 0;
 	size_t		i;
 	size_t		cands = Max(4 * n, 1024);
 	size_t		size;
 	void	   *state;
 	RsrStatus	status;
+	int			threads = rsr_threads;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
@@ -517,12 +600,19 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		return;
 	}
 
+	if (threads > 1 && threadsSkip > 0)
+	{
+		threads = 1;
+		threadsSkip--;
+	}
 	size = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
-	state = palloc_extended(size, MCXT_ALLOC_HUGE);
+	state = KeptMemory(&tileState, &tileStateCap, size, size <= RSR_KEEP_STATE);
 	status = rsr_tile_init(state, size, tqs, nq, n, cands);
 	RsrCheckStatus(status, "rsr index scan");
 
-	refs = palloc(refcap * sizeof(RsrTileRef));
+	refs = KeptMemory((void **) &tileRefs, &tileRefCap,
+					  4096 * sizeof(RsrTileRef), true);
+	refcap = tileRefCap / sizeof(RsrTileRef);
 	RsrPagesBegin(&reader, index, &shape, first, NULL, BUFFER_LOCK_SHARE);
 	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
@@ -532,14 +622,20 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		uint64		id = 0;
 		uint32		dead = 0;
 
+		RsrPagesPrefetchEntries(&reader);
 		for (i = 0; i < ncarry; i++)
 			refs[nrefs++] = carry[i];
 		while (RsrPagesNextEntry(&reader, &e))
 		{
+			if (e.nrows == 0)
+				continue;		/* a block no insert published may lack ranges */
 			if (nrefs == refcap)
 			{
-				refcap *= 2;
-				refs = repalloc(refs, refcap * sizeof(RsrTileRef));
+				/* the carried copies stay where they are */
+				refs = repalloc_huge(refs, 2 * tileRefCap);
+				tileRefs = refs;
+				tileRefCap *= 2;
+				refcap = tileRefCap / sizeof(RsrTileRef);
 			}
 			if (e.range == 0)
 			{
@@ -569,7 +665,7 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 
 			RsrThreadsBegin(&mask);
 			status = rsr_tile_feed(state, refs + done, nrefs - done,
-								   rsr_threads, &consumed);
+								   threads, &consumed);
 			RsrThreadsEnd(&mask);
 			done += consumed;
 			if (status == RSR_ENOMEM)
@@ -580,32 +676,54 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 
 				cands *= 2;
 				size2 = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
-				state2 = palloc_extended(size2, MCXT_ALLOC_HUGE);
+				state2 = MemoryContextAllocExtended(TopMemoryContext, size2,
+													MCXT_ALLOC_HUGE);
 				status = rsr_tile_resize(state, state2, size2, cands);
 				pfree(state);
-				state = state2;
+				state = tileState = state2;
+				tileStateCap = size2;
 			}
 			else if (status == RSR_OK && consumed == 0)
 				break;			/* a block goes on in the next batch */
 		}
 
-		/* the segments of a block cut by the end of the batch: copies */
-		for (i = 0; i < ncarry; i++)
-			pfree((void *) carry[i].data);
+		/*
+		 * The segments of a block cut by the end of the batch: copies, in
+		 * the kept carry memory (the copies fed by this batch are done).
+		 */
 		ncarry = 0;
 		if (status == RSR_OK && done < nrefs)
 		{
-			if (carry == NULL)
-				carry = palloc(RSR_MAX_RANGES * sizeof(RsrTileRef));
+			Size		total = 0;
+			uint8	   *old = NULL;
+			uint8	   *copy;
+
+			/*
+			 * A batch whose pages hold no entry (VACUUM emptied them) leaves
+			 * the carried copies themselves to carry: move them within the
+			 * carry memory, or into a larger one allocated before the old
+			 * one is freed.
+			 */
+			for (i = done; i < nrefs && i - done < RSR_MAX_RANGES; i++)
+				total += MAXALIGN(refs[i].size);
+			if (total > tileCarryCap)
+			{
+				old = tileCarry;
+				tileCarry = MemoryContextAlloc(TopMemoryContext,
+											   Max(total, (Size) 1 << 16));
+				tileCarryCap = Max(total, (Size) 1 << 16);
+			}
+			copy = tileCarry;
 			for (i = done; i < nrefs && ncarry < RSR_MAX_RANGES; i++)
 			{
-				uint8	   *copy = palloc(refs[i].size);
-
-				memcpy(copy, refs[i].data, refs[i].size);
+				memmove(copy, refs[i].data, refs[i].size);
 				carry[ncarry] = refs[i];
 				carry[ncarry].data = copy;
+				copy += MAXALIGN(refs[i].size);
 				ncarry++;
 			}
+			if (old != NULL)
+				pfree(old);
 		}
 		RsrPagesReleaseBatch(&reader);
 		RsrCheckStatus(status, "rsr index scan");
@@ -617,18 +735,80 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("rsr index \"%s\" is inconsistent: %s",
 						RelationGetRelationName(index), "the last block misses column ranges")));
-	pfree(refs);
-	if (carry)
-		pfree(carry);
-
+	if (threads > 1 && rsr_tile_threads(state, threads) == 1)
+		threadsSkip = RSR_THREADS_BACKOFF;
 	status = rsr_tile_finish(state, ids, scores, counts);
+	if (tileStateCap > RSR_KEEP_STATE)
+	{
+		pfree(tileState);
+		tileState = NULL;
+		tileStateCap = 0;
+	}
 	RsrCheckStatus(status, "rsr index scan");
-	pfree(state);
 }
 
 /*
- * One pass of the scan's query for the n best rows; the rows up to and
- * including the last one returned are skipped.
+ * The exact n best rows of each of the nq prepared queries over a tile
+ * index: ids[b * n + i] (engine ids), scores[b * n + i] (exact, best first,
+ * ties by id), tids[b * n + i] and counts[b].  Memory O(nq * (n +
+ * candidates)).
+ *
+ * Ids are places in the index, read back to TIDs after the pass.  Inserts
+ * only add rows at new places, but a concurrent VACUUM may remove a block
+ * or compact one in place, and a row's place then names another row.  Such
+ * a VACUUM bumps the metapage's reclaim counter in the same record as the
+ * pages it changes, so a search that reads the counter before the pass and
+ * again after the last TID, and finds it unchanged, saw every place as it
+ * was; otherwise it searches again.
+ */
+void
+RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
+			  uint64 *ids, double *scores, ItemPointerData *tids,
+			  size_t *counts)
+{
+	for (;;)
+	{
+		uint64		before = ReclaimCount(index);
+		bool		found = true;
+		uint32		b;
+		size_t		i;
+
+		TileSearchOnce(index, tqs, nq, n, ids, scores, counts);
+		for (b = 0; b < nq && found; b++)
+			for (i = 0; i < counts[b] && found; i++)
+				found = TileRowTid(index, ids[b * n + i], &tids[b * n + i]);
+		if (ReclaimCount(index) == before)
+		{
+			if (!found)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("rsr index \"%s\" is inconsistent: %s",
+								RelationGetRelationName(index),
+								"a row the search found has no entry")));
+			return;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Was the row `tid`, tied with the last score, returned already? */
+static bool
+TiedReturned(RsrScanOpaque so, ItemPointer tid)
+{
+	size_t		i;
+
+	for (i = 0; i < so->tileNtied; i++)
+		if (ItemPointerEquals(&so->tileTied[i], tid))
+			return true;
+	return false;
+}
+
+/*
+ * One pass of the scan's query for the n best rows; the rows already
+ * returned are skipped: those that score above the last score returned,
+ * and those tied with it that were returned (by TID: a VACUUM between two
+ * passes may have moved rows, so their ids may differ from one pass to
+ * the next).
  */
 static void
 TileNextPass(IndexScanDesc scan)
@@ -649,20 +829,29 @@ TileNextPass(IndexScanDesc scan)
 	so->tileScores = palloc_extended(n * sizeof(double), MCXT_ALLOC_HUGE);
 	so->tileTids = palloc_extended(n * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
 	RsrTileSearch(scan->indexRelation, tqs, 1, n, so->tileIds, so->tileScores,
-				  counts);
+				  so->tileTids, counts);
 	so->tileCount = counts[0];
 	so->tileDone = counts[0] < n;
 
-	/* skip what earlier passes returned: keys up to the last one */
+	/* skip what earlier passes returned */
 	so->tilePos = 0;
 	if (so->tileReturned)
-		while (so->tilePos < so->tileCount &&
-			   (so->tileScores[so->tilePos] > so->tileLastScore ||
-				(so->tileScores[so->tilePos] == so->tileLastScore &&
-				 so->tileIds[so->tilePos] <= so->tileLastId)))
-			so->tilePos++;
-	for (i = so->tilePos; i < so->tileCount; i++)
-		so->tileTids[i] = RsrTileRowTid(scan->indexRelation, so->tileIds[i]);
+	{
+		size_t		keep = 0;
+
+		for (i = 0; i < so->tileCount; i++)
+		{
+			if (so->tileScores[i] > so->tileLastScore ||
+				(so->tileScores[i] == so->tileLastScore &&
+				 TiedReturned(so, &so->tileTids[i])))
+				continue;
+			so->tileIds[keep] = so->tileIds[i];
+			so->tileScores[keep] = so->tileScores[i];
+			so->tileTids[keep] = so->tileTids[i];
+			keep++;
+		}
+		so->tileCount = keep;
+	}
 	so->tileN = Min(n * 4, RSR_SCAN_MAX_BATCH * (Size) 16);
 }
 
@@ -831,9 +1020,18 @@ rsrgettuple(IndexScanDesc scan, ScanDirection dir)
 			MemoryContextSwitchTo(oldCtx);
 		}
 		scan->xs_heaptid = so->tileTids[so->tilePos];
+		if (!so->tileReturned || so->tileScores[so->tilePos] != so->tileLastScore)
+			so->tileNtied = 0;
+		if (so->tileNtied == so->tileTiedCap)
+		{
+			so->tileTiedCap = Max(16, 2 * so->tileTiedCap);
+			so->tileTied = so->tileTied == NULL ?
+				MemoryContextAlloc(so->scanCtx, so->tileTiedCap * sizeof(ItemPointerData)) :
+				repalloc_huge(so->tileTied, so->tileTiedCap * sizeof(ItemPointerData));
+		}
+		so->tileTied[so->tileNtied++] = scan->xs_heaptid;
 		so->tileReturned = true;
 		so->tileLastScore = so->tileScores[so->tilePos];
-		so->tileLastId = so->tileIds[so->tilePos];
 		so->tilePos++;
 		/* the exact value of <#>: no recheck of the order */
 		value = 0.0 - so->tileLastScore;

@@ -25,6 +25,7 @@
 #include "utils/varbit.h"
 
 #include "rsr_index.h"
+#include "rsr_vector.h"
 #include "tvec.h"
 
 static relopt_kind rsr_relopt_kind;
@@ -337,7 +338,9 @@ ChooseRanges(RsrShape *shape, uint32 maxcols)
 
 /*
  * Choose k, the layout and the column ranges for rows of `dims` elements:
- * the reloptions win, the engine's table of measurements decides the rest.
+ * the reloptions win, then rsr_vector.default_layout (when not auto; read
+ * when the shape is chosen: by the build, or by the first row of an index
+ * built empty), and the engine's table of measurements decides the rest.
  */
 void
 RsrChooseShape(Relation index, RsrKind kind, uint32 dims, double rows,
@@ -349,9 +352,11 @@ RsrChooseShape(Relation index, RsrKind kind, uint32 dims, double rows,
 	uint32		maxcols;
 
 	rsr_choose(kind, dims, rows > 0 ? (uint64) rows : 0, 1, &k, &layout);
-	if (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO)
+	if ((opts && opts->layout != RSR_LAYOUT_OPTION_AUTO) || rsr_default_layout != 0)
 	{
-		layout = (RsrLayout) opts->layout;
+		/* the option, else rsr_vector.default_layout */
+		layout = (RsrLayout) (opts && opts->layout != RSR_LAYOUT_OPTION_AUTO ?
+							  opts->layout : rsr_default_layout);
 		k = layout == RSR_LAYOUT_TILE ? RSR_TILE_ROWS :
 			rsr_choose_bucket_k(kind, dims, 1);
 	}

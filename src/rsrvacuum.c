@@ -2,7 +2,54 @@
  *
  * rsrvacuum.c
  *	  VACUUM of an rsr index: dead rows are marked in their block's head
- *	  entry; the kernel still computes them and scans skip them.
+ *	  entry, and blocks on at most RSR_SPAN_PAGES pages are reclaimed:
+ *	  removed when all their rows are dead, compacted in place when some
+ *	  are.
+ *
+ * The rule.  A block of rows whose entries (one per column range) lie on at
+ * most RSR_SPAN_PAGES (3) pages is reclaimed once k / RSR_COMPACT_DIVISOR
+ * of its rows (at least one) are dead: removed when none of its rows is
+ * alive (its items are marked unused), else rewritten in place without its
+ * dead rows (same items on the same pages, fewer rows; a tile keeps its
+ * size).  Each block is reclaimed in one GenericXLog record: its pages and
+ * the metapage, at most 4 buffers.  A page left with no entry, or holding
+ * the head of a block of fewer than k rows, goes into the free space map:
+ * inserts adopt such a block as one of their open blocks and fill it again,
+ * and place new blocks on free pages before extending the index.  So after
+ * deletes the index does not grow until the freed row slots are used
+ * again.  A block an open slot points at is only marked, never removed or
+ * compacted.  A block on more pages is only marked; its dead rows stay
+ * until REINDEX (a block of 32 tile rows takes more than 2 pages above
+ * about 4000 binary or 2000 ternary dimensions).
+ *
+ * Why a concurrent scan stays exact.  Pages are never unlinked from the
+ * chain, even empty ones: a scan that has read a page's next link must
+ * find that page still a member of the same chain, or it could end early.
+ * Removed entries leave unused items behind (PageIndexTupleDeleteNoCompact),
+ * so every other entry keeps its offset and the metapage's pointers stay
+ * valid; readers skip unused items (rsrpages.c).  No live row ever moves to
+ * another block: a compaction rewrites the entries of one block in one
+ * record, under the exclusive locks of all its pages, and the page reader
+ * never ends a batch inside such a block (it grows the batch or stops
+ * before the block's head and starts the next batch there), so a scan
+ * sees the whole block before or after, each live row exactly once; the
+ * rows it drops are dead to every snapshot (VACUUM's callback says so).
+ * Tile searches name rows by their place; every record that removes or
+ * moves rows bumps the metapage's reclaimCount, and a search that saw it
+ * change searches again (rsrscan.c).  Rows an insert adds to a block or a
+ * page meanwhile belong to transactions that commit after the scan's
+ * snapshot was taken, so a scan may miss them.
+ *
+ * Crash safety.  Marking writes one record per batch of pages; each
+ * reclaimed block is one record with the metapage's counters, so after a
+ * crash a block is whole before or after its compaction.
+ *
+ * Locking.  Marking locks the pages of one batch (one page, grown to at
+ * most RSR_SPAN_PAGES to finish a block) exclusively, and never the
+ * metapage.  Reclaiming a block locks the metapage exclusively and then
+ * the block's pages in chain order (the order of rsrinsert.c), so the open
+ * slots it reads cannot change until the pages and the metapage's counters
+ * are written in one record.  No heavyweight lock is taken.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -15,10 +62,18 @@
 
 #include "access/generic_xlog.h"
 #include "commands/vacuum.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "rsr_index.h"
+
+/* A block is compacted once k / RSR_COMPACT_DIVISOR of its rows are dead */
+#ifndef RSR_COMPACT_DIVISOR
+#define RSR_COMPACT_DIVISOR 16
+#endif
 
 /* The first data page and the shape, from the metapage (locked only while read) */
 static BlockNumber
@@ -57,69 +112,405 @@ BumpChangeCount(Relation index)
 	UnlockReleaseBuffer(metabuf);
 }
 
+/* Dead rows among the first nrows of a head */
+static uint32
+DeadRows(RsrEntry entry, uint32 nrows)
+{
+	uint32		r;
+	uint32		n = 0;
+
+	for (r = 0; r < nrows; r++)
+		if (entry->deadmask & ((uint32) 1 << r))
+			n++;
+	return n;
+}
+
+/* Whether the rule above reclaims a block with these rows (if on one page) */
+static bool
+WorthReclaiming(const RsrShape *shape, RsrEntry entry, uint32 nrows)
+{
+	uint32		dead;
+
+	if (nrows == 0)
+		return false;
+	dead = DeadRows(entry, nrows);
+	return dead == nrows || dead >= Max(1, shape->k / RSR_COMPACT_DIVISOR);
+}
+
 /* What a walk over the head entries calls for each; true if it changed it */
 typedef bool (*HeadVisitor) (RsrEntry entry, uint32 nrows, void *arg);
 
+typedef struct VacuumState VacuumState;
+static bool DeleteRows(RsrEntry entry, uint32 nrows, void *arg);
+
+/* A block of rows worth reclaiming: where each of its entries is */
+typedef struct Candidate
+{
+	ItemPointerData locs[RSR_MAX_RANGES];	/* entry of each range */
+} Candidate;
+
+/* Buffers for compacting blocks, and what a bulk delete counts */
+struct VacuumState
+{
+	IndexVacuumInfo *info;
+	RsrShape	shape;
+	IndexBulkDeleteResult *stats;
+	IndexBulkDeleteCallback callback;
+	void	   *callbackState;
+	Candidate  *cands;			/* blocks of the batch worth reclaiming */
+	int			ncands;
+	int			candcap;
+	uint8	   *rows;			/* k full packed rows */
+	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
+	uint8	   *slice;			/* one decoded row of one column range */
+	uint8	   *entries[RSR_MAX_RANGES];	/* the entries being formed */
+};
+
+/* The pages a candidate's entries lie on, in chain order; their count */
+static int
+CandidatePages(const VacuumState *vs, const Candidate *c, BlockNumber *blknos)
+{
+	int			n = 0;
+	uint32		r;
+
+	for (r = 0; r < vs->shape.nranges; r++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&c->locs[r]);
+
+		if (n == 0 || blknos[n - 1] != blkno)
+		{
+			if (n == RSR_SPAN_PAGES)
+				return n + 1;
+			blknos[n++] = blkno;
+		}
+	}
+	return n;
+}
+
+/* The entry of range r of a candidate on its page, or NULL if it changed */
+static RsrEntry
+CandidateEntry(const VacuumState *vs, const Candidate *c, uint32 r,
+			   const BlockNumber *blknos, Page *pages, int npages,
+			   Page *page, size_t *len)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(&c->locs[r]);
+	ItemId		itemid;
+	int			i;
+
+	for (i = 0; i < npages; i++)
+		if (blknos[i] == ItemPointerGetBlockNumber(&c->locs[r]))
+			break;
+	if (i == npages || off > PageGetMaxOffsetNumber(pages[i]))
+		return NULL;
+	itemid = PageGetItemId(pages[i], off);
+	if (!ItemIdIsNormal(itemid) ||
+		ItemIdGetLength(itemid) < RsrEntryHeaderSize(r, vs->shape.k) ||
+		((RsrEntry) PageGetItem(pages[i], itemid))->range != r)
+		return NULL;
+	*page = pages[i];
+	*len = ItemIdGetLength(itemid);
+	return (RsrEntry) PageGetItem(pages[i], itemid);
+}
+
 /*
- * Call `visit` for the head entry (range 0) of every block of rows, in
- * chain order.  Each data page is locked on its own: exclusively when
- * `modify`, then the visitor's changes to the page are one GenericXLog
- * record; share-locked otherwise.  The metapage is not held, so inserts go
- * on meanwhile (an insert that rebuilds the tail keeps the dead-row mask it
- * reads under the same page lock).
+ * Rewrite the candidate block without its dead rows, in place (same items,
+ * on the same pages); the number of rows dropped, 0 when the smaller block
+ * would not be smaller after all.
+ */
+static uint32
+CompactBlock(VacuumState *vs, const Candidate *c, const BlockNumber *blknos,
+			 Page *pages, int npages)
+{
+	RsrShape   *shape = &vs->shape;
+	Page		page;
+	size_t		len;
+	RsrEntry	head = CandidateEntry(vs, c, 0, blknos, pages, npages, &page, &len);
+	ItemPointerData tids[RSR_INDEX_MAX_K];
+	size_t		sizes[RSR_MAX_RANGES];
+	uint32		nrows = head->nrows;
+	uint32		nlive = 0;
+	uint32		range;
+	uint32		r;
+
+	for (r = 0; r < nrows; r++)
+		if (!(head->deadmask & ((uint32) 1 << r)))
+			tids[nlive++] = head->tids[r];
+
+	for (range = 0; range < shape->nranges; range++)
+	{
+		const uint8 *entry = (const uint8 *) CandidateEntry(vs, c, range, blknos,
+															pages, npages, &page, &len);
+		size_t		hdr = RsrEntryHeaderSize(range, shape->k);
+		size_t		sliceBytes = rsr_row_bytes(shape->kind,
+											   RsrRangeCols(shape, range));
+		uint32		live = 0;
+
+		for (r = 0; r < nrows; r++)
+		{
+			if (head->deadmask & ((uint32) 1 << r))
+				continue;
+			if (rsr_segment_get_row(entry + hdr, len - hdr, r, vs->slice,
+									sliceBytes) != RSR_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("rsr index \"%s\" is inconsistent: row cannot be decoded",
+								RelationGetRelationName(vs->info->index)),
+						 errdetail("Found at block %u, item %u.",
+								   ItemPointerGetBlockNumber(&c->locs[range]),
+								   ItemPointerGetOffsetNumber(&c->locs[range]))));
+			RsrRangeToRow(shape, range, vs->slice,
+						  vs->rows + (Size) live * shape->rowBytes);
+			live++;
+		}
+		sizes[range] = RsrBuildEntry(shape, range, vs->rowPtrs, nlive, tids,
+									 nlive, RSR_MAX_ITEM_SIZE - hdr,
+									 vs->entries[range]);
+		if (sizes[range] > len)
+			return 0;
+	}
+	for (range = 0; range < shape->nranges; range++)
+	{
+		CandidateEntry(vs, c, range, blknos, pages, npages, &page, &len);
+		if (!PageIndexTupleOverwrite(page, ItemPointerGetOffsetNumber(&c->locs[range]),
+									 (Item) vs->entries[range], sizes[range]))
+			elog(ERROR, "could not compact rsr index entry");
+	}
+	return nrows - nlive;
+}
+
+/* Whether a page holds a head an insert may adopt (rsrinsert.c) */
+static bool
+PageHasRoom(const RsrShape *shape, Page page)
+{
+	OffsetNumber off;
+
+	if (PageIsEmpty(page))
+		return true;
+	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
+			entry->range == 0 && entry->nrows > 0 && entry->nrows < shape->k)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Reclaim one candidate block by the rule above: remove it when none of its
+ * rows is alive, else rewrite it without its dead rows.  One record holds
+ * its pages (at most RSR_SPAN_PAGES) and the metapage's counters; the
+ * metapage is locked first, then the pages in chain order, and no data page
+ * is locked on entry.  Pages left with room are offered to inserts.
  */
 static void
-WalkHeads(IndexVacuumInfo *info, bool modify, HeadVisitor visit, void *arg)
+ReclaimBlock(VacuumState *vs, const Candidate *c)
 {
-	Relation	index = info->index;
-	RsrShape	shape;
-	BlockNumber blkno = FirstDataBlock(index, &shape);
-	RsrPageReader reader;
+	Relation	index = vs->info->index;
+	RsrShape   *shape = &vs->shape;
+	BlockNumber blknos[RSR_SPAN_PAGES + 1];
+	Buffer		bufs[RSR_SPAN_PAGES];
+	Page		pages[RSR_SPAN_PAGES];
+	bool		wasEmpty[RSR_SPAN_PAGES];
+	int			npages = CandidatePages(vs, c, blknos);
+	GenericXLogState *xlog;
+	Buffer		metabuf;
+	RsrMetaPage meta;
+	RsrEntry	head;
+	ItemPointerData headLoc;
+	Page		page;
+	size_t		len;
+	uint32		nrows;
+	bool		changed = false;
+	int			i;
+	int			s;
 
-	RsrPagesBegin(&reader, index, &shape, blkno, info->strategy,
-				  modify ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
+	if (npages > RSR_SPAN_PAGES)
+		return;
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	for (i = 0; i < npages; i++)
+	{
+		bufs[i] = ReadBufferExtended(index, MAIN_FORKNUM, blknos[i],
+									 RBM_NORMAL, vs->info->strategy);
+		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
+		wasEmpty[i] = PageIsEmpty(BufferGetPage(bufs[i]));
+	}
+	xlog = GenericXLogStart(index);
+	for (i = 0; i < npages; i++)
+		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
+	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+
+	/* Still the block the walk saw, worth reclaiming, and no slot's? */
+	head = CandidateEntry(vs, c, 0, blknos, pages, npages, &page, &len);
+	for (i = 1; head != NULL && i < (int) shape->nranges; i++)
+		if (CandidateEntry(vs, c, i, blknos, pages, npages, &page, &len) == NULL)
+			head = NULL;
+	headLoc = c->locs[0];
+	for (s = 0; head != NULL && s < RSR_OPEN_BLOCKS; s++)
+		if (ItemPointerEquals(&meta->open[s][0], &headLoc))
+			head = NULL;		/* inserts own it */
+	if (head != NULL && head->nrows <= shape->k &&
+		WorthReclaiming(shape, head, head->nrows))
+	{
+		nrows = head->nrows;
+		if (DeadRows(head, nrows) == nrows)
+		{
+			/* last item first: removing one shortens the item array */
+			for (i = (int) shape->nranges - 1; i >= 0; i--)
+			{
+				CandidateEntry(vs, c, i, blknos, pages, npages, &page, &len);
+				PageIndexTupleDeleteNoCompact(page,
+											  ItemPointerGetOffsetNumber(&c->locs[i]));
+			}
+			meta->ntuples -= nrows;
+			meta->nblocks--;
+			changed = true;
+		}
+		else
+		{
+			uint32		dropped = CompactBlock(vs, c, blknos, pages, npages);
+
+			meta->ntuples -= dropped;
+			changed = dropped > 0;
+		}
+	}
+
+	if (changed)
+	{
+		/* rows moved or went: tile searches in flight must search again */
+		meta->changeCount++;
+		meta->reclaimCount++;
+		GenericXLogFinish(xlog);
+	}
+	else
+		GenericXLogAbort(xlog);
+
+	for (i = npages - 1; i >= 0; i--)
+	{
+		Page		p = BufferGetPage(bufs[i]);
+		bool		room = PageHasRoom(shape, p);
+		bool		empty = PageIsEmpty(p);
+
+		UnlockReleaseBuffer(bufs[i]);
+		if (room)
+			RecordFreeIndexPage(index, blknos[i]);
+		if (empty && !wasEmpty[i])
+			vs->stats->pages_free++;
+	}
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * Call `visit` for the head entry (range 0) of every block of rows, in
+ * chain order, each data page share-locked on its own.
+ */
+static void
+WalkHeads(VacuumState *vs, HeadVisitor visit, void *arg)
+{
+	Relation	index = vs->info->index;
+	BlockNumber blkno = FirstDataBlock(index, &vs->shape);
+	RsrPageReader reader;
+	RsrEntryItem e;
+
+	RsrPagesBegin(&reader, index, &vs->shape, blkno, vs->info->strategy,
+				  BUFFER_LOCK_SHARE);
 	for (;;)
 	{
-		GenericXLogState *xlog = NULL;
-		RsrEntryItem e;
-		bool		changed = false;
-
 		RsrVacuumDelayPoint();
+		CHECK_FOR_INTERRUPTS();
 		if (RsrPagesReadBatch(&reader, 1) == 0)
 			break;
-		if (modify)
-		{
-			xlog = GenericXLogStart(index);
-			RsrPagesUsePage(&reader, 0,
-							GenericXLogRegisterBuffer(xlog, reader.bufs[0], 0));
-		}
-
 		while (RsrPagesNextEntry(&reader, &e))
 			if (e.range == 0)
-				changed |= visit(e.entry, e.nrows, arg);
-
-		if (xlog != NULL && changed)
-			GenericXLogFinish(xlog);
-		else if (xlog != NULL)
-			GenericXLogAbort(xlog);
+				visit(e.entry, e.nrows, arg);
 		RsrPagesReleaseBatch(&reader);
 	}
 	RsrPagesEnd(&reader);
 }
 
-/* State of a bulk delete */
-typedef struct DeleteState
+/*
+ * The walk of a bulk delete, in chain order, one page at a time (a batch
+ * grows to at most RSR_SPAN_PAGES pages to finish a block, rsrpages.c):
+ * the batch's pages are locked exclusively (never the metapage), the dead
+ * rows of its heads are marked in one record, and the blocks the rule
+ * reclaims are listed; once the batch is released, they are reclaimed.
+ * Inserts go on meanwhile: an insert that rebuilds an open block keeps the
+ * dead-row mask it reads under its final lock of the head.
+ */
+static void
+DeleteWalk(VacuumState *vs)
 {
-	IndexBulkDeleteResult *stats;
-	IndexBulkDeleteCallback callback;
-	void	   *callbackState;
-} DeleteState;
+	Relation	index = vs->info->index;
+	BlockNumber blkno = FirstDataBlock(index, &vs->shape);
+	RsrPageReader reader;
+
+	RsrPagesBegin(&reader, index, &vs->shape, blkno, vs->info->strategy,
+				  BUFFER_LOCK_EXCLUSIVE);
+	for (;;)
+	{
+		GenericXLogState *xlog;
+		RsrEntryItem e;
+		bool		changed = false;
+		bool		pending = false;
+		int			npages;
+		int			i;
+
+		RsrVacuumDelayPoint();
+		CHECK_FOR_INTERRUPTS();
+		npages = RsrPagesReadBatch(&reader, 1);
+		if (npages == 0)
+			break;
+		Assert(npages <= MAX_GENERIC_XLOG_PAGES);
+		xlog = GenericXLogStart(index);
+		for (i = 0; i < npages; i++)
+			RsrPagesUsePage(&reader, i,
+							GenericXLogRegisterBuffer(xlog, reader.bufs[i], 0));
+
+		vs->ncands = 0;
+		while (RsrPagesNextEntry(&reader, &e))
+		{
+			if (e.range == 0)
+			{
+				changed |= DeleteRows(e.entry, e.nrows, vs);
+				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
+				if (pending && vs->ncands == vs->candcap)
+				{
+					vs->candcap *= 2;
+					vs->cands = repalloc(vs->cands, vs->candcap * sizeof(Candidate));
+				}
+			}
+			if (pending)
+				ItemPointerSet(&vs->cands[vs->ncands].locs[e.range], e.blkno, e.off);
+			/* A candidate counts once its last range is in this batch */
+			if (pending && e.range == vs->shape.nranges - 1)
+			{
+				vs->ncands++;
+				pending = false;
+			}
+		}
+
+		if (changed)
+			GenericXLogFinish(xlog);
+		else
+			GenericXLogAbort(xlog);
+		RsrPagesReleaseBatch(&reader);
+
+		/* Last block first: removing the last item shortens the item array */
+		for (i = vs->ncands - 1; i >= 0; i--)
+			ReclaimBlock(vs, &vs->cands[i]);
+	}
+	RsrPagesEnd(&reader);
+}
 
 /* Mark the rows of one block that the callback reports dead */
 static bool
 DeleteRows(RsrEntry entry, uint32 nrows, void *arg)
 {
-	DeleteState *ds = (DeleteState *) arg;
+	VacuumState *vs = (VacuumState *) arg;
 	bool		changed = false;
 	uint32		r;
 
@@ -127,14 +518,14 @@ DeleteRows(RsrEntry entry, uint32 nrows, void *arg)
 	{
 		if (entry->deadmask & ((uint32) 1 << r))
 			continue;
-		if (ds->callback(&entry->tids[r], ds->callbackState))
+		if (vs->callback(&entry->tids[r], vs->callbackState))
 		{
 			entry->deadmask |= ((uint32) 1 << r);
-			ds->stats->tuples_removed += 1;
+			vs->stats->tuples_removed += 1;
 			changed = true;
 		}
 		else
-			ds->stats->num_index_tuples += 1;
+			vs->stats->num_index_tuples += 1;
 	}
 	return changed;
 }
@@ -152,22 +543,37 @@ CountRows(RsrEntry entry, uint32 nrows, void *arg)
 	return false;
 }
 
-/* Mark the rows whose heap TIDs the callback reports dead */
+/* Mark the rows whose heap TIDs the callback reports dead; reclaim blocks */
 IndexBulkDeleteResult *
 rsrbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			  IndexBulkDeleteCallback callback, void *callback_state)
 {
-	DeleteState ds;
+	VacuumState vs;
 	double		removedBefore;
+	uint32		i;
 
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 	removedBefore = stats->tuples_removed;
 
-	ds.stats = stats;
-	ds.callback = callback;
-	ds.callbackState = callback_state;
-	WalkHeads(info, true, DeleteRows, &ds);
+	memset(&vs, 0, sizeof(vs));
+	vs.info = info;
+	vs.stats = stats;
+	vs.callback = callback;
+	vs.callbackState = callback_state;
+	FirstDataBlock(info->index, &vs.shape);
+	if (vs.shape.dims > 0)
+	{
+		vs.rows = palloc0((Size) vs.shape.k * vs.shape.rowBytes);
+		for (i = 0; i < vs.shape.k; i++)
+			vs.rowPtrs[i] = vs.rows + (Size) i * vs.shape.rowBytes;
+		vs.slice = palloc(vs.shape.rowBytes);
+		vs.candcap = 16;
+		vs.cands = palloc(vs.candcap * sizeof(Candidate));
+		for (i = 0; i < vs.shape.nranges; i++)
+			vs.entries[i] = palloc(RSR_MAX_ITEM_SIZE);
+		DeleteWalk(&vs);
+	}
 
 	/* A new version for the GPU worker's resident copy, if rows died */
 	if (stats->tuples_removed > removedBefore)
@@ -184,9 +590,17 @@ rsrvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	if (stats == NULL)
 	{
+		VacuumState vs;
+
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
-		WalkHeads(info, false, CountRows, stats);
+		memset(&vs, 0, sizeof(vs));
+		vs.info = info;
+		vs.stats = stats;
+		WalkHeads(&vs, CountRows, stats);
 	}
+
+	/* Make the pages recorded free findable by inserts */
+	IndexFreeSpaceMapVacuum(info->index);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	stats->estimated_count = false;
 	return stats;

@@ -120,6 +120,7 @@ prove_tap() {
 	as_pg env PATH="$TMP_BINDIR:$PATH" TESTDIR="$tdir" PGPORT="$(free_port)" \
 		TESTDATADIR="$tdir/tmp_check" TESTLOGDIR="$tdir/tmp_check/log" \
 		PG_REGRESS="$pgxs/test/regress/pg_regress" RSR_ROOT="$RSR_ROOT" \
+		RSR_TEST_LAYOUT="${RSR_TEST_LAYOUT:-}" \
 		prove -I "$pgxs/test/perl" -I test/t ${PROVE_FLAGS:-} "$@"
 	rc=$?
 	[ $rc -ne 0 ] && for f in "$tdir"/tmp_check/log/*; do echo "---- $f"; tail -n 40 "$f"; done

@@ -3,6 +3,8 @@
 # unit tests (plain and under ASan/UBSan), the pg_regress suite, README.md's
 # examples, the Python client example and the TAP
 # tests against throwaway clusters this script creates and removes itself.
+# The regression suite and the index TAP tests run once per index layout
+# (tile, the default, then perm and bucket).
 # Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,8 +97,9 @@ trap cleanup EXIT
 regress() {
 	local pgxs tests
 	pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+	rm -rf "$work/regress"		# a fresh cluster per pass
 	start_cluster "$work/regress" "$TMP_BINDIR" || return 1
-	tests=$(make -s print-regress)
+	if [ $# -gt 0 ]; then tests="$*"; else tests=$(make -s print-regress); fi
 	rm -rf results regression.diffs regression.out
 	if ! "$pgxs/test/regress/pg_regress" --inputdir=. --bindir="$TMP_BINDIR" \
 		--host="$PGHOST" --port="$PGPORT" --user=postgres \
@@ -107,6 +110,24 @@ regress() {
 	stop_cluster "$work/regress" "$TMP_BINDIR"
 }
 stage "pg_regress" regress
+
+# The same suite on the older layouts: rsr_vector.default_layout (which
+# indexes without a layout option obey) through PGOPTIONS, which pg_regress's
+# psql passes on.  rsr_writes is left out on perm: its size bounds are the
+# fixed-size formats' (perm segments vary with the rows, so a reclaimed
+# block's space does not always fit a new one); writes on every layout are
+# checked by the TAP tests 003 and 004 below.
+regress_layout() {
+	local layout=$1 tests t keep=()
+	tests=$(make -s print-regress)
+	for t in $tests; do
+		[ "$layout" = perm ] && [ "$t" = rsr_writes ] && continue
+		keep+=("$t")
+	done
+	PGOPTIONS="-c rsr_vector.default_layout=$layout" regress "${keep[@]}"
+}
+stage "pg_regress (layout perm)" regress_layout perm
+stage "pg_regress (layout bucket)" regress_layout bucket
 
 # README.md's examples, in document order in a fresh database (every ```sql
 # block with ON_ERROR_STOP, every error example compared), then the Python
@@ -146,6 +167,17 @@ tap() {
 	prove_tap "$work/tap" "${tests[@]}"
 }
 stage "TAP" tap
+
+# The index tests (WAL and standby, crash, concurrency, writes, the GPU
+# worker's CPU engine) on the older layouts: RSR_TEST_LAYOUT (RsrTest.pm)
+tap_layout() {
+	local layout=$1
+	RSR_TEST_LAYOUT=$layout prove_tap "$work/tap_$layout" test/t/001_wal.pl \
+		test/t/002_crash.pl test/t/003_concurrent.pl test/t/004_writes.pl \
+		test/t/201_gpu_worker.pl test/t/202_gpu_batching.pl
+}
+stage "TAP (layout perm)" tap_layout perm
+stage "TAP (layout bucket)" tap_layout bucket
 
 # PostgreSQL 17 and 18 (Debian 13 and unstable roots, built on demand in
 # build/chroot): the build and the server suites above, once per version

@@ -134,6 +134,19 @@ extern RsrStatus rsr_segment_get_row(const uint8_t *seg, size_t size,
 									 size_t row_cap);
 
 /*
+ * Tile segments only: write the packed row `row` (all `dims` columns of the
+ * segment's row shape) as row r of the segment at seg[0..size), in place,
+ * and make it the segment's last row: rows past r are cleared, the row
+ * count becomes r + 1 and the checksum is recomputed.  r may be at most the
+ * segment's row count (append, or overwrite the last row or an earlier
+ * one).  The segment keeps its size, so an insert changes a few bytes of a
+ * page.  RSR_EINVAL for another layout, r out of range or an invalid
+ * ternary element; RSR_ECORRUPT when the header does not parse.
+ */
+extern RsrStatus rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r,
+									 const uint8_t *row);
+
+/*
  * Kernels.
  *
  * A set of segments is scored by listing them as RsrSegmentRef.  Segment i
@@ -229,7 +242,9 @@ extern void rsr_tile_interval(const void *tq, double *lo, double *hi);
  * Wide rows are split into column ranges: the segments of one block (same
  * id) must be adjacent, in column order, and cover [0, dims) exactly.
  * Rows whose bit is set in `dead` (bit r = row r; read from the block's
- * first segment) are skipped.
+ * first segment) are skipped.  The block's rows are those of its first
+ * segment; a later segment may hold more (an index insert writes the other
+ * column ranges before the first), and its extra rows are ignored.
  */
 typedef struct RsrTileRef
 {
@@ -275,6 +290,13 @@ extern RsrStatus rsr_tile_resize(const void *old_state, void *state,
 extern RsrStatus rsr_tile_finish(void *state, uint64_t *ids, double *scores,
 								 size_t *counts);
 
+/*
+ * Threads a search uses from now on: `threads`, or 1 once its threads were
+ * found to cost more than they saved (they started late on a busy
+ * machine; rsr_tile_feed() then continues alone, with the same result).
+ */
+extern int	rsr_tile_threads(const void *state, int threads);
+
 /* Candidates the state of a search holds (the largest count per query) */
 extern size_t rsr_tile_candidates(const void *state);
 
@@ -287,14 +309,22 @@ extern RsrStatus rsr_tile_scores(const void *const *tq, uint32_t nq,
 								 double *A, int threads);
 
 /*
- * Exact scores rounded to float of whole blocks of tile segments listed as
- * RsrSegmentRef: Y[(out + r) * batch + b] = (float) S (assigned, not
- * added; the segments of a block adjacent and covering [0, dims)).  For
- * callers of the float kernels that meet a tile index: within their bound.
+ * Exact scores of whole blocks of tile segments listed as RsrSegmentRef
+ * (the segments of a block adjacent, same out, covering [0, dims)): the
+ * operator's double sum in element order, bit for bit, written (not added)
+ * to Yd[(out + r) * batch + b], or rounded to float to Yf[...] (exactly
+ * one of Yd, Yf non-NULL; floats are within the float kernels' bound, for
+ * their callers that meet a tile index).  Fast (4-column tables of exact
+ * sums, any order) for every query whose sums cannot round: sum |q_j| <=
+ * 2^52 times the lowest bit set in any q_j (rsr_tile_exact.c has the
+ * proof); other queries are summed row by row in element order.  `work`
+ * holds rsr_tile_exact_work_size(dims) bytes.
  */
+extern size_t rsr_tile_exact_work_size(uint32_t dims);
 extern RsrStatus rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs,
 								const float *Q, uint32_t batch, uint32_t dims,
-								float *Y, int threads);
+								float *Yf, double *Yd, void *work,
+								size_t work_size, int threads);
 
 /* Exact score of a packed row (the reference the kernels are checked against) */
 extern double rsr_exact_score(RsrKind kind, const uint8_t *row, uint32_t dims,

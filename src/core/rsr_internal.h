@@ -16,6 +16,7 @@
 #ifndef RSR_INTERNAL_H
 #define RSR_INTERNAL_H
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "rsr_core.h"
@@ -255,10 +256,21 @@ typedef void (*RsrTileFn) (const RsrTilePart *parts, uint32_t nparts,
 						   int ternary, const uint8_t *const *tabs,
 						   uint32_t nq, int32_t (*I)[RSR_TILE_ROWS]);
 
+/*
+ * Exact-sum kernel (rsr_tile_exact.c): acc[i] += row i's sum over the parts
+ * of a block of tab[part.tab + 32 b + hi nibble] + tab[... + 16 + lo
+ * nibble] ("+1" minus "-1" for ternary), in doubles whose sums are all
+ * exact, so any order gives the same bits.
+ */
+typedef void (*RsrTileExactFn) (const RsrTilePart *parts, uint32_t nparts,
+								int ternary, const double *tab,
+								double *acc);
+
 typedef struct RsrTileKernels
 {
 	const char *name;
 	RsrTileFn	lookup;
+	RsrTileExactFn exact;
 } RsrTileKernels;
 
 /* Dispatch levels, in the order rsr_init() prefers the last available */
@@ -279,6 +291,18 @@ extern RsrStatus rsr_tile_scores_with(const RsrTileKernels *kern,
 									  const void *const *tq, uint32_t nq,
 									  const RsrTileRef *refs, size_t nrefs,
 									  double *A, int threads);
+
+/*
+ * rsr_tile_exact.c: the tables of exact sums of one query (workspace of
+ * rsr_tile_exact_work_size()); true when they give the operator's score
+ */
+extern bool rsr_tile_exact_tables(const float *q, uint32_t dims, double *tab);
+extern RsrStatus rsr_tile_exact_with(const RsrTileKernels *kern,
+									 const RsrSegmentRef *segs, size_t nsegs,
+									 const float *Q, uint32_t batch,
+									 uint32_t dims, float *Yf, double *Yd,
+									 void *work, size_t work_size,
+									 int threads);
 
 /* rsr_gemv.c: scalar reference kernels */
 extern RsrStatus rsr_seg_gemv_perm_scalar(const RsrSeg *s, const float *q,

@@ -532,6 +532,57 @@ rsr_segment_validate(const uint8_t *seg, size_t size, RsrSegmentInfo *info)
 	return RSR_OK;
 }
 
+/* Write row r of a tile segment in place (see rsr_core.h) */
+RsrStatus
+rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row)
+{
+	RsrSeg		s;
+	RsrStatus	st;
+	size_t		plane;
+	uint32_t	np;
+	uint32_t	nb;
+	uint8_t		last;
+	uint8_t    *payload;
+	uint64_t	sum;
+	uint32_t	b;
+	uint32_t	p;
+	uint32_t	i;
+
+	st = rsr_seg_parse(seg, size, &s);
+	if (st != RSR_OK)
+		return st;
+	if (s.layout != RSR_LAYOUT_TILE || row == NULL || r > s.nrows ||
+		r >= RSR_TILE_ROWS)
+		return RSR_EINVAL;
+	plane = ((size_t) s.dims + 7) / 8;
+	np = s.kind == RSR_KIND_TERNARY ? 2 : 1;
+	nb = (s.ncols + 7) / 8;
+	last = s.ncols % 8 ? (uint8_t) (0xFF00 >> (s.ncols % 8)) : 0xFF;
+	if (np == 2)
+		for (b = 0; b < nb; b++)
+			if (row[s.col_start / 8 + b] & row[plane + s.col_start / 8 + b] &
+				(b == nb - 1 ? last : 0xFF))
+				return RSR_EINVAL;	/* element both +1 and -1 */
+
+	/* byte b of plane p of row i lives at payload[(b * np + p) * 32 + i] */
+	payload = seg + RSR_SEG_HEADER;
+	for (b = 0; b < nb; b++)
+		for (p = 0; p < np; p++)
+		{
+			uint8_t    *dst = payload + ((size_t) b * np + p) * RSR_TILE_ROWS;
+
+			dst[r] = (uint8_t) (row[p * plane + s.col_start / 8 + b] &
+								(b == nb - 1 ? last : 0xFF));
+			for (i = r + 1; i < s.nrows; i++)
+				dst[i] = 0;
+		}
+	seg[5] = (uint8_t) (r + 1);
+	sum = segment_checksum(seg, s.size);
+	for (i = 0; i < 8; i++)
+		seg[24 + i] = (uint8_t) (sum >> (8 * i));
+	return RSR_OK;
+}
+
 /* Decode row r of a segment back into packed form (its columns only) */
 RsrStatus
 rsr_segment_get_row(const uint8_t *seg, size_t size, uint32_t r,

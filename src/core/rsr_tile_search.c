@@ -82,6 +82,10 @@ typedef struct TileState
 	size_t		rowbytes;
 	size_t		size;
 	uint32_t	chunk;			/* blocks per parallel chunk */
+	int			solo;			/* threads did not help: one from now on */
+	double		busy;			/* seconds the caller's thread computed in
+								 * parallel chunks */
+	double		waited;			/* seconds it then waited for the others */
 	const RsrTileKernels *kern;
 	int64_t    *J;				/* chunk * 32 * nq lookups */
 	int64_t    *Jmax;			/* chunk * nq: their maximum per block */
@@ -213,6 +217,9 @@ rsr_tile_resize(const void *old_state, void *state, size_t state_size,
 		return rc;
 	st = (TileState *) state;
 	st->kern = old->kern;
+	st->solo = old->solo;
+	st->busy = old->busy;
+	st->waited = old->waited;
 	for (b = 0; b < old->nq; b++)
 	{
 		const TileQState *o = &old->q[b];
@@ -250,7 +257,10 @@ rsr_tile_candidates(const void *state)
 
 /*
  * Check one segment of a block: a tile of the search's kind and dims
- * starting at column `col`, with `nrows` rows (0: any, set it).
+ * starting at column `col`, with at least `nrows` rows (0: any, set it
+ * from this first segment).  The block's rows are those of its first
+ * segment; a later one may hold a row more (an insert that has written it
+ * but not yet published it in the head), which is ignored.
  */
 static RsrStatus
 parse_tile(const RsrTileRef *ref, RsrKind kind, uint32_t dims, uint32_t col,
@@ -264,10 +274,26 @@ parse_tile(const RsrTileRef *ref, RsrKind kind, uint32_t dims, uint32_t col,
 	if (rc != RSR_OK)
 		return rc;
 	if (s->layout != RSR_LAYOUT_TILE || s->kind != kind || s->dims != dims ||
-		s->col_start != col || (*nrows != 0 && s->nrows != *nrows))
+		s->col_start != col || (*nrows != 0 && s->nrows < *nrows))
 		return RSR_EINVAL;
-	*nrows = s->nrows;
+	if (*nrows == 0)
+		*nrows = s->nrows;
 	return RSR_OK;
+}
+
+/*
+ * The fields the search reads of a segment parse_tile() checked already
+ * (rsr_seg_parse() checks everything again: a call per segment and use)
+ */
+static inline void
+seg_fields(const uint8_t *seg, RsrSeg *s)
+{
+	s->kind = (RsrKind) seg[2];
+	s->nrows = seg[5];
+	s->dims = rsr_rd16(seg + 6);
+	s->col_start = rsr_rd16(seg + 8);
+	s->ncols = rsr_rd16(seg + 10);
+	s->payload = seg + RSR_SEG_HEADER;
 }
 
 /*
@@ -340,7 +366,7 @@ block_lookups(const RsrTileKernels *kern, const RsrTileQuery *const *tqs,
 			{
 				RsrSeg		s;
 
-				(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+				seg_fields(refs[k].data, &s);
 				parts[nparts].tile = s.payload;
 				parts[nparts].nb = (s.ncols + 7) / 8;
 				parts[nparts].tab = s.col_start / 4 * 16;
@@ -375,7 +401,7 @@ block_lookups(const RsrTileKernels *kern, const RsrTileQuery *const *tqs,
 				RsrSeg		s;
 				uint32_t	np;
 
-				(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+				seg_fields(refs[k].data, &s);
 				np = s.kind == RSR_KIND_TERNARY ? 2 : 1;
 				for (h = 0; h < tq->nheavy; h++)
 				{
@@ -489,7 +515,7 @@ copy_row(const TileState *st, const RsrTileRef *refs, size_t i, size_t end,
 		uint32_t	b;
 		uint32_t	c0;
 
-		(void) rsr_seg_parse(refs[k].data, refs[k].size, &s);
+		seg_fields(refs[k].data, &s);
 		nb = (s.ncols + 7) / 8;
 		c0 = s.col_start / 8;
 		if (s.kind == RSR_KIND_TERNARY)
@@ -513,7 +539,7 @@ select_block(const TileState *st, TileQState *qs, const RsrTileRef *refs,
 	int64_t		floor = cand_floor(st, qs);
 	uint32_t	r;
 
-	(void) rsr_seg_parse(refs[i].data, refs[i].size, &s);
+	seg_fields(refs[i].data, &s);
 	for (r = 0; r < s.nrows; r++)
 	{
 		TileCand   *c;
@@ -560,12 +586,90 @@ chunk_floor(const TileState *st, TileQState *qs, const RsrTileRef *refs,
 
 		if (na == st->n && st->Jmax[(size_t) blk * st->nq + b] <= qs->ahead[0])
 			continue;
-		(void) rsr_seg_parse(ref->data, ref->size, &s);
+		seg_fields(ref->data, &s);
 		for (r = 0; r < s.nrows; r++)
 			if (!((ref->dead >> r) & 1))
 				heap_offer(qs->ahead, &na, st->n, J[r]);
 	}
 	qs->chunk_floor = na < st->n ? INT64_MIN : qs->ahead[0] - qs->tq->W;
+}
+
+/* Lookups of the blocks [b0, b1) of the chunk */
+static void
+lookup_range(TileState *st, const RsrTileQuery *const *tqs,
+			 const RsrTileRef *refs, uint32_t b0, uint32_t b1)
+{
+	uint32_t	blk;
+
+	for (blk = b0; blk < b1; blk++)
+		block_lookups(st->kern, tqs, st->nq, refs, st->bstart[blk],
+					  st->bstart[blk + 1],
+					  st->J + (size_t) blk * RSR_TILE_ROWS * st->nq,
+					  st->Jmax + (size_t) blk * st->nq);
+}
+
+/*
+ * Lookups of the nb blocks of a chunk by a team of threads.  The threads
+ * claim runs of CLAIM_BLOCKS blocks from a shared counter, so a thread that
+ * starts late (the machine is busy, or it slept) finds less or nothing
+ * left: the caller's thread does the rest instead of waiting for it.  What
+ * remains is the wait at the end of the region for threads still running
+ * or not started yet.  When that wait exceeds half of the time the caller's
+ * thread computed (plus THREAD_SLACK seconds for one late wake-up), the
+ * threads cost more than they save and the search goes on with one thread
+ * (rsr_tile_threads() tells the caller).  Each block's lookups go to its
+ * own slot: the result never depends on who computed them.
+ */
+#define CLAIM_BLOCKS 8
+#define THREAD_SLACK 0.0005
+
+static void
+parallel_lookups(TileState *st, const RsrTileQuery *const *tqs,
+				 const RsrTileRef *refs, uint32_t nb, int team)
+{
+#ifdef _OPENMP
+	uint32_t	next = 0;
+	double		start = omp_get_wtime();
+	double		mine = start;
+	double		end;
+
+#pragma omp parallel num_threads(team)
+	{
+		for (;;)
+		{
+			uint32_t	b0;
+
+#pragma omp atomic capture
+			{
+				b0 = next;
+				next += CLAIM_BLOCKS;
+			}
+			if (b0 >= nb)
+				break;
+			lookup_range(st, tqs, refs, b0,
+						 nb - b0 < CLAIM_BLOCKS ? nb : b0 + CLAIM_BLOCKS);
+		}
+		if (omp_get_thread_num() == 0)
+			mine = omp_get_wtime();
+	}
+	end = omp_get_wtime();
+	st->busy += mine - start;
+	st->waited += end - mine;
+	if (st->waited > 0.5 * st->busy + THREAD_SLACK)
+		st->solo = 1;
+#else
+	(void) team;
+	lookup_range(st, tqs, refs, 0, nb);
+#endif
+}
+
+/* Threads the search uses now: 1 once they did not help, else `threads` */
+int
+rsr_tile_threads(const void *state, int threads)
+{
+	const TileState *st = (const TileState *) state;
+
+	return st != NULL && st->magic == STATE_MAGIC && st->solo ? 1 : threads;
 }
 
 /* Phase 1 over a batch of tile segments */
@@ -616,12 +720,12 @@ rsr_tile_feed(void *state, const RsrTileRef *refs, size_t nrefs,
 		team = threads < (int) nb ? threads : (int) nb;
 		if (team < 1)
 			team = 1;
-#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
-		for (blk = 0; blk < nb; blk++)
-			block_lookups(st->kern, tqs, st->nq, refs, st->bstart[blk],
-						  st->bstart[blk + 1],
-						  st->J + (size_t) blk * RSR_TILE_ROWS * st->nq,
-						  st->Jmax + (size_t) blk * st->nq);
+		if (st->solo)
+			team = 1;
+		if (team == 1)
+			lookup_range(st, tqs, refs, 0, nb);
+		else
+			parallel_lookups(st, tqs, refs, nb, team);
 
 		for (b = 0; b < st->nq; b++)
 			chunk_floor(st, &st->q[b], refs, nb, b);
@@ -841,7 +945,7 @@ rsr_tile_scores_with(const RsrTileKernels *kern, const void *const *tqv,
 				break;
 			}
 			block_lookups(kern, tqs, nq, refs, i, end, J, NULL);
-			(void) rsr_seg_parse(refs[i].data, refs[i].size, &s);
+			seg_fields(refs[i].data, &s);
 			for (r = 0; r < s.nrows; r++)
 				if (!((refs[i].dead >> r) & 1))
 					for (qb = 0; qb < nq; qb++)
@@ -860,113 +964,4 @@ rsr_tile_scores(const void *const *tq, uint32_t nq, const RsrTileRef *refs,
 {
 	return rsr_tile_scores_with(rsr_tile_active, tq, nq, refs, nrefs, A,
 								threads);
-}
-
-/*
- * Exact scores, rounded to float, of the rows of whole blocks of tile
- * segments: Y[(out + r) * batch + b] = (float) S for query Q[b] (the float
- * nearest the exact double score, within the float kernels' bound).  The
- * segments of one block (same out) are adjacent, in column order, and
- * cover [0, dims).
- */
-RsrStatus
-rsr_tile_exact(const RsrSegmentRef *segs, size_t nsegs, const float *Q,
-			   uint32_t batch, uint32_t dims, float *Y, int threads)
-{
-	int			status = RSR_OK;
-	int			team;
-
-	if ((segs == NULL && nsegs > 0) || Q == NULL || Y == NULL || batch < 1 ||
-		batch > RSR_MAX_BATCH || dims < 1 || dims > RSR_MAX_DIMS || threads < 1)
-		return RSR_EINVAL;
-	team = threads;
-	if ((size_t) team > nsegs)
-		team = nsegs > 0 ? (int) nsegs : 1;
-
-#pragma omp parallel num_threads(team) if (team > 1) reduction(max:status)
-	{
-		int			t = 0;
-		int			n = 1;
-		size_t		i;
-		size_t		stop;
-		uint8_t		row[2 * ((RSR_MAX_DIMS + 7) / 8)];
-		size_t		plane = ((size_t) dims + 7) / 8;
-
-#ifdef _OPENMP
-		t = omp_get_thread_num();
-		n = omp_get_num_threads();
-#endif
-		i = nsegs * (size_t) t / (size_t) n;
-		stop = nsegs * (size_t) (t + 1) / (size_t) n;
-		while (i > 0 && i < nsegs && segs[i].out == segs[i - 1].out)
-			i++;
-		while (i < stop)
-		{
-			size_t		end = i;
-			uint32_t	col = 0;
-			uint32_t	nrows = 0;
-			RsrKind		kind = RSR_KIND_BINARY;
-			uint32_t	r;
-			uint32_t	b;
-			RsrStatus	rc = RSR_OK;
-
-			/* the block's segments, checked */
-			while (end < nsegs && segs[end].out == segs[i].out && col < dims)
-			{
-				RsrSeg		s;
-
-				rc = rsr_seg_parse(segs[end].data, segs[end].size, &s);
-				if (rc == RSR_OK &&
-					(s.layout != RSR_LAYOUT_TILE || s.dims != dims ||
-					 s.col_start != col || (nrows != 0 && s.nrows != nrows) ||
-					 (end > i && s.kind != kind)))
-					rc = RSR_EINVAL;
-				if (rc != RSR_OK)
-					break;
-				kind = s.kind;
-				nrows = s.nrows;
-				col += s.ncols;
-				end++;
-			}
-			if (rc == RSR_OK && col != dims)
-				rc = RSR_EINVAL;
-			if (rc != RSR_OK)
-			{
-				if ((int) rc > status)
-					status = (int) rc;
-				break;
-			}
-			for (r = 0; r < nrows; r++)
-			{
-				size_t		k;
-
-				for (k = i; k < end; k++)
-				{
-					RsrSeg		s;
-					uint32_t	nb;
-					uint32_t	c0;
-					uint32_t	bb;
-
-					(void) rsr_seg_parse(segs[k].data, segs[k].size, &s);
-					nb = (s.ncols + 7) / 8;
-					c0 = s.col_start / 8;
-					for (bb = 0; bb < nb; bb++)
-					{
-						if (kind == RSR_KIND_TERNARY)
-						{
-							row[c0 + bb] = s.payload[(size_t) 64 * bb + r];
-							row[plane + c0 + bb] = s.payload[(size_t) 64 * bb + 32 + r];
-						}
-						else
-							row[c0 + bb] = s.payload[(size_t) 32 * bb + r];
-					}
-				}
-				for (b = 0; b < batch; b++)
-					Y[((size_t) segs[i].out + r) * batch + b] =
-						(float) rsr_exact_score(kind, row, dims, Q + (size_t) b * dims);
-			}
-			i = end;
-		}
-	}
-	return (RsrStatus) status;
 }

@@ -4,7 +4,8 @@
  *	  The lookup kernels of phase 1 over a tile: the scalar reference, AVX2
  *	  (vpshufb), AVX-512BW (vpshufb on 4 lanes) and AVX-512VBMI (vpermb on
  *	  the whole register), compiled per function with target attributes
- *	  and chosen at run time by CPUID.
+ *	  and chosen at run time by CPUID; and the exact-sum kernels of
+ *	  rsr_tile_exact.c (scalar; AVX-512F vpermt2pd on 16-double tables).
  *
  * Every kernel computes the same integers: row i's sum over the tile's
  * column bytes of t[2b][hi nibble] + t[2b + 1][lo nibble] ("+1" plane
@@ -63,7 +64,41 @@ lookup_scalar(const RsrTilePart *parts, uint32_t nparts, int ternary,
 	}
 }
 
-static const RsrTileKernels tile_scalar = {"scalar", lookup_scalar};
+/* Scalar exact-sum kernel */
+static void
+exact_scalar(const RsrTilePart *parts, uint32_t nparts, int ternary,
+			 const double *tab, double *acc)
+{
+	uint32_t	k;
+	uint32_t	b;
+	uint32_t	i;
+
+	for (k = 0; k < nparts; k++)
+		for (b = 0; b < parts[k].nb; b++)
+		{
+			const double *th = tab + parts[k].tab + 32 * (size_t) b;
+			const double *tl = th + 16;
+
+			if (ternary)
+			{
+				const uint8_t *xp = parts[k].tile + 64 * (size_t) b;
+				const uint8_t *xm = xp + 32;
+
+				for (i = 0; i < RSR_TILE_ROWS; i++)
+					acc[i] += (th[xp[i] >> 4] + tl[xp[i] & 15]) -
+						(th[xm[i] >> 4] + tl[xm[i] & 15]);
+			}
+			else
+			{
+				const uint8_t *x = parts[k].tile + 32 * (size_t) b;
+
+				for (i = 0; i < RSR_TILE_ROWS; i++)
+					acc[i] += th[x[i] >> 4] + tl[x[i] & 15];
+			}
+		}
+}
+
+static const RsrTileKernels tile_scalar = {"scalar", lookup_scalar, exact_scalar};
 
 /* The kernels rsr_init() chose; scalar until then */
 const RsrTileKernels *rsr_tile_active = &tile_scalar;
@@ -443,13 +478,68 @@ name(const RsrTilePart *parts, uint32_t nparts, int ternary, \
 	} \
 }
 
+/*
+ * AVX-512 exact-sum kernel: a 16-entry double table is two registers, and
+ * vpermt2pd looks up 8 rows at once by the low 4 bits of each 64-bit index
+ * (the higher bits are ignored, so the low nibble needs no mask).
+ */
+T_BW INLINE __m512d
+exact_lookup8(const uint8_t *x, __m512d h0, __m512d h1, __m512d l0, __m512d l1)
+{
+	__m512i		v = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *) x));
+
+	return _mm512_add_pd(_mm512_permutex2var_pd(h0, _mm512_srli_epi64(v, 4), h1),
+						 _mm512_permutex2var_pd(l0, v, l1));
+}
+
+T_BW static void
+exact_512(const RsrTilePart *parts, uint32_t nparts, int ternary,
+		  const double *tab, double *acc)
+{
+	__m512d		a[4];
+	uint32_t	k;
+	uint32_t	b;
+	int			g;
+
+	for (g = 0; g < 4; g++)
+		a[g] = _mm512_loadu_pd(acc + 8 * g);
+	for (k = 0; k < nparts; k++)
+		for (b = 0; b < parts[k].nb; b++)
+		{
+			const double *t = tab + parts[k].tab + 32 * (size_t) b;
+			__m512d		h0 = _mm512_loadu_pd(t);
+			__m512d		h1 = _mm512_loadu_pd(t + 8);
+			__m512d		l0 = _mm512_loadu_pd(t + 16);
+			__m512d		l1 = _mm512_loadu_pd(t + 24);
+
+			if (ternary)
+			{
+				const uint8_t *xp = parts[k].tile + 64 * (size_t) b;
+
+				for (g = 0; g < 4; g++)
+					a[g] = _mm512_add_pd(a[g],
+										 _mm512_sub_pd(exact_lookup8(xp + 8 * g, h0, h1, l0, l1),
+													   exact_lookup8(xp + 32 + 8 * g, h0, h1, l0, l1)));
+			}
+			else
+			{
+				const uint8_t *x = parts[k].tile + 32 * (size_t) b;
+
+				for (g = 0; g < 4; g++)
+					a[g] = _mm512_add_pd(a[g], exact_lookup8(x + 8 * g, h0, h1, l0, l1));
+			}
+		}
+	for (g = 0; g < 4; g++)
+		_mm512_storeu_pd(acc + 8 * g, a[g]);
+}
+
 DRIVER(lookup_avx2, lookup_avx2_n, T_AVX2)
 DRIVER(lookup_bw, lookup_bw_n, T_BW)
 DRIVER(lookup_vbmi, lookup_vbmi_n, T_VBMI)
 
-static const RsrTileKernels tile_avx2 = {"avx2", lookup_avx2};
-static const RsrTileKernels tile_bw = {"avx512bw", lookup_bw};
-static const RsrTileKernels tile_vbmi = {"avx512vbmi", lookup_vbmi};
+static const RsrTileKernels tile_avx2 = {"avx2", lookup_avx2, exact_scalar};
+static const RsrTileKernels tile_bw = {"avx512bw", lookup_bw, exact_512};
+static const RsrTileKernels tile_vbmi = {"avx512vbmi", lookup_vbmi, exact_512};
 
 /* The kernels of a dispatch level, NULL when this CPU lacks it */
 const RsrTileKernels *

@@ -1,8 +1,11 @@
 -- sqlbench.sql - SQL benchmark of the rsr index (run by test/bench/sqlbench.sh
 -- on a throwaway cluster whose tables bin and tern are loaded).
--- Prints build time, index size against the packed bits plus TIDs, and
--- top-10 latency through the index and through a sequential scan, medians
--- over repeated runs of several random queries.
+-- Builds the indexes, then times inside this one connection: top-10 through
+-- the index (1 and 2 threads) and through a 2-worker sequential scan with
+-- the same operator, and rsr_topk with 16 queries.  Every figure goes into
+-- the table results (kind, what, threads, ms): medians over the queries of
+-- the median of :runs runs, one warm-up run first.  The first query of a
+-- new connection is timed by sqlbench.sh, which also prints the summary.
 \set ON_ERROR_STOP 1
 SET jit = off;
 
@@ -26,63 +29,92 @@ CREATE FUNCTION median(float8[]) RETURNS float8
 LANGUAGE sql AS $$
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest($1) x
 $$;
-
 SELECT setseed(0.5);
 CREATE TABLE queries AS
 SELECT qi, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 1024 + 0 * qi)) AS q
-FROM generate_series(1, :nqueries) qi;
+FROM generate_series(1, 16) qi;
+-- Median over the queries of the median of `runs` runs of a top-10
+CREATE FUNCTION time_top10(tab text, runs int) RETURNS float8
+LANGUAGE sql AS $$
+SELECT median(ARRAY(
+	SELECT median(time_runs(format('SELECT id FROM %I ORDER BY v <#> %L::real[] LIMIT 10',
+								   tab, q), runs))
+	FROM queries ORDER BY qi))
+$$;
+CREATE TABLE results (kind text, what text, threads int, ms float8);
 
 -- Build
 \echo == build
-SELECT now() AS t0 \gset
+SELECT clock_timestamp() AS t0 \gset
 CREATE INDEX bin_idx ON bin USING rsr (v bit_ip_ops);
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 2) AS bin_build_s \gset
-SELECT now() AS t0 \gset
+INSERT INTO results VALUES ('binary', 'build', 1,
+	extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);
+SELECT clock_timestamp() AS t0 \gset
 CREATE INDEX tern_idx ON tern USING rsr (v tvec_ip_ops);
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 2) AS tern_build_s \gset
-SELECT 'binary' AS kind, :bin_build_s AS build_s,
-	   pg_relation_size('bin_idx') / 1048576 AS index_mb,
-	   round(pg_relation_size('bin_idx')::numeric / (count(*) * (128 + 6)), 3) AS vs_packed_tids
-FROM bin
-UNION ALL
-SELECT 'ternary', :tern_build_s, pg_relation_size('tern_idx') / 1048576,
-	   round(pg_relation_size('tern_idx')::numeric / (count(*) * (256 + 6)), 3)
-FROM tern;
+INSERT INTO results VALUES ('ternary', 'build', 1,
+	extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);
+SELECT r.kind, round((r.ms / 1000)::numeric, 2) AS build_s,
+	   round(pg_relation_size(i)::numeric / 1048576, 1) AS index_mb,
+	   round(pg_relation_size(i)::numeric / (:rows::numeric * (b + 6)), 3) AS vs_packed_tids
+FROM results r
+JOIN (VALUES ('binary', 'bin_idx'::regclass, 128), ('ternary', 'tern_idx'::regclass, 256)) x(kind, i, b)
+	ON x.kind = r.kind
+WHERE r.what = 'build';
+CHECKPOINT;
 
--- Top-10 latency: warm the caches, then time each query
+-- Only the first :nqueries queries are timed one by one
+DELETE FROM queries WHERE qi > :nqueries;
+CREATE TABLE queries16 AS SELECT array_agg(q ORDER BY qi) AS qs FROM
+	(SELECT qi, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 1024 + 0 * qi)) AS q
+	 FROM generate_series(1, 16) qi) s;
+
+-- Warm the caches (heap and index pages in shared buffers)
 SELECT count(*) FROM bin;
 SELECT count(*) FROM tern;
-\echo == top-10 latency (ms, median over queries of the median of :runs runs)
-CREATE TABLE results (kind text, plan text, threads int, ms float8);
+SELECT count(*) FROM rsr_scores('bin_idx', (SELECT q FROM queries WHERE qi = 1));
+SELECT count(*) FROM rsr_scores('tern_idx', (SELECT q FROM queries WHERE qi = 1));
+
+\echo == top-10 inside one connection (ms, median over queries of the median of :runs runs)
 SET max_parallel_workers_per_gather = 0;
-SET rsr_vector.threads = 1;
 SET enable_seqscan = off;
-INSERT INTO results SELECT 'binary', 'index', 1, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM bin ORDER BY v <#> %L::real[] LIMIT 10', q), :runs)) FROM queries));
-INSERT INTO results SELECT 'ternary', 'index', 1, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM tern ORDER BY v <#> %L::real[] LIMIT 10', q), :runs)) FROM queries));
+SET rsr_vector.threads = 1;
+INSERT INTO results SELECT 'binary', 'index', 1, time_top10('bin', :runs);
+INSERT INTO results SELECT 'ternary', 'index', 1, time_top10('tern', :runs);
 SET rsr_vector.threads = 2;
-INSERT INTO results SELECT 'binary', 'index', 2, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM bin ORDER BY v <#> %L::real[] LIMIT 10', q), :runs)) FROM queries));
-INSERT INTO results SELECT 'ternary', 'index', 2, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM tern ORDER BY v <#> %L::real[] LIMIT 10', q), :runs)) FROM queries));
+INSERT INTO results SELECT 'binary', 'index', 2, time_top10('bin', :runs);
+INSERT INTO results SELECT 'ternary', 'index', 2, time_top10('tern', :runs);
 RESET enable_seqscan;
+
+-- rsr_topk: 16 queries in one call, exact top 10 of each
+SET rsr_vector.threads = 1;
+INSERT INTO results SELECT 'binary', 'topk16', 1,
+	median(time_runs(format('SELECT count(*) FROM rsr_topk(%L, %L::real[], 10)', 'bin_idx', qs), :runs))
+FROM queries16;
+INSERT INTO results SELECT 'ternary', 'topk16', 1,
+	median(time_runs(format('SELECT count(*) FROM rsr_topk(%L, %L::real[], 10)', 'tern_idx', qs), :runs))
+FROM queries16;
+SET rsr_vector.threads = 2;
+INSERT INTO results SELECT 'binary', 'topk16', 2,
+	median(time_runs(format('SELECT count(*) FROM rsr_topk(%L, %L::real[], 10)', 'bin_idx', qs), :runs))
+FROM queries16;
+INSERT INTO results SELECT 'ternary', 'topk16', 2,
+	median(time_runs(format('SELECT count(*) FROM rsr_topk(%L, %L::real[], 10)', 'tern_idx', qs), :runs))
+FROM queries16;
+SET rsr_vector.threads = 1;
+
+-- Sequential scan with the same operator, on 2 parallel workers
 SET enable_indexscan = off;
-INSERT INTO results SELECT 'binary', 'seqscan', 1, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM bin ORDER BY v <#> %L::real[] LIMIT 10', q), :seqruns)) FROM queries));
-INSERT INTO results SELECT 'ternary', 'seqscan', 1, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM tern ORDER BY v <#> %L::real[] LIMIT 10', q), :seqruns)) FROM queries));
 SET max_parallel_workers_per_gather = 2;
 SET parallel_setup_cost = 0;
 SET min_parallel_table_scan_size = 0;
-INSERT INTO results SELECT 'binary', 'seqscan', 2, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM bin ORDER BY v <#> %L::real[] LIMIT 10', q), :seqruns)) FROM queries));
-INSERT INTO results SELECT 'ternary', 'seqscan', 2, median(ARRAY(SELECT median(time_runs(format('SELECT id FROM tern ORDER BY v <#> %L::real[] LIMIT 10', q), :seqruns)) FROM queries));
-RESET enable_indexscan;
+INSERT INTO results SELECT 'binary', 'seqscan2', 2, time_top10('bin', :seqruns);
+INSERT INTO results SELECT 'ternary', 'seqscan2', 2, time_top10('tern', :seqruns);
+RESET ALL;
+SET jit = off;
 
-SELECT r.kind, r.threads,
-	   round(i.ms::numeric, 1) AS index_ms,
-	   round(r.ms::numeric, 1) AS seqscan_ms,
-	   round((r.ms / i.ms)::numeric, 1) AS speedup
-FROM results r JOIN results i ON i.kind = r.kind AND i.threads = r.threads AND i.plan = 'index'
-WHERE r.plan = 'seqscan'
-ORDER BY 1, 2;
+SELECT kind, what, threads, round(ms::numeric, 1) AS ms FROM results
+WHERE what <> 'build' ORDER BY 1, 2, 3;
 
 -- The plan a user gets at default settings
 \echo == default plan
-RESET ALL;
-SET jit = off;
 EXPLAIN (COSTS OFF) SELECT id FROM bin ORDER BY v <#> (SELECT q FROM queries WHERE qi = 1) LIMIT 10;

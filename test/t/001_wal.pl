@@ -25,7 +25,7 @@ create_rsr_extension($primary);
 # Binary rows from md5 bits, ternary rows from hashes; wide
 # ternary rows need several pages per block of rows (column ranges)
 $primary->safe_psql(
-	'postgres', q{
+	'postgres', layout_sql(q{
 CREATE TABLE tst (id int, b bit(200), t tvec(100));
 CREATE TABLE wide (id int, t tvec(12000));
 CREATE TABLE queries (qi int, q200 real[], q100 real[], q12000 real[]);
@@ -40,7 +40,7 @@ INSERT INTO wide SELECT i, tern(i, 12000) FROM generate_series(1, 20) i;
 CREATE INDEX tst_b ON tst USING rsr (b bit_ip_ops) WITH (k = 8);
 CREATE INDEX tst_t ON tst USING rsr (t tvec_ip_ops) WITH (k = 5, layout = perm);
 CREATE INDEX wide_t ON wide USING rsr (t tvec_ip_ops) WITH (k = 16);
-});
+}));
 
 # Top ids per query, through the indexes (or a sequential scan)
 my $top = q{

@@ -23,7 +23,7 @@ $node->start;
 
 create_rsr_extension($node);
 $node->safe_psql(
-	'postgres', q{
+	'postgres', layout_sql(q{
 CREATE SEQUENCE ids;
 CREATE TABLE tst (id int, b bit(256), t tvec(9000));
 CREATE TABLE queries (qi int, q256 real[], q9000 real[]);
@@ -37,7 +37,7 @@ SELECT setval('ids', 300);
 CREATE INDEX tst_b ON tst USING rsr (b bit_ip_ops) WITH (k = 4);
 CREATE INDEX tst_t ON tst USING rsr (t tvec_ip_ops) WITH (k = 12);
 CHECKPOINT;
-});
+}));
 
 # Inserting sessions: one row per transaction, so the tails are rebuilt
 # and new blocks started again and again while the backend dies
@@ -49,10 +49,10 @@ INSERT INTO tst VALUES (:id, bits(:id, 256)::bit(256), tern(:id, 9000));
 
 # A session building an index when the crash comes
 my $build = $node->basedir . '/build.sql';
-append_to_file($build, q{
+append_to_file($build, layout_sql(q{
 SELECT pg_sleep(0.5);
 CREATE INDEX tst_b_build ON tst USING rsr (b bit_ip_ops) WITH (k = 2);
-});
+}));
 
 my ($out, $err) = ('', '');
 my $pgbench = IPC::Run::start(

@@ -21,7 +21,7 @@ $node->start;
 
 create_rsr_extension($node);
 $node->safe_psql(
-	'postgres', q{
+	'postgres', layout_sql(q{
 CREATE SEQUENCE ids START 100000;
 CREATE TABLE tst (id int, b bit(256), t tvec(300));
 CREATE TABLE queries (qi int, q256 real[], q300 real[]);
@@ -58,7 +58,7 @@ BEGIN
 	RETURN true;
 END
 $$;
-});
+}));
 
 my %scripts = (
 	'insert@6' => q{

@@ -1,5 +1,6 @@
 # RsrTest.pm - what the TAP tests share: the extension, the SQL functions
-# that make deterministic test rows, and the GPU worker's state.
+# that make deterministic test rows, the layout under test and the GPU
+# worker's state.
 #
 # bits(seed, n) gives n bits drawn from md5, tern(seed, n) n ternary values
 # drawn from hashint8: the same seed always gives the same row, so a test
@@ -11,7 +12,26 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(create_rsr_extension gpu_worker_node gpu_status);
+our @EXPORT = qw(create_rsr_extension gpu_worker_node gpu_status layout_sql);
+
+# The layout under test (test/run.sh runs the index tests once per layout):
+# RSR_TEST_LAYOUT tile (the default), perm or bucket.  Every psql and
+# pgbench of the test gets it as rsr_vector.default_layout, which indexes
+# without a layout option obey.
+our $layout = $ENV{RSR_TEST_LAYOUT} || 'tile';
+die "RSR_TEST_LAYOUT must be tile, perm or bucket"
+  unless $layout =~ /^(tile|perm|bucket)$/;
+$ENV{PGOPTIONS} = join(' ', grep { defined && $_ ne '' } $ENV{PGOPTIONS},
+	"-c rsr_vector.default_layout=$layout");
+
+# SQL for the layout under test: `WITH (k = n)` (a block height for perm
+# and bucket) is dropped for tile, whose blocks are always 32 rows
+sub layout_sql
+{
+	my ($sql) = @_;
+	$sql =~ s/ WITH \(k = \d+\)//g if $layout eq 'tile';
+	return $sql;
+}
 
 # Create the extension and the row functions in database $db (postgres)
 sub create_rsr_extension

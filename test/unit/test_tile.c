@@ -33,6 +33,8 @@
 
 static int	quick;
 static int	levels_run[RSR_TILE_NLEVELS];
+static long exact_fast;		/* queries rsr_tile_exact summed by tables */
+static long exact_slow;		/* and element by element */
 
 enum
 {
@@ -42,7 +44,7 @@ enum
 enum
 {
 	Q_UNIFORM, Q_EQUAL, Q_NEGATIVE, Q_INTEGER, Q_HEAVY1, Q_HEAVY3, Q_ZERO,
-	Q_DENORMAL, Q_HUGE, Q_NEAR, NQSTYLE
+	Q_DENORMAL, Q_HUGE, Q_NEAR, Q_WIDE, NQSTYLE
 };
 
 /* Uniform double in [-1, 1) */
@@ -152,6 +154,11 @@ fill_query(RsrKind kind, float *q, uint32_t dims, int style,
 			case Q_HUGE:
 				q[j] = (float) (unif() * (FLT_MAX / 4));
 				break;
+			case Q_WIDE:
+				/* 2^-40..2^40 and some denormals: the operator's sums round */
+				q[j] = rndn(50) == 0 ? (float) (unif() * ldexp(1.0, -135)) :
+					(float) (unif() * ldexp(1.0, (int) rndn(81) - 40));
+				break;
 			default:
 				q[j] = (float) (get_elem(kind, row0, plane, j) + 0.3 * unif());
 				break;
@@ -257,6 +264,46 @@ build_tiles(RsrKind kind, const uint8_t *rowbuf, size_t rb, uint32_t nrows,
 			check(st == RSR_OK && info.layout == RSR_LAYOUT_TILE && info.k == 32 &&
 				  info.nrows == nr && info.col_start == c && info.ncols == nc,
 				  "tile validate", rsr_status_string(st));
+			/* appending rows one by one in place gives the same bytes */
+			{
+				uint8_t    *inc = xmalloc(size);
+				size_t		isize = 0;
+				int			same;
+
+				st = rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows, 1, dims,
+									   c, nc, inc, size, &isize);
+				check(st == RSR_OK && isize == size, "tile put_row", "first row");
+				/* a row left by an interrupted insert is overwritten */
+				if (nr > 1)
+					st = rsr_segment_put_row(inc, isize, 1, rows[nr - 1]);
+				for (r = 1; r < nr && st == RSR_OK; r++)
+					st = rsr_segment_put_row(inc, isize, r, rows[r]);
+				same = st == RSR_OK && memcmp(inc, t->buf + used, size) == 0;
+				check(same, "tile put_row", same ? "" : "differs from a build");
+				/* rows past the count, other layouts, bad rows: refused */
+				check(rsr_segment_put_row(inc, isize, nr + 1, rows[0]) == RSR_EINVAL,
+					  "tile put_row", "row past the count accepted");
+				if (nr > 1)
+				{
+					/* overwrite an earlier row: later ones are cleared */
+					st = rsr_segment_put_row(inc, isize, nr - 2, rows[nr - 2]);
+					check(st == RSR_OK && rsr_segment_validate(inc, isize, &info) == RSR_OK &&
+						  info.nrows == nr - 1, "tile put_row", "truncating put");
+				}
+				if (kind == RSR_KIND_TERNARY)
+				{
+					uint8_t    *bad = xmalloc(rb);
+					size_t		plane = ((size_t) dims + 7) / 8;
+
+					memcpy(bad, rows[0], rb);
+					bad[c / 8] |= 0x80;
+					bad[plane + c / 8] |= 0x80;
+					check(rsr_segment_put_row(inc, isize, 0, bad) == RSR_EINVAL,
+						  "tile put_row", "invalid ternary element accepted");
+					free(bad);
+				}
+				free(inc);
+			}
 			/* a flipped payload byte fails the checksum */
 			t->buf[used + size - 1] ^= 0x01;
 			check(rsr_segment_validate(t->buf + used, size, NULL) == RSR_ECORRUPT,
@@ -468,11 +515,16 @@ run_case(RsrKind kind, uint32_t dims, uint32_t nrows, int data, int qstyle,
 		if (level == 0)
 			memcpy(A0, A, sizeof(double) * (nrows + 100) * nq);
 
-		/* exact scores rounded to float, 1 or 2 threads (level-free) */
-		if (level == 0)
+		/*
+		 * Exact scores: the operator's double bit for bit, and rounded to
+		 * float; 1 or 2 threads
+		 */
 		{
 			RsrSegmentRef *srefs = xmalloc(sizeof(RsrSegmentRef) * t.nrefs);
 			float	   *Y = xmalloc(sizeof(float) * ((size_t) nrows + 32) * nq);
+			double	   *Yd = xmalloc(sizeof(double) * ((size_t) nrows + 32) * nq);
+			size_t		wsize = rsr_tile_exact_work_size(dims);
+			void	   *work = xmalloc(wsize);
 			size_t		k;
 
 			for (k = 0; k < t.nrefs; k++)
@@ -481,16 +533,42 @@ run_case(RsrKind kind, uint32_t dims, uint32_t nrows, int data, int qstyle,
 				srefs[k].size = zrefs[k].size;
 				srefs[k].out = (uint32_t) zrefs[k].id;
 			}
-			check(rsr_tile_exact(srefs, t.nrefs, Q, nq, dims, Y, 1 + (int) rndn(2)) == RSR_OK,
-				  what, "rsr_tile_exact");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, Y, NULL, work, wsize,
+								 1 + (int) rndn(2)) == RSR_OK, what, "rsr_tile_exact");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, NULL, Yd, work, wsize,
+								 1 + (int) rndn(2)) == RSR_OK, what, "rsr_tile_exact");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, NULL, Yd, work, wsize - 65,
+								 1) == RSR_ENOMEM, what, "rsr_tile_exact: small work");
+			check(rsr_tile_exact_with(kern, srefs, t.nrefs, Q, nq, dims, Y, Yd, work, wsize,
+								 1) == RSR_EINVAL, what, "rsr_tile_exact: two outputs");
 			for (b = 0; b < nq; b++)
+			{
+				if (level > 0)
+					;
+				else if (rsr_tile_exact_tables(Q + (size_t) b * dims, dims, work))
+					exact_fast++;
+				else
+					exact_slow++;
 				for (i = 0; i < nrows; i++)
-					if (Y[(size_t) i * nq + b] !=
-						(float) ref_score(kind, rowbuf + rb * i, dims, Q + (size_t) b * dims))
-						fail(what, "rsr_tile_exact differs from the reference");
+				{
+					double		s = ref_score(kind, rowbuf + rb * i, dims, Q + (size_t) b * dims);
+					double		y = Yd[(size_t) i * nq + b];
+
+					if (memcmp(&y, &s, sizeof(double)) != 0)
+					{
+						snprintf(detail, sizeof(detail), "row %u query %u: %.17g, reference %.17g",
+								 i, b, y, s);
+						fail(what, detail);
+					}
+					if (Y[(size_t) i * nq + b] != (float) s)
+						fail(what, "rsr_tile_exact (float) differs from the reference");
+				}
+			}
 			npassed++;
 			free(srefs);
 			free(Y);
+			free(Yd);
+			free(work);
 		}
 
 		/* the searches: plain, 2 threads, chunked, small candidate buffer */
@@ -605,6 +683,112 @@ test_args(void)
 	}
 }
 
+/*
+ * A block whose later column range holds a row more than its first (an
+ * insert under way): scored as the first segment's rows, on every level,
+ * by rsr_tile_scores and rsr_tile_exact; the reverse is refused.
+ */
+static void
+test_pending_row(RsrKind kind)
+{
+	const uint32_t dims = 96;
+	const uint32_t nr = 9;
+	size_t		rb = rsr_row_bytes(kind, dims);
+	size_t		plane = (dims + 7) / 8;
+	uint8_t    *rowbuf = xmalloc(rb * (nr + 1));
+	const uint8_t *rows[32];
+	size_t		cap0 = rsr_segment_max_size(kind, RSR_LAYOUT_TILE, 32, 64);
+	size_t		cap1 = rsr_segment_max_size(kind, RSR_LAYOUT_TILE, 32, 32);
+	uint8_t    *s0 = xmalloc(cap0);
+	uint8_t    *s1 = xmalloc(cap1);
+	uint8_t    *s1x = xmalloc(cap1);
+	uint8_t    *s0x = xmalloc(cap0);
+	size_t		z0, z1;
+	float		q[96];
+	size_t		qsize = rsr_tile_query_size(kind, dims);
+	void	   *tq = xmalloc(qsize + 64);
+	const void *tqs[1];
+	double		A[32], Ax[32];
+	float		Y[32], Yx[32];
+	RsrTileRef	refs[2];
+	RsrSegmentRef segs[2];
+	uint32_t	r, j;
+	int			level;
+
+	for (r = 0; r <= nr; r++)
+	{
+		memset(rowbuf + rb * r, 0, rb);
+		for (j = 0; j < dims; j++)
+			set_elem(rowbuf + rb * r, kind == RSR_KIND_TERNARY ? plane : 0, j,
+					 rnd_elem(kind));
+		rows[r] = rowbuf + rb * r;
+	}
+	for (j = 0; j < dims; j++)
+		q[j] = (float) (unif() * 2 - 1);
+	check(rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows, nr, dims, 0, 64,
+							s0, cap0, &z0) == RSR_OK &&
+		  rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows, nr, dims, 64, 32,
+							s1, cap1, &z1) == RSR_OK, "pending row", "build");
+	memcpy(s1x, s1, z1);
+	check(rsr_segment_put_row(s1x, z1, nr, rows[nr]) == RSR_OK, "pending row", "put_row");
+	memcpy(s0x, s0, z0);
+	check(rsr_segment_put_row(s0x, z0, nr, rows[nr]) == RSR_OK, "pending row", "put_row");
+	check(rsr_tile_prepare(kind, q, dims, tq, qsize + 64) == RSR_OK, "pending row", "prepare");
+	tqs[0] = tq;
+
+	for (level = 0; level < RSR_TILE_NLEVELS; level++)
+	{
+		const RsrTileKernels *kern = rsr_tile_kernels(level);
+
+		if (kern == NULL)
+			continue;
+		refs[0].data = s0;
+		refs[0].size = (uint32_t) z0;
+		refs[0].dead = 0;
+		refs[0].id = 0;
+		refs[1] = refs[0];
+		refs[1].data = s1;
+		refs[1].size = (uint32_t) z1;
+		check(rsr_tile_scores_with(kern, tqs, 1, refs, 2, A, 1) == RSR_OK,
+			  "pending row", "scores");
+		refs[1].data = s1x;
+		for (r = 0; r < 32; r++)
+			Ax[r] = -1.0;
+		check(rsr_tile_scores_with(kern, tqs, 1, refs, 2, Ax, 1) == RSR_OK,
+			  "pending row", "scores with a pending row");
+		for (r = 0; r < nr; r++)
+			check(A[r] == Ax[r], "pending row", "phase-1 score differs");
+		check(Ax[nr] == -1.0, "pending row", "pending row scored");
+		/* the first segment with more rows than a later one: refused */
+		refs[0].data = s0x;
+		refs[1].data = s1;
+		check(rsr_tile_scores_with(kern, tqs, 1, refs, 2, Ax, 1) == RSR_EINVAL,
+			  "pending row", "ranges out of order accepted");
+	}
+
+	segs[0].data = s0;
+	segs[0].size = (uint32_t) z0;
+	segs[0].out = 0;
+	segs[1] = segs[0];
+	segs[1].data = s1;
+	segs[1].size = (uint32_t) z1;
+	check(rsr_tile_exact(segs, 2, q, 1, dims, Y, 1) == RSR_OK, "pending row", "exact");
+	segs[1].data = s1x;
+	for (r = 0; r < 32; r++)
+		Yx[r] = -1.0f;
+	check(rsr_tile_exact(segs, 2, q, 1, dims, Yx, 1) == RSR_OK, "pending row",
+		  "exact with a pending row");
+	for (r = 0; r < nr; r++)
+		check(Y[r] == Yx[r], "pending row", "exact score differs");
+	check(Yx[nr] == -1.0f, "pending row", "pending row scored exactly");
+	free(rowbuf);
+	free(s0);
+	free(s1);
+	free(s1x);
+	free(s0x);
+	free(tq);
+}
+
 /* Entry point */
 int
 main(int argc, char **argv)
@@ -628,6 +812,8 @@ main(int argc, char **argv)
 	rsr_init();
 
 	test_args();
+	test_pending_row(RSR_KIND_BINARY);
+	test_pending_row(RSR_KIND_TERNARY);
 	for (kind = RSR_KIND_BINARY; kind <= RSR_KIND_TERNARY; kind++)
 		for (d = 0; d < sizeof(dims_list) / sizeof(dims_list[0]); d++)
 		{
@@ -683,6 +869,9 @@ main(int argc, char **argv)
 		if (levels_run[level])
 			printf(" %s", rsr_tile_kernels(level)->name);
 	printf(" (default %s)\n", rsr_tile_kernel_name());
+	printf("exact scores: %ld queries by tables, %ld element by element\n",
+		   exact_fast, exact_slow);
+	check(exact_fast > 0 && exact_slow > 0, "exact scores", "a path never ran");
 	printf("%ld passed, 0 failed\n", npassed);
 	return 0;
 }
