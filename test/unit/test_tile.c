@@ -709,7 +709,9 @@ test_pending_row(RsrKind kind)
 	void	   *tq = xmalloc(qsize + 64);
 	const void *tqs[1];
 	double		A[32], Ax[32];
-	float		Y[32], Yx[32];
+	double		Y[32], Yx[32];
+	size_t		wsize = rsr_tile_exact_work_size(dims);
+	void	   *work = xmalloc(wsize);
 	RsrTileRef	refs[2];
 	RsrSegmentRef segs[2];
 	uint32_t	r, j;
@@ -772,15 +774,17 @@ test_pending_row(RsrKind kind)
 	segs[1] = segs[0];
 	segs[1].data = s1;
 	segs[1].size = (uint32_t) z1;
-	check(rsr_tile_exact(segs, 2, q, 1, dims, Y, 1) == RSR_OK, "pending row", "exact");
+	check(rsr_tile_exact(segs, 2, q, 1, dims, NULL, Y, work, wsize, 1) == RSR_OK,
+		  "pending row", "exact");
 	segs[1].data = s1x;
 	for (r = 0; r < 32; r++)
-		Yx[r] = -1.0f;
-	check(rsr_tile_exact(segs, 2, q, 1, dims, Yx, 1) == RSR_OK, "pending row",
-		  "exact with a pending row");
+		Yx[r] = -1.0;
+	check(rsr_tile_exact(segs, 2, q, 1, dims, NULL, Yx, work, wsize, 1) == RSR_OK,
+		  "pending row", "exact with a pending row");
 	for (r = 0; r < nr; r++)
 		check(Y[r] == Yx[r], "pending row", "exact score differs");
-	check(Yx[nr] == -1.0f, "pending row", "pending row scored exactly");
+	check(Yx[nr] == -1.0, "pending row", "pending row scored exactly");
+	free(work);
 	free(rowbuf);
 	free(s0);
 	free(s1);
