@@ -467,7 +467,7 @@ RsrGpuWanted(void)
  * Ask the worker for the top n candidates of each of the nq queries
  * Q[b * dims + j] (1 <= nq <= RSR_MAX_BATCH) on a copy of the index of at
  * least `version`, streaming the index pages when it asks for them.  The
- * caller reads `version` (the metapage change counter) after taking its
+ * caller reads `version` (the change counter, RsrMetaCopy) after taking its
  * snapshot and keeps it for all its requests: every row it can see is in
  * that version, and a copy loaded since for a newer one still serves it.
  *
@@ -613,7 +613,7 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 {
 	RsrGpuScan *gs;
 	Buffer		metabuf;
-	RsrMetaPage meta;
+	RsrMetaPageData meta;
 	uint32		indexDims;
 	uint64		version;
 	const char *why;
@@ -623,9 +623,10 @@ RsrGpuScanBegin(Relation index, const float *q, uint32 dims)
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	meta = RsrCheckMeta(index, BufferGetPage(metabuf));
-	indexDims = meta->dims;
-	version = meta->changeCount;
+	RsrCheckMeta(index, BufferGetPage(metabuf));
+	RsrMetaCopy(index, BufferGetPage(metabuf), &meta);
+	indexDims = meta.dims;
+	version = meta.changeCount;
 	UnlockReleaseBuffer(metabuf);
 	if (indexDims == 0 || indexDims != dims)
 		return NULL;

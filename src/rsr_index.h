@@ -94,7 +94,9 @@ typedef struct RsrMetaPageData
 	uint32		k;				/* rows per block */
 	uint32		nranges;		/* column-range entries per block */
 	uint32		rangeCols;		/* columns per range (a multiple of 8) */
-	uint64		ntuples;		/* rows stored, dead ones included */
+	uint64		ntuples;		/* rows stored, dead ones included, but for
+								 * the open blocks' rows past openCounted
+								 * (RsrMetaCopy adds them) */
 	uint64		nblocks;		/* blocks of rows stored */
 	BlockNumber firstBlkno;		/* first data page, or InvalidBlockNumber */
 	BlockNumber lastBlkno;		/* last data page, or InvalidBlockNumber */
@@ -102,13 +104,18 @@ typedef struct RsrMetaPageData
 															 * open blocks, by
 															 * range; invalid
 															 * offset = none */
-	uint64		changeCount;	/* bumped by every insert and every VACUUM
+	uint64		changeCount;	/* plus the rows past openCounted (RsrMetaCopy):
+								 * bumped by every insert and every VACUUM
 								 * that marks rows dead: the version the GPU
 								 * worker keys its resident copy by */
 	uint64		reclaimCount;	/* bumped by every VACUUM that removes or
 								 * moves rows (in the same record): a tile
 								 * search whose row places it saw change
 								 * searches again */
+	uint32		openCounted[RSR_OPEN_BLOCKS];	/* rows of open block s that
+												 * ntuples and changeCount
+												 * count, plus one; 0 = all
+												 * (rsrinsert.c) */
 } RsrMetaPageData;
 
 typedef RsrMetaPageData *RsrMetaPage;
@@ -276,6 +283,9 @@ extern void RsrInitPage(Page page, uint16 flags);
 extern Buffer RsrNewBuffer(Relation index);
 extern RsrMetaPage RsrCheckMeta(Relation index, Page page);
 extern void RsrShapeFromMeta(RsrMetaPage meta, RsrShape *shape);
+extern void RsrMetaCopy(Relation index, Page metapage, RsrMetaPageData *copy);
+extern uint32 RsrOpenHeadRows(Relation index, RsrMetaPage meta, int slot);
+extern void RsrMetaCover(Page metapage);
 extern void RsrChooseShape(Relation index, RsrKind kind, uint32 dims,
 						   double rows, RsrShape *shape);
 extern RsrKind RsrIndexKind(Relation index);

@@ -207,8 +207,8 @@ OpenBulk(Oid indexOid, BulkRel *rel)
 
 	metabuf = ReadBuffer(rel->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	memcpy(&rel->meta, RsrCheckMeta(rel->index, BufferGetPage(metabuf)),
-		   sizeof(RsrMetaPageData));
+	RsrCheckMeta(rel->index, BufferGetPage(metabuf));
+	RsrMetaCopy(rel->index, BufferGetPage(metabuf), &rel->meta);
 	UnlockReleaseBuffer(metabuf);
 }
 

@@ -267,8 +267,8 @@ rsr_index_check(PG_FUNCTION_ARGS)
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	memcpy(&metacopy, RsrCheckMeta(index, BufferGetPage(metabuf)),
-		   sizeof(RsrMetaPageData));
+	RsrCheckMeta(index, BufferGetPage(metabuf));
+	RsrMetaCopy(index, BufferGetPage(metabuf), &metacopy);
 	UnlockReleaseBuffer(metabuf);
 
 	memset(&cs, 0, sizeof(cs));

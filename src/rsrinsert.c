@@ -15,18 +15,34 @@
  * bytes at fixed offsets, so each column range gets a scatter of the row's
  * bytes and a new checksum (rsr_segment_put_row), with no decoding or
  * rebuilding.  For a block on at most RSR_SPAN_PAGES pages that is one
- * GenericXLog record: the metapage (locked first, counters), then the
- * block's pages in chain order (FastInsert, PutToOpen), and no heavyweight
- * lock is taken.  Other layouts decode the block's rows, rebuild each
- * segment with no buffer lock held and write it back (AddToOpen).
+ * GenericXLog record of the block's pages, in chain order, under a share
+ * lock of the metapage (FastInsert, PutToOpen); no heavyweight lock is
+ * taken and the metapage does not change.  Other layouts decode the
+ * block's rows, rebuild each segment with no buffer lock held and write it
+ * back (AddToOpen).
+ *
+ * Counting.  An insert in place changes no counter of the metapage, so
+ * that inserters into different blocks share it: the head's row count is
+ * the count.  The metapage's ntuples and changeCount count the rows of an
+ * open block only up to its slot's openCounted (minus one; 0 = all of
+ * them), and readers that want the totals (rsr_index_info, rsr_index_check,
+ * the GPU worker's version) add the rows each open head holds past it
+ * (RsrMetaCopy, under the metapage's share lock, during which the sum only
+ * grows).  Whatever changes a slot under the metapage's exclusive lock
+ * counts its block's rows then (CountSlot): a new or adopted block, a
+ * rebuilt row; an index built, or made before openCounted, counts its open
+ * blocks in full until the slot's holder starts counting (StartCounting).
  *
  * Locking.  The inserters that need more than the tile fast path queue on
  * a heavyweight page lock on the slot's tag (RSR_SLOT_LOCK); appending the
  * entries of a new block takes RSR_NEWBLOCK_LOCK.  Scans never take these,
- * and no buffer lock is held while they are awaited.  Every change of an
- * open tile block's rows and of a slot's pointers happens under the
- * metapage's exclusive lock, so the fast path needs no slot lock; it
- * leaves blocks on more pages and full blocks to the slot's holder.  The
+ * and no buffer lock is held while they are awaited.  Every change of a
+ * slot's pointers or counts happens under the metapage's exclusive lock;
+ * every change of an open tile block's rows under at least its share lock,
+ * with the block's pages locked exclusively in chain order, so two
+ * inserters into one block queue on its first page, and the fast path
+ * needs no slot lock; it leaves blocks on more pages, full blocks and
+ * slots not counted yet to the slot's holder.  The
  * rebuilding path copies the open block's entries under short share locks
  * and writes each back under a short exclusive lock: the other column
  * ranges first, the head last, together with the metapage's counters.
@@ -50,7 +66,7 @@
  * WAL and crash safety: every page change is a GenericXLog record.  A block
  * on more pages than one record can hold needs several records; the head
  * entry (range 0) carries the row count that scans trust, and it is always
- * written last, together with the metapage.  After a crash between two
+ * written last.  After a crash between two
  * records, the other ranges may hold one row more than the head publishes;
  * that row is never scored (the tile kernels take a block's rows from its
  * first segment) and the next insert overwrites it.  A new block's entries
@@ -84,6 +100,7 @@ typedef struct RsrInsertState
 	Relation	index;
 	RsrShape	shape;
 	int			slot;			/* open block slot, locked */
+	uint32		counted;		/* the slot's openCounted when read */
 	ItemPointerData open[RSR_MAX_RANGES];	/* the slot's entries, or invalid */
 	uint8	   *rows;			/* k full packed rows */
 	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
@@ -130,9 +147,63 @@ ReadMeta(RsrInsertState *st)
 		RsrShapeFromMeta(meta, &st->shape);
 		memcpy(st->open, meta->open[st->slot],
 			   st->shape.nranges * sizeof(ItemPointerData));
+		st->counted = meta->openCounted[st->slot];
 	}
 	UnlockReleaseBuffer(metabuf);
 	return known;
+}
+
+/*
+ * Count rows on the exclusively locked metapage (in a record) when a slot
+ * changes under it: the slot's block held oldRows rows (the rows inserts
+ * added in place since the last count are counted now), `added` rows are
+ * new, and the slot's block, the same or another, now holds newRows, all
+ * counted.  changeCount grows by at least one.
+ */
+static void
+CountSlot(Page metapage, int slot, uint32 oldRows, uint32 added,
+		  uint32 newRows)
+{
+	RsrMetaPage meta = RsrPageGetMeta(metapage);
+	uint32		pending = 0;
+
+	if (meta->openCounted[slot] != 0 && oldRows + 1 > meta->openCounted[slot])
+		pending = oldRows + 1 - meta->openCounted[slot];
+	meta->ntuples += pending + added;
+	meta->changeCount += pending + Max(added, 1);
+	meta->openCounted[slot] = newRows + 1;
+	RsrMetaCover(metapage);
+}
+
+/*
+ * Before the slot's holder adds rows in place: an index whose slot has an
+ * open block that ntuples counts in full (openCounted 0: built, or made
+ * before openCounted existed) starts counting it, under the metapage's
+ * exclusive lock.
+ */
+static void
+StartCounting(RsrInsertState *st)
+{
+	Buffer		metabuf;
+	RsrMetaPage meta;
+
+	if (st->counted != 0 || !ItemPointerIsValid(&st->open[0]))
+		return;
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = RsrPageGetMeta(BufferGetPage(metabuf));
+	if (meta->openCounted[st->slot] == 0)
+	{
+		uint32		rows = RsrOpenHeadRows(st->index, meta, st->slot);
+		GenericXLogState *xlog = GenericXLogStart(st->index);
+		Page		page = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+
+		RsrPageGetMeta(page)->openCounted[st->slot] = rows + 1;
+		RsrMetaCover(page);
+		GenericXLogFinish(xlog);
+	}
+	st->counted = 1;
+	UnlockReleaseBuffer(metabuf);
 }
 
 /* The item of an open block's entry at loc on its (locked) page, checked */
@@ -296,13 +367,8 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 			return false;
 		}
 		if (range == 0)
-		{
-			RsrMetaPage meta;
-
-			meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
-			meta->ntuples++;
-			meta->changeCount++;
-		}
+			CountSlot(GenericXLogRegisterBuffer(xlog, metabuf, 0), st->slot,
+					  nrows, 1, nrows + 1);
 		GenericXLogFinish(xlog);
 		UnlockReleaseBuffer(buf);
 		if (BufferIsValid(metabuf))
@@ -341,11 +407,12 @@ PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
  * r's bytes at fixed offsets, so each column range takes the row with a
  * scatter of its bytes and a new checksum (rsr_segment_put_row), a few
  * bytes of WAL; nothing is decoded or rebuilt, and every buffer lock is
- * held only for that.  The metapage is locked first, then the block's
- * pages in chain order.  A block on at most RSR_SPAN_PAGES pages takes the
- * row in one record with the metapage: a crash leaves it before or after.
+ * held only for that.  The metapage is share-locked first (it keeps the
+ * slot's pointers; the counters do not change, see Counting above), then
+ * the block's pages in chain order.  A block on at most RSR_SPAN_PAGES
+ * pages takes the row in one record: a crash leaves it before or after.
  * A block on more pages takes one record per page, the later pages first
- * and the head's page last, with the metapage: the head publishes the row
+ * and the head's page last: the head publishes the row
  * (its row count) only once every range holds it, and until then the
  * other ranges may hold one row more than the head, which readers and the
  * kernels ignore (the next insert overwrites it after a crash).  False,
@@ -362,7 +429,6 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	int			npages = 0;
 	int			nlocked;
 	int			i;
-	RsrMetaPage meta;
 	RsrEntry	head;
 	uint32		nrows = 0;
 	uint32		range;
@@ -426,11 +492,14 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	if (npages > RSR_SPAN_PAGES)
 		nlocked = 1;
 
-	/* Metapage first, then the (remaining) pages in chain order */
+	/*
+	 * Metapage first (shared: it keeps the slot's pointers), then the
+	 * (remaining) pages in chain order
+	 */
 	if (!BufferIsValid(metabuf))
 	{
 		metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
-		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	}
 	for (i = 0; i < nlocked; i++)
 	{
@@ -453,11 +522,9 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 			status = PutRowOnPage(st, pages[i], blknos[i], nrows, row);
 		if (status == RSR_OK)
 		{
+			/* the head's row count is the count (RsrMetaCopy) */
 			head->tids[nrows] = *tid;
 			head->nrows = nrows + 1;
-			meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
-			meta->ntuples++;
-			meta->changeCount++;
 			GenericXLogFinish(xlog);
 		}
 		else
@@ -608,8 +675,10 @@ AdoptBlock(RsrInsertState *st)
 	Buffer		buf;
 	Page		page;
 	RsrMetaPage meta;
+	Page		metapage;
 	OffsetNumber off;
 	OffsetNumber maxoff;
+	uint32		oldRows;
 	bool		adopted = false;
 	bool		room = false;
 
@@ -617,9 +686,11 @@ AdoptBlock(RsrInsertState *st)
 		blkno >= RelationGetNumberOfBlocks(st->index))
 		return false;
 
-	/* Metapage first, then the page */
+	/* Metapage first, the slot's old head (its rows), then the page */
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	oldRows = RsrOpenHeadRows(st->index, RsrPageGetMeta(BufferGetPage(metabuf)),
+							  st->slot);
 	buf = ReadBuffer(st->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
@@ -659,12 +730,15 @@ AdoptBlock(RsrInsertState *st)
 			break;
 		}
 		xlog = GenericXLogStart(st->index);
-		meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+		metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+		meta = RsrPageGetMeta(metapage);
 		for (r = 0; r < st->shape.nranges; r++)
 		{
 			meta->open[st->slot][r] = locs[r];
 			st->open[r] = locs[r];
 		}
+		CountSlot(metapage, st->slot, oldRows, 0, entry->nrows);
+		st->counted = entry->nrows + 1;
 		GenericXLogFinish(xlog);
 		adopted = true;
 	}
@@ -827,8 +901,10 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	Buffer		metabuf;
 	Buffer		headbuf;
 	Page		page;
+	Page		metapage;
 	RsrEntry	head;
 	uint32		range;
+	uint32		oldRows;
 
 	/* Form the entries with no lock held */
 	EnsureBuffers(st);
@@ -862,16 +938,23 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	if (!haveNewBlockLock)
 		UnlockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
 
-	/* Publish: the metapage, then the head's page, in one record */
+	/*
+	 * Publish: the metapage, then the head's page, in one record; the rows
+	 * the slot's old block took in place are counted (its head is read
+	 * before the new head's page is locked)
+	 */
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	oldRows = RsrOpenHeadRows(st->index, RsrPageGetMeta(BufferGetPage(metabuf)),
+							  st->slot);
 	headbuf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&locs[0]));
 	LockBuffer(headbuf, BUFFER_LOCK_EXCLUSIVE);
 	xlog = GenericXLogStart(st->index);
 	page = GenericXLogRegisterBuffer(xlog, headbuf, 0);
 	head = (RsrEntry) PageGetItem(page, OpenItemId(st, page, locs[0], 0));
 	head->nrows = 1;
-	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+	metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+	meta = RsrPageGetMeta(metapage);
 	if (setShape)
 	{
 		meta->layout = shape->layout;
@@ -883,8 +966,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	memset(meta->open[st->slot], 0, sizeof(meta->open[st->slot]));
 	memcpy(meta->open[st->slot], locs, shape->nranges * sizeof(ItemPointerData));
 	meta->nblocks++;
-	meta->ntuples++;
-	meta->changeCount++;
+	CountSlot(metapage, st->slot, oldRows, 1, 1);
 	GenericXLogFinish(xlog);
 	UnlockReleaseBuffer(headbuf);
 	UnlockReleaseBuffer(metabuf);
@@ -895,19 +977,22 @@ static bool
 AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
 	if (st->shape.layout == RSR_LAYOUT_TILE)
+	{
+		StartCounting(st);
 		return PutToOpen(st, row, tid, InvalidBuffer, NULL);
+	}
 	return AddToOpen(st, row, tid);
 }
 
 /*
  * The common case, without the slot's heavyweight lock: in a tile index,
  * the open block of this backend's slot takes the row under the metapage's
- * exclusive lock, taken first (PutToOpen).  Every change of an open
- * block's rows or of a slot's pointers happens under that lock, except
- * the page-by-page writes into blocks on more than RSR_SPAN_PAGES pages,
- * which this path leaves to the slot's holder.  False, changing nothing,
- * when the index is not a tile index with rows yet, or the block is full,
- * absent or on more pages.
+ * share lock, taken first (PutToOpen), which keeps the slot's pointers.
+ * Blocks on more than RSR_SPAN_PAGES pages (written page by page) and
+ * slots whose block is not counted yet (StartCounting) are left to the
+ * slot's holder.  False, changing nothing, when the index is not a tile
+ * index with rows yet, or the block is full, absent, on more pages or not
+ * counted yet.
  */
 static bool
 FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
@@ -919,7 +1004,7 @@ FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 	/* The record's state (a large allocation) before any lock */
 	xlog = GenericXLogStart(st->index);
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));
 	if (meta->dims == 0 || meta->layout != RSR_LAYOUT_TILE)
 	{
@@ -931,6 +1016,13 @@ FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 	RsrCheckRowDims(st->index, dims, st->shape.dims);
 	memcpy(st->open, meta->open[st->slot],
 		   st->shape.nranges * sizeof(ItemPointerData));
+	if (meta->openCounted[st->slot] == 0 && ItemPointerIsValid(&st->open[0]))
+	{
+		/* not counted in place yet: StartCounting() */
+		UnlockReleaseBuffer(metabuf);
+		GenericXLogAbort(xlog);
+		return false;
+	}
 	return PutToOpen(st, row, tid, metabuf, xlog);
 }
 

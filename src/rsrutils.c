@@ -215,6 +215,95 @@ RsrCheckMeta(Relation index, Page page)
 	return meta;
 }
 
+/*
+ * Rows the head of open block `slot` publishes, 0 when the slot has none.
+ * The caller holds the metapage's lock (either mode); the head's page is
+ * share-locked only while its row count is read.
+ */
+uint32
+RsrOpenHeadRows(Relation index, RsrMetaPage meta, int slot)
+{
+	ItemPointerData loc = meta->open[slot][0];
+	Buffer		buf;
+	Page		page;
+	ItemId		itemid;
+	RsrEntry	head;
+	uint32		nrows = 0;
+	bool		ok;
+
+	if (!ItemPointerIsValid(&loc) || meta->dims == 0)
+		return 0;
+	buf = ReadBuffer(index, ItemPointerGetBlockNumber(&loc));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	ok = !PageIsNew(page) &&
+		ItemPointerGetOffsetNumber(&loc) <= PageGetMaxOffsetNumber(page);
+	if (ok)
+	{
+		itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(&loc));
+		head = (RsrEntry) PageGetItem(page, itemid);
+		ok = ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, meta->k) &&
+			head->range == 0;
+		if (ok)
+			nrows = head->nrows;
+	}
+	UnlockReleaseBuffer(buf);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index \"%s\" has a corrupted open block entry",
+						RelationGetRelationName(index))));
+	return nrows;
+}
+
+/*
+ * Copy the checked, locked (either mode) metapage, with the totals that
+ * readers want: inserts into an open block add rows without changing the
+ * metapage (rsrinsert.c), so the rows each open block holds past its
+ * openCounted are added to ntuples and to changeCount.  The result only
+ * grows while the metapage is share-locked, which is what the GPU worker's
+ * version needs.
+ */
+void
+RsrMetaCopy(Relation index, Page metapage, RsrMetaPageData *copy)
+{
+	RsrMetaPage meta = RsrPageGetMeta(metapage);
+	int			s;
+
+	memcpy(copy, meta, sizeof(RsrMetaPageData));
+	for (s = 0; s < RSR_OPEN_BLOCKS; s++)
+	{
+		uint32		nrows;
+
+		if (meta->openCounted[s] == 0)
+			continue;
+		nrows = RsrOpenHeadRows(index, meta, s);
+		if (nrows + 1 > meta->openCounted[s])
+		{
+			copy->ntuples += nrows + 1 - meta->openCounted[s];
+			copy->changeCount += nrows + 1 - meta->openCounted[s];
+		}
+		copy->openCounted[s] = 0;
+	}
+}
+
+/*
+ * Make the metapage's header cover the whole RsrMetaPageData, so that
+ * GenericXLog logs its last fields: an index made before openCounted
+ * existed has pd_lower before them.
+ */
+void
+RsrMetaCover(Page metapage)
+{
+	LocationIndex end = (LocationIndex)
+		(((char *) RsrPageGetMeta(metapage) + sizeof(RsrMetaPageData)) -
+		 (char *) metapage);
+
+	if (((PageHeader) metapage)->pd_lower < end)
+		((PageHeader) metapage)->pd_lower = end;
+}
+
 /* Fill a shape from a checked metapage with dims > 0 */
 void
 RsrShapeFromMeta(RsrMetaPage meta, RsrShape *shape)
