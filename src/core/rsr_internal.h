@@ -160,6 +160,9 @@ extern void rsr_tile_build(RsrKind kind, const uint8_t *const *rows,
 						   uint32_t nrows, uint32_t dims, uint32_t col_start,
 						   uint32_t ncols, uint8_t *payload);
 extern RsrStatus rsr_tile_check(const RsrSeg *s);
+extern RsrStatus rsr_tile_range_parse(const uint8_t *seg, size_t size,
+									  uint32_t dims, uint32_t col,
+									  uint32_t *nrows, RsrSeg *s);
 extern void rsr_tile_get_row(const RsrSeg *s, uint32_t r, uint8_t *row);
 
 /*

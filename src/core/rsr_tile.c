@@ -70,6 +70,33 @@ rsr_tile_build(RsrKind kind, const uint8_t *const *rows, uint32_t nrows,
 		}
 }
 
+/*
+ * Parse seg as the range of a tile block that starts at column `col`: a
+ * tile of `dims` columns in all, with at least *nrows rows (0: the block's
+ * first range, which sets *nrows).  The block's rows are those of its first
+ * range; a later one may hold a row more (an insert that has written it but
+ * not yet published it in the head), which is ignored.  The caller checks
+ * the kind.
+ */
+RsrStatus
+rsr_tile_range_parse(const uint8_t *seg, size_t size, uint32_t dims,
+					 uint32_t col, uint32_t *nrows, RsrSeg *s)
+{
+	RsrStatus	rc;
+
+	if (seg == NULL)
+		return RSR_EINVAL;
+	rc = rsr_seg_parse(seg, size, s);
+	if (rc != RSR_OK)
+		return rc;
+	if (s->layout != RSR_LAYOUT_TILE || s->dims != dims ||
+		s->col_start != col || (*nrows != 0 && s->nrows < *nrows))
+		return RSR_EINVAL;
+	if (*nrows == 0)
+		*nrows = s->nrows;
+	return RSR_OK;
+}
+
 /* Payload check: padding bits and absent rows zero, planes disjoint */
 RsrStatus
 rsr_tile_check(const RsrSeg *s)

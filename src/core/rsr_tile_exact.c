@@ -206,11 +206,9 @@ block_in_order(const RsrSegmentRef *segs, size_t i, size_t end,
 }
 
 /*
- * Check the block starting at segs[i]: tiles of one kind covering
- * [0, dims) in order.  *end = one past its last segment.  The block's
- * rows are those of its first segment; a later one may hold a row more
- * (an insert that has written it but not yet published it in the head),
- * which is ignored.
+ * Check the block starting at segs[i]: ranges of one kind covering
+ * [0, dims) in order (rsr_tile_range_parse(), which sets *nrows).  *end =
+ * one past its last segment.
  */
 static RsrStatus
 check_block(const RsrSegmentRef *segs, size_t nsegs, size_t i,
@@ -223,18 +221,14 @@ check_block(const RsrSegmentRef *segs, size_t nsegs, size_t i,
 	while (j < nsegs && segs[j].out == segs[i].out && col < dims)
 	{
 		RsrSeg		s;
-		RsrStatus	rc = rsr_seg_parse(segs[j].data, segs[j].size, &s);
+		RsrStatus	rc = rsr_tile_range_parse(segs[j].data, segs[j].size,
+											  dims, col, nrows, &s);
 
-		if (rc == RSR_OK &&
-			(s.layout != RSR_LAYOUT_TILE || s.dims != dims ||
-			 s.col_start != col || (*nrows != 0 && s.nrows < *nrows) ||
-			 (j > i && s.kind != *kind)))
+		if (rc == RSR_OK && j > i && s.kind != *kind)
 			rc = RSR_EINVAL;
 		if (rc != RSR_OK)
 			return rc;
 		*kind = s.kind;
-		if (*nrows == 0)
-			*nrows = s.nrows;
 		col += s.ncols;
 		j++;
 	}

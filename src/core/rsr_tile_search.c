@@ -256,29 +256,19 @@ rsr_tile_candidates(const void *state)
 }
 
 /*
- * Check one segment of a block: a tile of the search's kind and dims
- * starting at column `col`, with at least `nrows` rows (0: any, set it
- * from this first segment).  The block's rows are those of its first
- * segment; a later one may hold a row more (an insert that has written it
- * but not yet published it in the head), which is ignored.
+ * Check one segment of a block: a range of the block at column `col`
+ * (rsr_tile_range_parse()) of the search's kind
  */
 static RsrStatus
 parse_tile(const RsrTileRef *ref, RsrKind kind, uint32_t dims, uint32_t col,
 		   uint32_t *nrows, RsrSeg *s)
 {
-	RsrStatus	rc;
+	RsrStatus	rc = rsr_tile_range_parse(ref->data, ref->size, dims, col,
+										  nrows, s);
 
-	if (ref->data == NULL)
-		return RSR_EINVAL;
-	rc = rsr_seg_parse(ref->data, ref->size, s);
-	if (rc != RSR_OK)
-		return rc;
-	if (s->layout != RSR_LAYOUT_TILE || s->kind != kind || s->dims != dims ||
-		s->col_start != col || (*nrows != 0 && s->nrows < *nrows))
-		return RSR_EINVAL;
-	if (*nrows == 0)
-		*nrows = s->nrows;
-	return RSR_OK;
+	if (rc == RSR_OK && s->kind != kind)
+		rc = RSR_EINVAL;
+	return rc;
 }
 
 /*
