@@ -281,6 +281,7 @@ extern void RsrInitReloptions(void);
 extern bytea *rsroptions(Datum reloptions, bool validate);
 extern void RsrInitPage(Page page, uint16 flags);
 extern Buffer RsrNewBuffer(Relation index);
+extern struct GenericXLogState *RsrXLogStart(Relation index);
 extern RsrMetaPage RsrCheckMeta(Relation index, Page page);
 extern void RsrShapeFromMeta(RsrMetaPage meta, RsrShape *shape);
 extern void RsrMetaCopy(Relation index, Page metapage, RsrMetaPageData *copy);

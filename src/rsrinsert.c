@@ -195,7 +195,7 @@ StartCounting(RsrInsertState *st)
 	if (meta->openCounted[st->slot] == 0)
 	{
 		uint32		rows = RsrOpenHeadRows(st->index, meta, st->slot);
-		GenericXLogState *xlog = GenericXLogStart(st->index);
+		GenericXLogState *xlog = RsrXLogStart(st->index);
 		Page		page = GenericXLogRegisterBuffer(xlog, metabuf, 0);
 
 		RsrPageGetMeta(page)->openCounted[st->slot] = rows + 1;
@@ -348,7 +348,7 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 		}
 		buf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&st->open[range]));
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		xlog = GenericXLogStart(st->index);
+		xlog = RsrXLogStart(st->index);
 		page = GenericXLogRegisterBuffer(xlog, buf, 0);
 		cur = (RsrEntry) PageGetItem(page, OpenItemId(st, page, st->open[range], range));
 		if (range == 0)
@@ -477,7 +477,7 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 			GenericXLogState *pxlog;
 
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			pxlog = GenericXLogStart(st->index);
+			pxlog = RsrXLogStart(st->index);
 			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
 								  blknos[i], nrows, row);
 			if (status == RSR_OK)
@@ -507,7 +507,7 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
 	}
 	if (xlog == NULL)
-		xlog = GenericXLogStart(st->index);
+		xlog = RsrXLogStart(st->index);
 	for (i = 0; i < nlocked; i++)
 		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
 
@@ -729,7 +729,7 @@ AdoptBlock(RsrInsertState *st)
 			room = true;		/* another one for the next inserter */
 			break;
 		}
-		xlog = GenericXLogStart(st->index);
+		xlog = RsrXLogStart(st->index);
 		metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
 		meta = RsrPageGetMeta(metapage);
 		for (r = 0; r < st->shape.nranges; r++)
@@ -785,7 +785,7 @@ PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
 			UnlockReleaseBuffer(buf);
 			continue;
 		}
-		xlog = GenericXLogStart(st->index);
+		xlog = RsrXLogStart(st->index);
 		page = GenericXLogRegisterBuffer(xlog, buf, 0);
 		for (r = 0; r < st->shape.nranges; r++)
 		{
@@ -840,7 +840,7 @@ AppendEntry(RsrInsertState *st, const uint8 *entry, size_t size,
 		if (PageGetExactFreeSpace(page) >= space &&
 			PageGetMaxOffsetNumber(page) < MaxOffsetNumber)
 		{
-			xlog = GenericXLogStart(st->index);
+			xlog = RsrXLogStart(st->index);
 			page = GenericXLogRegisterBuffer(xlog, buf, 0);
 			off = PageAddItem(page, (Item) entry, size,
 							  OffsetNumberNext(PageGetMaxOffsetNumber(page)),
@@ -856,7 +856,7 @@ AppendEntry(RsrInsertState *st, const uint8 *entry, size_t size,
 	}
 
 	newbuf = RsrNewBuffer(st->index);
-	xlog = GenericXLogStart(st->index);
+	xlog = RsrXLogStart(st->index);
 	page = GenericXLogRegisterBuffer(xlog, newbuf, GENERIC_XLOG_FULL_IMAGE);
 	RsrInitPage(page, 0);
 	off = PageAddItem(page, (Item) entry, size, InvalidOffsetNumber,
@@ -949,7 +949,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 							  st->slot);
 	headbuf = ReadBuffer(st->index, ItemPointerGetBlockNumber(&locs[0]));
 	LockBuffer(headbuf, BUFFER_LOCK_EXCLUSIVE);
-	xlog = GenericXLogStart(st->index);
+	xlog = RsrXLogStart(st->index);
 	page = GenericXLogRegisterBuffer(xlog, headbuf, 0);
 	head = (RsrEntry) PageGetItem(page, OpenItemId(st, page, locs[0], 0));
 	head->nrows = 1;
@@ -1002,7 +1002,7 @@ FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 	GenericXLogState *xlog;
 
 	/* The record's state (a large allocation) before any lock */
-	xlog = GenericXLogStart(st->index);
+	xlog = RsrXLogStart(st->index);
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));

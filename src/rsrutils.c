@@ -14,6 +14,8 @@
 #include "postgres.h"
 
 #include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/xact.h"
 #include "access/reloptions.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
@@ -21,6 +23,7 @@
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/varbit.h"
 
@@ -160,6 +163,67 @@ RsrInitPage(Page page, uint16 flags)
 	opaque->nextblkno = InvalidBlockNumber;
 	opaque->flags = flags;
 	opaque->page_id = RSR_PAGE_ID;
+}
+
+/*
+ * GenericXLogStart, with the record's state in a memory context the backend
+ * keeps.  The state is about 66 kB (images and deltas of up to four pages):
+ * in the caller's context palloc takes it from malloc and gives it back
+ * with every record, and glibc then returns the top of its heap to the
+ * kernel (brk, with a TLB shootdown on every core the backend ran on) and
+ * page-faults it back on the next record.  For an insert in place that was
+ * about a fifth of the transaction's CPU time.  A generation context keeps
+ * its block: a finished or aborted record frees its state, the block
+ * becomes empty and is reused.  A state an error left behind is freed when
+ * the (sub)transaction aborts; no record spans one.
+ */
+#define RSR_XLOG_CONTEXT_SIZE	(128 * 1024)	/* one state and room */
+#define RSR_XLOG_CONTEXT_MAX	(2 * 1024 * 1024)	/* chunks up to 128 kB */
+
+static MemoryContext xlogContext = NULL;
+
+static void
+XLogContextReset(void)
+{
+	if (xlogContext != NULL)
+		MemoryContextReset(xlogContext);
+}
+
+static void
+XLogContextXact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		XLogContextReset();
+}
+
+static void
+XLogContextSubXact(SubXactEvent event, SubTransactionId mySubid,
+				   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		XLogContextReset();
+}
+
+GenericXLogState *
+RsrXLogStart(Relation index)
+{
+	MemoryContext old;
+	GenericXLogState *state;
+
+	if (xlogContext == NULL)
+	{
+		xlogContext = GenerationContextCreate(TopMemoryContext,
+											  "rsr WAL record",
+											  RSR_XLOG_CONTEXT_SIZE,
+											  RSR_XLOG_CONTEXT_SIZE,
+											  RSR_XLOG_CONTEXT_MAX);
+		RegisterXactCallback(XLogContextXact, NULL);
+		RegisterSubXactCallback(XLogContextSubXact, NULL);
+	}
+	old = MemoryContextSwitchTo(xlogContext);
+	state = GenericXLogStart(index);
+	MemoryContextSwitchTo(old);
+	return state;
 }
 
 /*

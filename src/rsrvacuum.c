@@ -105,7 +105,7 @@ BumpChangeCount(Relation index)
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	xlog = GenericXLogStart(index);
+	xlog = RsrXLogStart(index);
 	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
 	meta->changeCount++;
 	GenericXLogFinish(xlog);
@@ -339,7 +339,7 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
 		wasEmpty[i] = PageIsEmpty(BufferGetPage(bufs[i]));
 	}
-	xlog = GenericXLogStart(index);
+	xlog = RsrXLogStart(index);
 	for (i = 0; i < npages; i++)
 		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
 	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
@@ -465,7 +465,7 @@ DeleteWalk(VacuumState *vs)
 		if (npages == 0)
 			break;
 		Assert(npages <= MAX_GENERIC_XLOG_PAGES);
-		xlog = GenericXLogStart(index);
+		xlog = RsrXLogStart(index);
 		for (i = 0; i < npages; i++)
 			RsrPagesUsePage(&reader, i,
 							GenericXLogRegisterBuffer(xlog, reader.bufs[i], 0));
