@@ -34,6 +34,17 @@
 #define RsrRelationSmgrLocator(rel)	(&RelationGetSmgr(rel)->smgr_rnode.node)
 #endif
 
+/* PG 16 also changed ReadRecentBuffer()'s RelFileNode into a RelFileLocator */
+#if PG_VERSION_NUM >= 160000
+#define RsrFileLocator				RelFileLocator
+#define RsrRelationLocator(rel)		((rel)->rd_locator)
+#define RsrLocatorEquals(a, b)		RelFileLocatorEquals(a, b)
+#else
+#define RsrFileLocator				RelFileNode
+#define RsrRelationLocator(rel)		((rel)->rd_node)
+#define RsrLocatorEquals(a, b)		RelFileNodeEquals(a, b)
+#endif
+
 /* PG 18 changed vacuum_delay_point() to take is_analyze */
 #if PG_VERSION_NUM >= 180000
 #define RsrVacuumDelayPoint()	vacuum_delay_point(false)

@@ -228,6 +228,9 @@ typedef struct RsrPageReader
 								 * InvalidBlockNumber at the end */
 	BlockNumber last;			/* last block read */
 	BlockNumber relBlocks;		/* relation size seen */
+	int			recent;			/* buffer source: its RecentBuffers slot,
+								 * or -1 */
+	bool		recentTry;		/* try the remembered buffers first */
 	const char *images;			/* image source: BLCKSZ each */
 	uint32		nimages;
 	Buffer		bufs[RSR_BATCH_PAGES];	/* locked buffers of the batch */

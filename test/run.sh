@@ -168,12 +168,13 @@ tap() {
 }
 stage "TAP" tap
 
-# The index tests (WAL and standby, crash, concurrency, writes, the GPU
+# The index tests (WAL and standby, crash, concurrency, writes, scans under
+# buffer pressure, the GPU
 # worker's CPU engine) on the older layouts: RSR_TEST_LAYOUT (RsrTest.pm)
 tap_layout() {
 	local layout=$1
 	RSR_TEST_LAYOUT=$layout prove_tap "$work/tap_$layout" test/t/001_wal.pl \
-		test/t/002_crash.pl test/t/003_concurrent.pl test/t/004_writes.pl \
+		test/t/002_crash.pl test/t/003_concurrent.pl test/t/004_writes.pl test/t/005_buffers.pl \
 		test/t/201_gpu_worker.pl test/t/202_gpu_batching.pl
 }
 stage "TAP (layout perm)" tap_layout perm
