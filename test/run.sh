@@ -169,8 +169,8 @@ tap() {
 stage "TAP" tap
 
 # The index tests (WAL and standby, crash, concurrency, writes, scans under
-# buffer pressure, the GPU
-# worker's CPU engine) on the older layouts: RSR_TEST_LAYOUT (RsrTest.pm)
+# buffer pressure, the GPU worker's CPU engine) on the older layouts:
+# RSR_TEST_LAYOUT (RsrTest.pm)
 tap_layout() {
 	local layout=$1
 	RSR_TEST_LAYOUT=$layout prove_tap "$work/tap_$layout" test/t/001_wal.pl \
