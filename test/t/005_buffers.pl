@@ -1,12 +1,14 @@
-# 005_buffers.pl - scans under buffer pressure: the page reader remembers
-# the buffer each index block was last found in (rsrpages.c, "Recent
-# buffers") and tries it first.  With shared_buffers far smaller than the
-# indexes, every scan evicts the pages the one before read, so most
-# remembered buffers hold other pages by the next scan; a concurrent
-# session keeps inserting and deleting, VACUUM compacts blocks, and two
-# indexes of one table alternate.  Every index scan must equal a sequential
-# scan of the same snapshot, and the buffer statistics must count the
-# index's reads.
+# 005_buffers.pl - scans under buffer pressure, on 1 to 3 threads.  The
+# page reader remembers the buffer each index block was last found in
+# (rsrpages.c, "Recent buffers") and tries it first: with shared_buffers far
+# smaller than the indexes, every scan evicts the pages the one before
+# read, so most remembered buffers hold other pages by the next scan, while
+# rows are inserted and deleted, VACUUM compacts blocks, and three indexes
+# alternate; one (tw_w, blocks of 9 pages) has blocks cut by the ends of
+# page batches.  Rounds run with rsr_vector.threads 1, 2 and 3 (kernel
+# threads over each batch).  Every index scan must equal a sequential scan
+# of the same snapshot, and the buffer statistics must count the index's
+# reads.
 use strict;
 use warnings;
 
@@ -32,30 +34,38 @@ CREATE TABLE tb (id int, b bit(1024), t tvec(1000));
 INSERT INTO tb SELECT i, bits(i, 1024)::bit(1024), tern(i, 1000) FROM generate_series(1, 12000) i;
 CREATE INDEX tb_b ON tb USING rsr (b bit_ip_ops) WITH (k = 16);
 CREATE INDEX tb_t ON tb USING rsr (t tvec_ip_ops) WITH (k = 16);
+CREATE TABLE tw (id int, w tvec(9000));
+INSERT INTO tw SELECT i, tern(i, 9000) FROM generate_series(1, 600) i;
+CREATE INDEX tw_w ON tw USING rsr (w tvec_ip_ops) WITH (layout = tile);
 CREATE TABLE queries AS
 SELECT qi, ARRAY(SELECT (sin(qi * 1000 + j) / 2)::real FROM generate_series(1, 1024) j) qb,
-	   ARRAY(SELECT (cos(qi * 1000 + j) / 2)::real FROM generate_series(1, 1000) j) qt
+	   ARRAY(SELECT (cos(qi * 1000 + j) / 2)::real FROM generate_series(1, 1000) j) qt,
+	   ARRAY(SELECT (sin(qi * 77 + j) / 2)::real FROM generate_series(1, 9000) j) qw
 FROM generate_series(1, 6) qi;
 
 -- Top n of query qi through both indexes and by sequential scans, in the
 -- caller's snapshot; an error if they differ
 CREATE FUNCTION compare_scans(qi int, n int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-	ib int[]; sb int[]; it int[]; st int[];
+	ib int[]; sb int[]; it int[]; st int[]; iw int[]; sw int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
 	SELECT ARRAY(SELECT id FROM tb ORDER BY b <#> q.qb LIMIT n),
-		   ARRAY(SELECT id FROM tb ORDER BY t <#> q.qt LIMIT n)
-	INTO ib, it FROM queries q WHERE q.qi = compare_scans.qi;
+		   ARRAY(SELECT id FROM tb ORDER BY t <#> q.qt LIMIT n),
+		   ARRAY(SELECT id FROM tw ORDER BY w <#> q.qw LIMIT n)
+	INTO ib, it, iw FROM queries q WHERE q.qi = compare_scans.qi;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	SELECT ARRAY(SELECT id FROM tb ORDER BY b <#> q.qb LIMIT n),
-		   ARRAY(SELECT id FROM tb ORDER BY t <#> q.qt LIMIT n)
-	INTO sb, st FROM queries q WHERE q.qi = compare_scans.qi;
+		   ARRAY(SELECT id FROM tb ORDER BY t <#> q.qt LIMIT n),
+		   ARRAY(SELECT id FROM tw ORDER BY w <#> q.qw LIMIT n)
+	INTO sb, st, sw FROM queries q WHERE q.qi = compare_scans.qi;
 	PERFORM set_config('enable_indexscan', 'on', true);
-	IF ib IS DISTINCT FROM sb OR it IS DISTINCT FROM st OR cardinality(ib) <> n THEN
-		RAISE EXCEPTION 'index and seqscan differ for query %: % / % and % / %', qi, ib, sb, it, st;
+	IF ib IS DISTINCT FROM sb OR it IS DISTINCT FROM st OR iw IS DISTINCT FROM sw OR
+	   cardinality(ib) <> n THEN
+		RAISE EXCEPTION 'index and seqscan differ for query %: % / %, % / % and % / %',
+			qi, ib, sb, it, st, iw, sw;
 	END IF;
 	RETURN true;
 END
@@ -64,6 +74,8 @@ $$;
 
 my $pages = $node->safe_psql('postgres',
 	"SELECT pg_relation_size('tb_b') / 8192 + pg_relation_size('tb_t') / 8192");
+my $wpages = $node->safe_psql('postgres', "SELECT pg_relation_size('tw_w') / 8192");
+cmp_ok($wpages, '>', 128, "tw_w ($wpages pages) takes more than one page batch");
 cmp_ok($pages, '>', 2 * 256, "the indexes ($pages pages) are over twice shared_buffers");
 
 # Each round's scans run in one session, whose remembered buffers the
@@ -71,7 +83,8 @@ cmp_ok($pages, '>', 2 * 256, "the indexes ($pages pages) are over twice shared_b
 # VACUUM compacts blocks
 for my $round (1 .. 6)
 {
-	my $sql = '';
+	my $threads = 1 + $round % 3;
+	my $sql = "SET rsr_vector.threads = $threads;\n";
 	for my $qi (1 .. 6)
 	{
 		my $n = 1 + ($qi * 7 + $round * 3) % 40;
@@ -82,10 +95,12 @@ for my $round (1 .. 6)
 INSERT INTO tb SELECT i, bits(i, 1024)::bit(1024), tern(i, 1000)
 FROM (SELECT nextval('ids')::int i FROM generate_series(1, 150)) s;
 DELETE FROM tb WHERE id % 7 = } . ($round % 7) . q{ AND id < 100000;
+INSERT INTO tw SELECT i, tern(i, 9000) FROM (SELECT nextval('ids')::int i FROM generate_series(1, 10)) s;
+DELETE FROM tw WHERE id % 11 = } . ($round % 11) . q{;
 });
 	$node->safe_psql('postgres', 'VACUUM tb') if $round % 2 == 0;
 }
-pass('index scans equal sequential scans while the remembered buffers go stale');
+pass('index scans equal sequential scans with 1, 2 and 3 threads while the remembered buffers go stale');
 
 # Reads through remembered buffers are counted like others
 $node->safe_psql('postgres', 'SELECT pg_stat_reset()');
@@ -101,8 +116,9 @@ $node->poll_query_until('postgres',
   or die 'the index reads were not counted';
 pass('the reads through remembered buffers are counted in pg_statio');
 
-is($node->safe_psql('postgres', "SELECT rsr_index_check('tb_b'), rsr_index_check('tb_t')"),
-	't|t', 'rsr_index_check passes');
+is($node->safe_psql('postgres',
+		"SELECT rsr_index_check('tb_b'), rsr_index_check('tb_t'), rsr_index_check('tw_w')"),
+	't|t|t', 'rsr_index_check passes');
 
 $node->stop;
 done_testing();
