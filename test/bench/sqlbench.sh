@@ -10,7 +10,9 @@
 # Not part of `make test`.  Environment: ROWS, QUERIES (queries timed,
 # default 5), RUNS (warm runs per query, default 5), SEQRUNS (default 3),
 # FIRST (new connections per figure, default 5), OMP_WAIT_POLICY (default
-# passive).
+# passive), HUGE_PAGES (off by default; on: the cluster runs with
+# huge_pages = on, and as root the script reserves the huge pages it needs
+# with vm.nr_hugepages and gives them back at the end).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/pgenv.sh
@@ -33,17 +35,34 @@ cc -O2 -o test/bench/gen_rows test/bench/gen_rows.c
 # environment; the engine benchmark gets it too)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
+# Huge pages for shared_buffers: 2 GB plus the rest of the shared memory
+HUGE_PAGES=${HUGE_PAGES:-off}
+hugepages_before=
+if [ "$HUGE_PAGES" = on ] && [ "$(id -u)" = 0 ]; then
+	hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
+	want=$((hugepages_before + 1200))
+	echo "$want" >/proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge "$want" ] ||
+		{ echo "could not reserve 1200 huge pages" >&2; echo "$hugepages_before" >/proc/sys/vm/nr_hugepages; exit 1; }
+fi
+cleanup() {
+	stop_cluster "$work/bench" "$TMP_BINDIR"
+	rm -rf "$work"
+	[ -n "$hugepages_before" ] && echo "$hugepages_before" >/proc/sys/vm/nr_hugepages
+	return 0
+}
+
 work=$(mktemp -d /tmp/rsr_vector_sqlbench.XXXXXX)
 chmod 755 "$work"
-trap 'stop_cluster "$work/bench" "$TMP_BINDIR"; rm -rf "$work"' EXIT
+trap cleanup EXIT
 start_cluster "$work/bench" "$TMP_BINDIR" "shared_buffers = 2GB" "max_wal_size = 8GB" \
-	"checkpoint_timeout = 1h" "max_parallel_workers_per_gather = 2"
+	"checkpoint_timeout = 1h" "max_parallel_workers_per_gather = 2" "huge_pages = $HUGE_PAGES"
 
 psql_() { as_pg "$TMP_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres "$@"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "== machine: $(nproc) cores, $cpu, load $(load), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+echo "== machine: $(nproc) cores, $cpu, load $(load), OMP_WAIT_POLICY=$OMP_WAIT_POLICY, huge_pages=$HUGE_PAGES"
 echo "== loading $ROWS binary and $ROWS ternary rows of 1024 dimensions"
 psql_ -c "CREATE EXTENSION rsr_vector" \
 	-c "CREATE TABLE bin (id int, v bit(1024))" \
