@@ -17,7 +17,7 @@ GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o src/rsrquery.o
 # Index access method: one phase per file
 INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
                src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o \
-               src/rsrpages.o
+               src/rsrpages.o src/rsrcache.o
 
 # Bulk functions and GPU client/worker
 BULK_OBJS    = src/rsrbulk.o

@@ -6,7 +6,9 @@
 -- of a LIMIT may differ).  Uniform, clustered and duplicate-heavy rows;
 -- random, integer, huge-dynamic-range, huge and denormal queries; filters,
 -- OFFSET past the first batch, every row, cursors, LATERAL rescans, then
--- the same after inserts, deletes and VACUUM.
+-- the same after inserts, deletes and VACUUM.  Every index plan runs twice:
+-- reading the pages, and from the backend's copy of the index
+-- (rsr_vector.scan_cache_size), which each change must invalidate.
 SET max_parallel_workers_per_gather = 0;
 SELECT setseed(0.75);
 
@@ -38,15 +40,17 @@ SELECT array_agg(CASE style
 FROM generate_series(1, n) i
 $$;
 
--- Run a query (columns id, score, in its order) with the index only, then
--- with a sequential scan only, and compare
+-- Run a query (columns id, score, in its order) with the index only, from
+-- the pages and from the copy, then with a sequential scan only, and compare
 CREATE FUNCTION pg_temp.same(query text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	ai int[]; asc_ float8[];
+	ci int[]; csc float8[];
 	bi int[]; bsc float8[];
 	plan text;
 	used boolean := false;
+	res text;
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_indexscan', 'on', true);
@@ -56,11 +60,19 @@ BEGIN
 	IF NOT used THEN
 		RETURN 'index not used';
 	END IF;
+	PERFORM set_config('rsr_vector.scan_cache_size', '0', true);
 	EXECUTE 'SELECT array_agg(id), array_agg(score) FROM (' || query || ') s' INTO ai, asc_;
+	PERFORM set_config('rsr_vector.scan_cache_size', '1MB', true);
+	EXECUTE 'SELECT array_agg(id), array_agg(score) FROM (' || query || ') s' INTO ci, csc;
+	PERFORM set_config('rsr_vector.scan_cache_size', '0', true);
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	EXECUTE 'SELECT array_agg(id), array_agg(score) FROM (' || query || ') s' INTO bi, bsc;
 	PERFORM set_config('enable_indexscan', 'on', true);
+	res := pg_temp.compare(ci, csc, bi, bsc, query LIKE '%OFFSET%');
+	IF res NOT LIKE 'same%' THEN
+		RETURN 'copy: ' || res;
+	END IF;
 	RETURN pg_temp.compare(ai, asc_, bi, bsc, query LIKE '%OFFSET%');
 END
 $$;
@@ -91,25 +103,34 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	c refcursor;
 	r record;
-	ai int[] := '{}'; asc_ float8[] := '{}';
+	ai int[]; asc_ float8[];
 	bi int[]; bsc float8[];
-	k int := 0;
+	cache text;
+	res text;
 BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	OPEN c FOR EXECUTE query;
-	LOOP
-		FETCH c INTO r;
-		EXIT WHEN NOT FOUND;
-		ai := ai || r.id;
-		asc_ := asc_ || r.score;
-		k := k + 1;
-	END LOOP;
-	CLOSE c;
-	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	EXECUTE 'SELECT array_agg(id), array_agg(score) FROM (' || query || ') s' INTO bi, bsc;
 	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN pg_temp.compare(ai, asc_, bi, bsc);
+	FOREACH cache IN ARRAY ARRAY['1MB', '0'] LOOP
+		PERFORM set_config('rsr_vector.scan_cache_size', cache, true);
+		PERFORM set_config('enable_seqscan', 'off', true);
+		ai := '{}';
+		asc_ := '{}';
+		OPEN c FOR EXECUTE query;
+		LOOP
+			FETCH c INTO r;
+			EXIT WHEN NOT FOUND;
+			ai := ai || r.id;
+			asc_ := asc_ || r.score;
+		END LOOP;
+		CLOSE c;
+		PERFORM set_config('enable_seqscan', 'on', true);
+		res := pg_temp.compare(ai, asc_, bi, bsc);
+		IF res NOT LIKE 'same%' THEN
+			RETURN CASE WHEN cache = '0' THEN res ELSE 'copy: ' || res END;
+		END IF;
+	END LOOP;
+	RETURN res;
 END
 $$;
 
@@ -164,15 +185,19 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	sql text := format('SELECT q.n, l.id, l.score FROM se_q q, LATERAL (SELECT id, v <#> q.q AS score FROM %I
 						ORDER BY v <#> q.q LIMIT 7) l WHERE q.tab = %L', tab, tab);
-	a text[]; b text[];
+	a text[]; b text[]; c text[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	EXECUTE 'SELECT array_agg(format(''%s|%s'', n, score) ORDER BY n, score) FROM (' || sql || ') s' INTO a;
+	PERFORM set_config('rsr_vector.scan_cache_size', '1MB', true);
+	EXECUTE 'SELECT array_agg(format(''%s|%s'', n, score) ORDER BY n, score) FROM (' || sql || ') s' INTO c;
+	PERFORM set_config('rsr_vector.scan_cache_size', '0', true);
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	EXECUTE 'SELECT array_agg(format(''%s|%s'', n, score) ORDER BY n, score) FROM (' || sql || ') s' INTO b;
 	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN CASE WHEN a = b THEN 'same (' || cardinality(a) || ' rows)' ELSE 'differ' END;
+	RETURN CASE WHEN a = b AND c = b THEN 'same (' || cardinality(a) || ' rows)'
+		WHEN a = b THEN 'copy differs' ELSE 'differ' END;
 END
 $$;
 SELECT tab, pg_temp.lateral_same(tab) FROM se_tables ORDER BY tab;

@@ -262,6 +262,12 @@ typedef struct RsrEntryItem
 	size_t		segsize;
 } RsrEntryItem;
 
+/* rsrcache.c */
+extern int	rsr_scan_cache_size;
+extern bool RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
+						RsrShape *shape);
+extern bool RsrCacheTid(uint64 id, ItemPointer tid);
+
 /* rsrpages.c */
 extern void RsrPagesBegin(RsrPageReader *r, Relation index,
 						  const RsrShape *shape, BlockNumber first,

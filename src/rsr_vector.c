@@ -61,6 +61,15 @@ _PG_init(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("rsr_vector.scan_cache_size",
+							"Sets the memory a backend may use for its copy of a tile index.",
+							"Searches of an unchanged index read the copy instead of its pages; "
+							"0 turns the copy off.",
+							&rsr_scan_cache_size,
+							0, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	/* GPU settings; when preloaded, shared memory and the GPU worker */
 	RsrGpuInit();
 

@@ -562,6 +562,116 @@ KeptMemory(void **mem, Size *cap, Size size, bool keep)
 }
 
 /*
+ * Phase 1 over refs[0..nrefs) into the search state tileState: until all
+ * are fed, a block goes on in the next batch (*done < nrefs), or the
+ * engine fails.  When the candidates outgrow the state it moves into one
+ * twice as large (tileState changes).  Threads only compute on memory the
+ * backend prepared and holds: no ereport while they run.
+ */
+static RsrStatus
+FeedRefs(const RsrTileRef *refs, size_t nrefs, const RsrShape *shape,
+		 uint32 nq, size_t n, int threads, size_t *cands, size_t *done)
+{
+	RsrStatus	status = RSR_OK;
+
+	*done = 0;
+	while (status == RSR_OK && *done < nrefs)
+	{
+		sigset_t	mask;
+		size_t		consumed = 0;
+
+		RsrThreadsBegin(&mask);
+		status = rsr_tile_feed(tileState, refs + *done, nrefs - *done,
+							   threads, &consumed);
+		RsrThreadsEnd(&mask);
+		*done += consumed;
+		if (status == RSR_ENOMEM)
+		{
+			/* more candidates than room: move to a state twice as large */
+			size_t		size2;
+			void	   *state2;
+
+			*cands *= 2;
+			size2 = rsr_tile_state_size(shape->kind, shape->dims, nq, n, *cands);
+			state2 = MemoryContextAllocExtended(TopMemoryContext, size2,
+												MCXT_ALLOC_HUGE);
+			status = rsr_tile_resize(tileState, state2, size2, *cands);
+			pfree(tileState);
+			tileState = state2;
+			tileStateCap = size2;
+		}
+		else if (status == RSR_OK && consumed == 0)
+			break;				/* a block goes on in the next batch */
+	}
+	return status;
+}
+
+/*
+ * A new search state for nq prepared queries and n rows each, in the kept
+ * memory; the threads the search may use (rsr_vector.threads, or one
+ * after threads did not help)
+ */
+static int
+StartSearch(const RsrShape *shape, const void *const *tqs, uint32 nq,
+			size_t n, size_t cands)
+{
+	int			threads = rsr_threads;
+	size_t		size;
+	RsrStatus	status;
+
+	if (threads > 1 && threadsSkip > 0)
+	{
+		threads = 1;
+		threadsSkip--;
+	}
+	size = rsr_tile_state_size(shape->kind, shape->dims, nq, n, cands);
+	KeptMemory(&tileState, &tileStateCap, size, size <= RSR_KEEP_STATE);
+	status = rsr_tile_init(tileState, size, tqs, nq, n, cands);
+	RsrCheckStatus(status, "rsr index scan");
+	return threads;
+}
+
+/* Phase 2 of the search in tileState: the results; the state kept or freed */
+static void
+FinishSearch(int threads, uint64 *ids, double *scores, size_t *counts)
+{
+	RsrStatus	status;
+
+	if (threads > 1 && rsr_tile_threads(tileState, threads) == 1)
+		threadsSkip = RSR_THREADS_BACKOFF;
+	status = rsr_tile_finish(tileState, ids, scores, counts);
+	if (tileStateCap > RSR_KEEP_STATE)
+	{
+		pfree(tileState);
+		tileState = NULL;
+		tileStateCap = 0;
+	}
+	RsrCheckStatus(status, "rsr index scan");
+}
+
+/*
+ * The search of TileSearchOnce() over the backend's copy of the index
+ * (rsrcache.c): every block in one call, no pages read
+ */
+static void
+CachedSearch(const RsrTileRef *refs, size_t nrefs, const RsrShape *shape,
+			 const void *const *tqs, uint32 nq, size_t n, uint64 *ids,
+			 double *scores, size_t *counts)
+{
+	size_t		cands = Max(4 * n, 1024);
+	size_t		done;
+	int			threads = StartSearch(shape, tqs, nq, n, cands);
+	RsrStatus	status = FeedRefs(refs, nrefs, shape, nq, n, threads, &cands, &done);
+
+	RsrCheckStatus(status, "rsr index scan");
+	if (done < nrefs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("rsr index copy is inconsistent: %s", "the last block misses column ranges")));
+	FinishSearch(threads, ids, scores, counts);
+}
+
+/*
  * One pass of the engine over a tile index for the exact n best rows of
  * each of the nq prepared queries: phase 1 page batch by page batch (the
  * pages pinned and share-locked while the threads compute, released before
@@ -582,10 +692,8 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	size_t		ncarry = 0;
 	size_t		i;
 	size_t		cands = Max(4 * n, 1024);
-	size_t		size;
-	void	   *state;
 	RsrStatus	status;
-	int			threads = rsr_threads;
+	int			threads;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
@@ -600,15 +708,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		return;
 	}
 
-	if (threads > 1 && threadsSkip > 0)
-	{
-		threads = 1;
-		threadsSkip--;
-	}
-	size = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
-	state = KeptMemory(&tileState, &tileStateCap, size, size <= RSR_KEEP_STATE);
-	status = rsr_tile_init(state, size, tqs, nq, n, cands);
-	RsrCheckStatus(status, "rsr index scan");
+	threads = StartSearch(&shape, tqs, nq, n, cands);
 
 	refs = KeptMemory((void **) &tileRefs, &tileRefCap,
 					  4096 * sizeof(RsrTileRef), true);
@@ -656,36 +756,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 			nrefs++;
 		}
 
-		/* Threads only compute on the pinned pages: no ereport in between */
-		status = RSR_OK;
-		while (status == RSR_OK && done < nrefs)
-		{
-			sigset_t	mask;
-			size_t		consumed = 0;
-
-			RsrThreadsBegin(&mask);
-			status = rsr_tile_feed(state, refs + done, nrefs - done,
-								   threads, &consumed);
-			RsrThreadsEnd(&mask);
-			done += consumed;
-			if (status == RSR_ENOMEM)
-			{
-				/* more candidates than room: move to a state twice as large */
-				size_t		size2;
-				void	   *state2;
-
-				cands *= 2;
-				size2 = rsr_tile_state_size(shape.kind, shape.dims, nq, n, cands);
-				state2 = MemoryContextAllocExtended(TopMemoryContext, size2,
-													MCXT_ALLOC_HUGE);
-				status = rsr_tile_resize(state, state2, size2, cands);
-				pfree(state);
-				state = tileState = state2;
-				tileStateCap = size2;
-			}
-			else if (status == RSR_OK && consumed == 0)
-				break;			/* a block goes on in the next batch */
-		}
+		status = FeedRefs(refs, nrefs, &shape, nq, n, threads, &cands, &done);
 
 		/*
 		 * The segments of a block cut by the end of the batch: copies, in
@@ -735,16 +806,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("rsr index \"%s\" is inconsistent: %s",
 						RelationGetRelationName(index), "the last block misses column ranges")));
-	if (threads > 1 && rsr_tile_threads(state, threads) == 1)
-		threadsSkip = RSR_THREADS_BACKOFF;
-	status = rsr_tile_finish(state, ids, scores, counts);
-	if (tileStateCap > RSR_KEEP_STATE)
-	{
-		pfree(tileState);
-		tileState = NULL;
-		tileStateCap = 0;
-	}
-	RsrCheckStatus(status, "rsr index scan");
+	FinishSearch(threads, ids, scores, counts);
 }
 
 /*
@@ -766,6 +828,26 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 			  uint64 *ids, double *scores, ItemPointerData *tids,
 			  size_t *counts)
 {
+	const RsrTileRef *crefs;
+	size_t		ncrefs;
+	RsrShape	cshape;
+
+	if (RsrCacheGet(index, &crefs, &ncrefs, &cshape))
+	{
+		uint32		b;
+		size_t		i;
+
+		CachedSearch(crefs, ncrefs, &cshape, tqs, nq, n, ids, scores, counts);
+		for (b = 0; b < nq; b++)
+			for (i = 0; i < counts[b]; i++)
+				if (!RsrCacheTid(ids[b * n + i], &tids[b * n + i]))
+					ereport(ERROR,
+							(errcode(ERRCODE_INDEX_CORRUPTED),
+							 errmsg("rsr index \"%s\" is inconsistent: %s",
+									RelationGetRelationName(index),
+									"a row the search found has no entry")));
+		return;
+	}
 	for (;;)
 	{
 		uint64		before = ReclaimCount(index);

@@ -59,6 +59,7 @@ CREATE INDEX tst_v ON tst USING rsr (w tvec_ip_ops) WITH (layout = tile);
 CREATE FUNCTION compare_scans(qi int, n int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	ib int[]; sb int[]; it int[]; st int[]; iw int[]; sw int[]; ic int[]; sc int[];
+	cc int[]; cw int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
@@ -67,6 +68,12 @@ BEGIN
 		   ARRAY(SELECT id FROM tst ORDER BY w <#> q.q9000 LIMIT n),
 		   ARRAY(SELECT id FROM tst ORDER BY c <#> q.q1024 LIMIT n)
 	INTO ib, it, iw, ic FROM queries q WHERE q.qi = compare_scans.qi;
+	-- the tile indexes again, from the backend's copy (rsrcache.c)
+	PERFORM set_config('rsr_vector.scan_cache_size', '32MB', true);
+	SELECT ARRAY(SELECT id FROM tst ORDER BY c <#> q.q1024 LIMIT n),
+		   ARRAY(SELECT id FROM tst ORDER BY w <#> q.q9000 LIMIT n)
+	INTO cc, cw FROM queries q WHERE q.qi = compare_scans.qi;
+	PERFORM set_config('rsr_vector.scan_cache_size', '0', true);
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
 	SELECT ARRAY(SELECT id FROM tst ORDER BY b <#> q.q256 LIMIT n),
@@ -79,6 +86,10 @@ BEGIN
 	   iw IS DISTINCT FROM sw OR ic IS DISTINCT FROM sc OR cardinality(ib) <> n THEN
 		RAISE EXCEPTION 'index and seqscan differ for query %: % / %, % / %, % / %, % / %',
 			qi, ib, sb, it, st, iw, sw, ic, sc;
+	END IF;
+	IF cc IS DISTINCT FROM sc OR cw IS DISTINCT FROM sw THEN
+		RAISE EXCEPTION 'the copy of the index and seqscan differ for query %: % / %, % / %',
+			qi, cc, sc, cw, sw;
 	END IF;
 	RETURN true;
 END

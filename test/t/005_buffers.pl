@@ -1,14 +1,16 @@
-# 005_buffers.pl - scans under buffer pressure, on 1 to 3 threads.  The
-# page reader remembers the buffer each index block was last found in
-# (rsrpages.c, "Recent buffers") and tries it first: with shared_buffers far
-# smaller than the indexes, every scan evicts the pages the one before
-# read, so most remembered buffers hold other pages by the next scan, while
-# rows are inserted and deleted, VACUUM compacts blocks, and three indexes
-# alternate; one (tw_w, blocks of 9 pages) has blocks cut by the ends of
-# page batches.  Rounds run with rsr_vector.threads 1, 2 and 3 (kernel
-# threads over each batch).  Every index scan must equal a sequential scan
-# of the same snapshot, and the buffer statistics must count the index's
-# reads.
+# 005_buffers.pl - scans under buffer pressure, on 1 to 3 threads, from
+# the pages and from the backend's copy.  The page reader remembers the
+# buffer each index block was last found in (rsrpages.c, "Recent buffers")
+# and tries it first: with shared_buffers far smaller than the indexes,
+# every scan evicts the pages the one before read, so most remembered
+# buffers hold other pages by the next scan, while rows are inserted and
+# deleted, VACUUM compacts blocks, and three indexes alternate; one (tw_w,
+# blocks of 9 pages) has blocks cut by the ends of page batches.  Rounds
+# run with rsr_vector.threads 1, 2 and 3 (kernel threads over each batch),
+# every other one from the backend's copy of the index
+# (rsr_vector.scan_cache_size, rsrcache.c).  Every index scan must equal a
+# sequential scan of the same snapshot, and the buffer statistics must
+# count the index's reads.
 use strict;
 use warnings;
 
@@ -84,7 +86,8 @@ cmp_ok($pages, '>', 2 * 256, "the indexes ($pages pages) are over twice shared_b
 for my $round (1 .. 6)
 {
 	my $threads = 1 + $round % 3;
-	my $sql = "SET rsr_vector.threads = $threads;\n";
+	my $cache = $round % 2 ? '0' : '64MB';
+	my $sql = "SET rsr_vector.threads = $threads; SET rsr_vector.scan_cache_size = '$cache';\n";
 	for my $qi (1 .. 6)
 	{
 		my $n = 1 + ($qi * 7 + $round * 3) % 40;
