@@ -2,7 +2,8 @@
 # sqlbench.sh - `make sqlbench`: the SQL benchmark of the rsr index on a
 # throwaway cluster: ROWS (default 1000000) rows of 1024-dim binary and
 # ternary embeddings.  Reports index build time and size; exact top-10
-# latency through the index (1 and 2 threads) and through a 2-worker
+# latency through the index (1 and 2 threads, and from the backend's copy
+# of the index, rsr_vector.scan_cache_size) and through a 2-worker
 # sequential scan with the same operator, warm (inside one connection,
 # sqlbench.sql) and as the first query of a new connection (here); rsr_topk
 # with 16 queries; the engine's own top-10 on the same machine
@@ -83,6 +84,9 @@ first() {
 	local kind=$1 tab=$2 threads=$3 plan=$4 i ms=() settings
 	if [ "$plan" = index ]; then
 		settings="SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0;"
+	elif [ "$plan" = index-copy ]; then
+		settings="SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0;
+			SET rsr_vector.scan_cache_size = '512MB';"
 	else
 		settings="SET enable_indexscan = off; SET max_parallel_workers_per_gather = 2;
 			SET parallel_setup_cost = 0; SET min_parallel_table_scan_size = 0;"
@@ -106,6 +110,8 @@ for t in 1 2; do
 	first binary bin "$t" index
 	first ternary tern "$t" index
 done
+first binary bin 1 index-copy
+first ternary tern 1 index-copy
 first binary bin 2 seqscan2
 first ternary tern 2 seqscan2
 psql_ -c "SELECT kind, what, threads, round(ms::numeric, 1) AS ms FROM results
@@ -127,6 +133,8 @@ psql_ <<-'SQL'
 	SELECT r.kind, r.threads,
 		   round(max(ms) FILTER (WHERE what = 'index')::numeric, 1) AS index_warm,
 		   round(max(ms) FILTER (WHERE what = 'index-first')::numeric, 1) AS index_first,
+		   round(max(ms) FILTER (WHERE what = 'index-copy')::numeric, 1) AS copy_warm,
+		   round(max(ms) FILTER (WHERE what = 'index-copy-first')::numeric, 1) AS copy_first,
 		   round(max(ms) FILTER (WHERE what = 'seqscan2')::numeric, 1) AS seqscan2_warm,
 		   round(max(ms) FILTER (WHERE what = 'seqscan2-first')::numeric, 1) AS seqscan2_first,
 		   round(max(ms) FILTER (WHERE what = 'topk16')::numeric, 1) AS topk16_call,
@@ -139,11 +147,17 @@ psql_ -At <<-'SQL'
 		  max(ms) FILTER (WHERE what = 'index' AND threads = 1) AS idx,
 		  max(ms) FILTER (WHERE what = 'index-first' AND threads = 1) AS idxfirst,
 		  max(ms) FILTER (WHERE what = 'seqscan2') AS seq,
-		  max(ms) FILTER (WHERE what = 'engine' AND threads = 1) AS eng
+		  max(ms) FILTER (WHERE what = 'engine' AND threads = 1) AS eng,
+		  max(ms) FILTER (WHERE what = 'index-copy') AS cp,
+		  max(ms) FILTER (WHERE what = 'index-copy-first') AS cpfirst
 		  FROM r GROUP BY kind)
 	SELECT 'summary: ' || string_agg(format('%s: seq2_vs_index=%s first_vs_warm=%s index_vs_engine=%s',
 		kind, round((seq / idx)::numeric, 1), round((idxfirst / idx)::numeric, 2),
-		round((idx / eng)::numeric, 2)), '; ' ORDER BY kind)
+		round((idx / eng)::numeric, 2)), '; ' ORDER BY kind) || E'\n' ||
+		'summary with the copy (scan_cache_size): ' ||
+		string_agg(format('%s: seq2_vs_index=%s first_vs_warm=%s index_vs_engine=%s',
+		kind, round((seq / cp)::numeric, 1), round((cpfirst / cp)::numeric, 2),
+		round((cp / eng)::numeric, 2)), '; ' ORDER BY kind)
 	FROM v;
 SQL
 echo "== load at the end $(load)"

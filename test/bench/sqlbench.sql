@@ -1,7 +1,8 @@
 -- sqlbench.sql - SQL benchmark of the rsr index (run by test/bench/sqlbench.sh
 -- on a throwaway cluster whose tables bin and tern are loaded).
 -- Builds the indexes, then times inside this one connection: top-10 through
--- the index (1 and 2 threads) and through a 2-worker sequential scan with
+-- the index (1 and 2 threads, and from the backend's copy of the index,
+-- rsr_vector.scan_cache_size) and through a 2-worker sequential scan with
 -- the same operator, and rsr_topk with 16 queries.  Every figure goes into
 -- the table results (kind, what, threads, ms): medians over the queries of
 -- the median of :runs runs, one warm-up run first.  The first query of a
@@ -83,6 +84,12 @@ INSERT INTO results SELECT 'ternary', 'index', 1, time_top10('tern', :runs);
 SET rsr_vector.threads = 2;
 INSERT INTO results SELECT 'binary', 'index', 2, time_top10('bin', :runs);
 INSERT INTO results SELECT 'ternary', 'index', 2, time_top10('tern', :runs);
+-- From the backend's copy of the index (its warm-up run makes the copy)
+SET rsr_vector.threads = 1;
+SET rsr_vector.scan_cache_size = '512MB';
+INSERT INTO results SELECT 'binary', 'index-copy', 1, time_top10('bin', :runs);
+INSERT INTO results SELECT 'ternary', 'index-copy', 1, time_top10('tern', :runs);
+RESET rsr_vector.scan_cache_size;
 RESET enable_seqscan;
 
 -- rsr_topk: 16 queries in one call, exact top 10 of each
