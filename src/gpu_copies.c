@@ -275,8 +275,7 @@ ParsePages(IndexCopy *c)
 				memcpy(c->tids + c->nslots, e.entry->tids,
 					   e.nrows * sizeof(ItemPointerData));
 				for (r = 0; r < c->k; r++)
-					c->live[c->nslots + r] = r < e.nrows &&
-						(e.entry->deadmask & ((uint32) 1 << r)) == 0;
+					c->live[c->nslots + r] = (e.skip & ((uint32) 1 << r)) == 0;
 				c->nslots += c->k;
 			}
 

@@ -248,6 +248,7 @@ typedef struct RsrPageReader
 	bool		inBlock;		/* ranges of the last head still expected */
 	uint32		nextRange;		/* the range expected next */
 	uint16		headRows;		/* rows published by the last head */
+	uint32		headDead;		/* its dead rows (deadmask) */
 } RsrPageReader;
 
 /* One entry, as RsrPagesNextEntry() yields it */
@@ -258,6 +259,9 @@ typedef struct RsrEntryItem
 	RsrEntry	entry;			/* header, in the page (head: deadmask, tids) */
 	uint32		range;			/* column range, 0 = head */
 	uint32		nrows;			/* rows its block publishes (<= k) */
+	uint32		skip;			/* rows of its block no search may return:
+								 * bit r set when row r is dead or not
+								 * published (r >= nrows) */
 	const uint8 *segment;		/* the segment bytes, in the page */
 	size_t		segsize;
 } RsrEntryItem;

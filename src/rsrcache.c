@@ -185,7 +185,6 @@ Build(Relation index, const RsrShape *shape, BlockNumber first)
 	Size		limit = (Size) rsr_scan_cache_size * 1024;
 	RsrPageReader reader;
 	RsrEntryItem e;
-	uint32		dead = 0;
 	size_t		i;
 
 	BlockNumber pages = RelationGetNumberOfBlocks(index);
@@ -232,9 +231,6 @@ Build(Relation index, const RsrShape *shape, BlockNumber first)
 					   RSR_TILE_ROWS * sizeof(ItemPointerData));
 				memcpy(cache.tids + (Size) cache.nblocks * RSR_TILE_ROWS,
 					   e.entry->tids, Min(e.nrows, RSR_TILE_ROWS) * sizeof(ItemPointerData));
-				dead = e.entry->deadmask;
-				if (e.nrows < RSR_TILE_ROWS)
-					dead |= ~(uint32) 0 << e.nrows;
 				cache.nblocks++;
 			}
 			else if (cache.nblocks == 0)
@@ -247,7 +243,7 @@ Build(Relation index, const RsrShape *shape, BlockNumber first)
 			ref = &cache.refs[cache.nrefs++];
 			ref->data = (const uint8 *) (uintptr_t) cache.arenaUsed;	/* offset for now */
 			ref->size = (uint32) e.segsize;
-			ref->dead = dead;
+			ref->dead = e.skip;
 			ref->id = (uint64) (cache.nblocks - 1) * RSR_TILE_ROWS;
 			cache.arenaUsed += seg;
 		}

@@ -466,6 +466,7 @@ RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
 								blkno, off);
 			r->inBlock = true;
 			r->headRows = entry->nrows;
+			r->headDead = entry->deadmask;
 			r->nextRange = 0;
 		}
 		else if (!r->inBlock || entry->range != r->nextRange)
@@ -479,6 +480,8 @@ RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
 		e->entry = entry;
 		e->range = entry->range;
 		e->nrows = r->headRows;
+		e->skip = r->headDead |
+			(r->headRows >= 32 ? 0 : ~(uint32) 0 << r->headRows);
 		e->segment = (const uint8 *) entry + hdr;
 		e->segsize = len - hdr;
 		return true;

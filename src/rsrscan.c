@@ -50,12 +50,11 @@
 #define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
 #define RSR_SCAN_MAX_BATCH	65536	/* largest later batch */
 
-/* Row count and dead rows of one block, to mask its slots after scoring */
+/* The rows of one block no search may return, to mask its slots after scoring */
 typedef struct RsrBlockMask
 {
 	uint64		base;			/* slot of the block's row 0 */
-	uint16		nrows;			/* rows published */
-	uint32		deadmask;		/* bit r set = row r is dead */
+	uint32		skip;			/* bit r set = row r dead or unpublished */
 } RsrBlockMask;
 
 typedef struct RsrScanOpaqueData
@@ -334,8 +333,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 					masks = repalloc(masks, maskcap * sizeof(RsrBlockMask));
 				}
 				masks[nmasks].base = sc->nslots;
-				masks[nmasks].nrows = e.nrows;
-				masks[nmasks].deadmask = e.entry->deadmask;
+				masks[nmasks].skip = e.skip;
 				nmasks++;
 				memcpy(sc->tids + sc->nslots, e.entry->tids,
 					   e.nrows * sizeof(ItemPointerData));
@@ -432,7 +430,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			uint32		b;
 
 			for (r = 0; r < shape.k; r++)
-				if (r >= masks[i].nrows || (masks[i].deadmask & ((uint32) 1 << r)))
+				if (masks[i].skip & ((uint32) 1 << r))
 					for (b = 0; b < batch; b++)
 					{
 						sc->scores[(masks[i].base + r) * batch + b] = NAN;
@@ -720,7 +718,6 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		size_t		nrefs = 0;
 		size_t		done = 0;
 		uint64		id = 0;
-		uint32		dead = 0;
 
 		RsrPagesPrefetchEntries(&reader);
 		for (i = 0; i < ncarry; i++)
@@ -738,20 +735,12 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 				refcap = tileRefCap / sizeof(RsrTileRef);
 			}
 			if (e.range == 0)
-			{
 				id = RSR_TILE_ID(e.blkno, e.off);
-				dead = e.entry->deadmask;
-				if (e.nrows < RSR_TILE_ROWS)
-					dead |= ~(uint32) 0 << e.nrows;
-			}
 			else if (nrefs > 0)
-			{
 				id = refs[nrefs - 1].id;
-				dead = refs[nrefs - 1].dead;
-			}
 			refs[nrefs].data = e.segment;
 			refs[nrefs].size = (uint32) e.segsize;
-			refs[nrefs].dead = dead;
+			refs[nrefs].dead = e.skip;
 			refs[nrefs].id = id;
 			nrefs++;
 		}
