@@ -94,9 +94,12 @@ typedef struct ScanCache
 
 static ScanCache cache;
 
-/* The index's identity and content counters, under the metapage's lock */
+/*
+ * The index's identity and content counters, its shape and its first data
+ * page, under the metapage's lock
+ */
 static void
-ReadKey(Relation index, CacheKey *key, RsrShape *shape)
+ReadKey(Relation index, CacheKey *key, RsrShape *shape, BlockNumber *first)
 {
 	Buffer		metabuf;
 	RsrMetaPageData meta;
@@ -115,6 +118,7 @@ ReadKey(Relation index, CacheKey *key, RsrShape *shape)
 	key->nblocks = meta.nblocks;
 	key->ntuples = meta.ntuples;
 	RsrShapeFromMeta(&meta, shape);
+	*first = meta.firstBlkno;
 }
 
 static bool
@@ -272,7 +276,6 @@ RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 	CacheKey	after;
 	RsrShape	shape;
 	BlockNumber first;
-	Buffer		metabuf;
 
 	if (rsr_scan_cache_size <= 0)
 	{
@@ -291,7 +294,7 @@ RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 		return false;
 	}
 
-	ReadKey(index, &key, &shape);
+	ReadKey(index, &key, &shape, &first);
 	if (shape.dims == 0 || shape.layout != RSR_LAYOUT_TILE)
 		return false;
 	if (!(cache.valid && KeyEqual(&cache.key, &key)))
@@ -305,17 +308,13 @@ RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 			cache.valid = false;
 			return false;
 		}
-		metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
-		LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-		first = RsrCheckMeta(index, BufferGetPage(metabuf))->firstBlkno;
-		UnlockReleaseBuffer(metabuf);
 		if (!Build(index, &shape, first))
 		{
 			Release();			/* too large: give its memory back */
 			cache.skip = RSR_CACHE_BACKOFF;
 			return false;
 		}
-		ReadKey(index, &after, &shape);
+		ReadKey(index, &after, &shape, &first);
 		if (!KeyEqual(&key, &after))
 			return false;		/* changed meanwhile: read the pages */
 		cache.key = key;
