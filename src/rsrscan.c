@@ -798,6 +798,17 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	FinishSearch(threads, ids, scores, counts);
 }
 
+/* A row a search returned has no entry in the index */
+pg_noreturn static void
+MissingRow(Relation index)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("rsr index \"%s\" is inconsistent: %s",
+					RelationGetRelationName(index),
+					"a row the search found has no entry")));
+}
+
 /*
  * The exact n best rows of each of the nq prepared queries over a tile
  * index: ids[b * n + i] (engine ids), scores[b * n + i] (exact, best first,
@@ -830,11 +841,7 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		for (b = 0; b < nq; b++)
 			for (i = 0; i < counts[b]; i++)
 				if (!RsrCacheTid(ids[b * n + i], &tids[b * n + i]))
-					ereport(ERROR,
-							(errcode(ERRCODE_INDEX_CORRUPTED),
-							 errmsg("rsr index \"%s\" is inconsistent: %s",
-									RelationGetRelationName(index),
-									"a row the search found has no entry")));
+					MissingRow(index);
 		return;
 	}
 	for (;;)
@@ -851,11 +858,7 @@ RsrTileSearch(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		if (ReclaimCount(index) == before)
 		{
 			if (!found)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("rsr index \"%s\" is inconsistent: %s",
-								RelationGetRelationName(index),
-								"a row the search found has no entry")));
+				MissingRow(index);
 			return;
 		}
 		CHECK_FOR_INTERRUPTS();
