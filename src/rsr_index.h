@@ -285,7 +285,7 @@ extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
 extern bool RsrPagesCopyPage(const RsrPageReader *r, int i, char *dst);
 extern void RsrPagesReleaseBatch(RsrPageReader *r);
 extern void RsrPagesEnd(RsrPageReader *r);
-extern void RsrPagesPrefetchEntries(const RsrPageReader *r);
+extern void RsrPagesWarmBatch(const RsrPageReader *r);
 pg_noreturn extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
 							BlockNumber blkno, OffsetNumber off);
 

@@ -211,7 +211,7 @@ Build(Relation index, const RsrShape *shape, BlockNumber first)
 	RsrPagesBegin(&reader, index, shape, first, NULL, BUFFER_LOCK_SHARE);
 	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
-		RsrPagesPrefetchEntries(&reader);
+		RsrPagesWarmBatch(&reader);
 		while (RsrPagesNextEntry(&reader, &e))
 		{
 			Size		seg = MAXALIGN(e.segsize);

@@ -498,43 +498,33 @@ RsrPagesEnd(RsrPageReader *r)
 }
 
 /*
- * Ask the CPU for the entry headers of the pages of the batch ahead of
- * RsrPagesNextEntry() (header, TIDs and the segment's own header: the first
- * RSR_PREFETCH_BYTES of each item).  A scan touches each entry once, in
- * buffers scattered over shared memory, so every header is a cache miss
- * the loads would otherwise wait for one after the other.  Only reads the
- * line pointers of pages already checked; bad items are left to
- * RsrPagesNextEntry().
+ * Bring the pages of the batch into the CPU's caches by reading each of
+ * them whole, in address order, before RsrPagesNextEntry() and the kernels
+ * read them in item order.  A scan reads every entry of the batch anyway,
+ * but in pieces: the line pointers, then each entry's header and segment,
+ * the entries at descending addresses on a page, one segment (about 1 kB)
+ * at a time.  Measured on the project's AMD EPYC VM (Zen 5), memory read in
+ * such pieces streams at about half the speed of one pass over the same
+ * pages (a test reading 7 kB of every 8 kB page in 1 kB pieces: 5-7 ms for
+ * 140 MB, one pass over all of it 3.2-3.7 ms), and the warm top-10 over 1M
+ * x 1024 binary rows took 23.8 ms with a prefetch of each entry's header,
+ * 16.5-17.4 ms after this pass (software prefetches in the same order:
+ * 20-22 ms; passes over 2 or 4 pages interleaved with the lookups: 19.5
+ * ms).  A batch is at most RSR_SCAN_PAGES pages (1 MB), which the caches
+ * keep until the kernels have read it.  Reads only: the pages are pinned
+ * and share-locked, and a batch of images is memory the caller owns.
  */
-#define RSR_PREFETCH_BYTES	256
-
 void
-RsrPagesPrefetchEntries(const RsrPageReader *r)
+RsrPagesWarmBatch(const RsrPageReader *r)
 {
-#if defined(__GNUC__)
 	int			i;
 
 	for (i = 0; i < r->npages; i++)
 	{
-		Page		page = r->pages[i];
-		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-		OffsetNumber off;
+		const char *page = (const char *) r->pages[i];
+		int			off;
 
-		for (off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		itemid = PageGetItemId(page, off);
-			const char *p;
-			int			b;
-
-			if (!ItemIdIsNormal(itemid) ||
-				ItemIdGetOffset(itemid) + RSR_PREFETCH_BYTES > BLCKSZ)
-				continue;
-			p = (const char *) page + ItemIdGetOffset(itemid);
-			for (b = 0; b < RSR_PREFETCH_BYTES; b += 64)
-				__builtin_prefetch(p + b, 0, 3);
-		}
+		for (off = 0; off < BLCKSZ; off += 64)
+			(void) *(const volatile char *) (page + off);
 	}
-#else
-	(void) r;
-#endif
 }

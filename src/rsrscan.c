@@ -578,10 +578,13 @@ FeedRefs(const RsrTileRef *refs, size_t nrefs, const RsrShape *shape,
 		sigset_t	mask;
 		size_t		consumed = 0;
 
-		RsrThreadsBegin(&mask);
+		/* only a team of threads needs the signals blocked */
+		if (threads > 1)
+			RsrThreadsBegin(&mask);
 		status = rsr_tile_feed(tileState, refs + *done, nrefs - *done,
 							   threads, &consumed);
-		RsrThreadsEnd(&mask);
+		if (threads > 1)
+			RsrThreadsEnd(&mask);
 		*done += consumed;
 		if (status == RSR_ENOMEM)
 		{
@@ -719,7 +722,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 		size_t		done = 0;
 		uint64		id = 0;
 
-		RsrPagesPrefetchEntries(&reader);
+		RsrPagesWarmBatch(&reader);
 		for (i = 0; i < ncarry; i++)
 			refs[nrefs++] = carry[i];
 		while (RsrPagesNextEntry(&reader, &e))
