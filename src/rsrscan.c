@@ -322,6 +322,7 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 		ncarry = 0;
 
 		/* List the segments of up to RSR_SCAN_PAGES locked pages */
+		RsrPagesWarmBatch(&reader);
 		while (RsrPagesNextEntry(&reader, &e))
 		{
 			if (e.range == 0)
