@@ -225,5 +225,21 @@ SELECT tab, pg_temp.lateral_same(tab) FROM se_tables ORDER BY tab;
 SELECT rsr_index_check(i.indexrelid::regclass)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname LIKE 'se\_%' ORDER BY c.relname;
 
+-- An index of many pages with 1024-column rows, whose blocks span pages:
+-- a search on one thread lists and feeds the pages of a batch a few at a
+-- time, so blocks are cut between those groups; on several threads it
+-- feeds whole batches
+CREATE TABLE se_wide (id int, v bit(1024), tag int);
+INSERT INTO se_wide SELECT i, pg_temp.rand_bits(1024 + 0 * i)::bit(1024), i % 7 FROM generate_series(1, 1500) i;
+CREATE INDEX se_wide_idx ON se_wide USING rsr (v bit_ip_ops);
+SELECT pg_relation_size('se_wide_idx') / current_setting('block_size')::int > 24 AS many_pages;
+SELECT t.threads, q.style, pg_temp.all_shapes('se_wide', q.q) AS wide
+FROM (VALUES (1), (2)) t(threads),
+	 LATERAL (SELECT set_config('rsr_vector.threads', t.threads::text, false)) s,
+	 LATERAL (SELECT style, pg_temp.query(1024, style) AS q FROM se_queries WHERE n IN (1, 3)) q
+ORDER BY t.threads, q.style;
+RESET rsr_vector.threads;
+SELECT rsr_index_check('se_wide_idx');
+
 -- The suites share one database: leave nothing behind
-DROP TABLE se_uniform, se_clustered, se_dups, se_tern, se_tables, se_queries, se_q;
+DROP TABLE se_uniform, se_clustered, se_dups, se_tern, se_tables, se_queries, se_q, se_wide;

@@ -281,11 +281,14 @@ extern void RsrPagesBeginImages(RsrPageReader *r, const char *name, uint32 k,
 								uint32 npages);
 extern int	RsrPagesReadBatch(RsrPageReader *r, int maxpages);
 extern bool RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e);
+extern bool RsrPagesNextEntryBefore(RsrPageReader *r, int end,
+									RsrEntryItem *e);
 extern void RsrPagesUsePage(RsrPageReader *r, int i, Page page);
 extern bool RsrPagesCopyPage(const RsrPageReader *r, int i, char *dst);
 extern void RsrPagesReleaseBatch(RsrPageReader *r);
 extern void RsrPagesEnd(RsrPageReader *r);
 extern void RsrPagesWarmBatch(const RsrPageReader *r);
+extern void RsrPagesWarm(const RsrPageReader *r, int from, int to);
 pg_noreturn extern void RsrPagesCorrupt(const RsrPageReader *r, const char *what,
 							BlockNumber blkno, OffsetNumber off);
 

@@ -423,7 +423,14 @@ RsrPagesCopyPage(const RsrPageReader *r, int i, char *dst)
 bool
 RsrPagesNextEntry(RsrPageReader *r, RsrEntryItem *e)
 {
-	while (r->cur < r->npages)
+	return RsrPagesNextEntryBefore(r, r->npages, e);
+}
+
+/* RsrPagesNextEntry() among the batch's pages before page `end` */
+bool
+RsrPagesNextEntryBefore(RsrPageReader *r, int end, RsrEntryItem *e)
+{
+	while (r->cur < Min(end, r->npages))
 	{
 		Page		page = r->pages[r->cur];
 		BlockNumber blkno = r->blknos[r->cur];
@@ -523,17 +530,25 @@ RsrPagesEnd(RsrPageReader *r)
 void
 RsrPagesWarmBatch(const RsrPageReader *r)
 {
+	RsrPagesWarm(r, 0, r->npages);
+}
+
+/* RsrPagesWarmBatch() for the batch's pages [from, to) */
+void
+RsrPagesWarm(const RsrPageReader *r, int from, int to)
+{
 	int			i;
 	int			off;
 
-	for (i = 0; i < r->npages; i++)
+	to = Min(to, r->npages);
+	for (i = from; i < to; i++)
 	{
 		const char *page = (const char *) r->pages[i];
 
-		if (i == 0)
+		if (i == from)
 			for (off = 0; off < BLCKSZ; off += 4096)
 				__builtin_prefetch(page + off, 0, 3);
-		if (i + 1 < r->npages)
+		if (i + 1 < to)
 			for (off = 0; off < BLCKSZ; off += 4096)
 				__builtin_prefetch((const char *) r->pages[i + 1] + off, 0, 3);
 		for (off = 0; off < BLCKSZ; off += 64)

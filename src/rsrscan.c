@@ -674,6 +674,51 @@ CachedSearch(const RsrTileRef *refs, size_t nrefs, const RsrShape *shape,
 }
 
 /*
+ * Append to the kept list of segments (tileRefs, *nrefs used) those of the
+ * batch's entries on pages before `end`, each with the id of its block's
+ * row 0 and the rows no search may return
+ */
+static void
+ListRefs(RsrPageReader *reader, int end, size_t *nrefs)
+{
+	RsrEntryItem e;
+
+	while (RsrPagesNextEntryBefore(reader, end, &e))
+	{
+		RsrTileRef *ref;
+
+		if (e.nrows == 0)
+			continue;			/* a block no insert published may lack ranges */
+		if (*nrefs == tileRefCap / sizeof(RsrTileRef))
+		{
+			/* the carried copies stay where they are */
+			tileRefs = repalloc_huge(tileRefs, 2 * tileRefCap);
+			tileRefCap *= 2;
+		}
+		ref = &tileRefs[*nrefs];
+		ref->data = e.segment;
+		ref->size = (uint32) e.segsize;
+		ref->dead = e.skip;
+		ref->id = e.range == 0 ? RSR_TILE_ID(e.blkno, e.off) :
+			*nrefs > 0 ? ref[-1].id : 0;
+		(*nrefs)++;
+	}
+}
+
+/*
+ * Pages a search on one thread reads ahead of the lookups: it warms the
+ * next RSR_WARM_GROUP pages of the batch (RsrPagesWarm), then lists and
+ * feeds the entries of the ones warmed before, so the lookups run on pages
+ * just read, still in the core's own cache.  Measured on the 1M x 1024
+ * binary index with its buffers scattered over shared_buffers, median warm
+ * top-10: the whole batch of 128 pages warmed first 21.8 ms, groups of 2
+ * pages 22.0, 4 pages 20.9-21.4, 8 pages 19.8-20.0, 16 pages 21.2-21.3.  A
+ * team of threads feeds the whole batch at once: a parallel region per 8
+ * pages would cost more than it saves.
+ */
+#define RSR_WARM_GROUP 8
+
+/*
  * One pass of the engine over a tile index for the exact n best rows of
  * each of the nq prepared queries: phase 1 page batch by page batch (the
  * pages pinned and share-locked while the threads compute, released before
@@ -689,12 +734,11 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	BlockNumber first;
 	RsrPageReader reader;
 	RsrTileRef *refs;
-	size_t		refcap;
 	RsrTileRef	carry[RSR_MAX_RANGES];
 	size_t		ncarry = 0;
 	size_t		i;
 	size_t		cands = Max(4 * n, 1024);
-	RsrStatus	status;
+	RsrStatus	status = RSR_OK;
 	int			threads;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
@@ -712,44 +756,30 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 
 	threads = StartSearch(&shape, tqs, nq, n, cands);
 
-	refs = KeptMemory((void **) &tileRefs, &tileRefCap,
-					  4096 * sizeof(RsrTileRef), true);
-	refcap = tileRefCap / sizeof(RsrTileRef);
+	KeptMemory((void **) &tileRefs, &tileRefCap, 4096 * sizeof(RsrTileRef),
+			   true);
 	RsrPagesBegin(&reader, index, &shape, first, NULL, BUFFER_LOCK_SHARE);
 	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
 	{
-		RsrEntryItem e;
 		size_t		nrefs = 0;
 		size_t		done = 0;
-		uint64		id = 0;
+		int			group = threads > 1 ? reader.npages : RSR_WARM_GROUP;
+		int			g;
 
-		RsrPagesWarmBatch(&reader);
 		for (i = 0; i < ncarry; i++)
-			refs[nrefs++] = carry[i];
-		while (RsrPagesNextEntry(&reader, &e))
+			tileRefs[nrefs++] = carry[i];
+		RsrPagesWarm(&reader, 0, group);
+		for (g = 0; g < reader.npages && status == RSR_OK; g += group)
 		{
-			if (e.nrows == 0)
-				continue;		/* a block no insert published may lack ranges */
-			if (nrefs == refcap)
-			{
-				/* the carried copies stay where they are */
-				refs = repalloc_huge(refs, 2 * tileRefCap);
-				tileRefs = refs;
-				tileRefCap *= 2;
-				refcap = tileRefCap / sizeof(RsrTileRef);
-			}
-			if (e.range == 0)
-				id = RSR_TILE_ID(e.blkno, e.off);
-			else if (nrefs > 0)
-				id = refs[nrefs - 1].id;
-			refs[nrefs].data = e.segment;
-			refs[nrefs].size = (uint32) e.segsize;
-			refs[nrefs].dead = e.skip;
-			refs[nrefs].id = id;
-			nrefs++;
-		}
+			size_t		fed = 0;
 
-		status = FeedRefs(refs, nrefs, &shape, nq, n, threads, &cands, &done);
+			RsrPagesWarm(&reader, g + group, g + 2 * group);
+			ListRefs(&reader, g + group, &nrefs);
+			status = FeedRefs(tileRefs + done, nrefs - done, &shape, nq, n,
+							  threads, &cands, &fed);
+			done += fed;
+		}
+		refs = tileRefs;
 
 		/*
 		 * The segments of a block cut by the end of the batch: copies, in
