@@ -59,6 +59,7 @@
 #include "postgres.h"
 
 #include "pgstat.h"
+#include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -68,6 +69,9 @@
 
 #define RSR_RECENT_INDEXES	4
 #define RSR_RECENT_REFRESH	16
+#ifndef RSR_READ_AHEAD
+#define RSR_READ_AHEAD 4
+#endif
 
 /* The buffers an index's blocks were last found in */
 typedef struct RecentBuffers
@@ -138,6 +142,33 @@ ReadRecent(RsrPageReader *r, BlockNumber blkno)
 	pgstat_count_buffer_read(r->index);
 	pgstat_count_buffer_hit(r->index);
 	return buf;
+}
+
+/*
+ * Ask the CPU for what reading the block will touch, if the map knows its
+ * buffer: the buffer's descriptor and the page's header and special space.
+ * The chain leads from page to page through the special space, so without
+ * this each page read waits for the misses of the one before (warm 1M
+ * binary top-10 with the buffers scattered over shared_buffers: 19.5 ->
+ * 18.0 ms median; RSR_READ_AHEAD pages ahead, 4 and 8 measured alike).
+ * Only a hint: the buffer may hold another page by now, and nothing is
+ * read.  Inlined: GCC takes a function that only prefetches for one without
+ * effects and drops its calls.
+ */
+static pg_attribute_always_inline void
+PrefetchRecent(const RsrPageReader *r, BlockNumber blkno)
+{
+	const RecentBuffers *rb = &recentBuffers[r->recent];
+	Buffer		buf;
+	const char *page;
+
+	if (blkno >= rb->size || !BufferIsValid(rb->bufs[blkno]))
+		return;
+	buf = rb->bufs[blkno];
+	page = (const char *) BufferGetBlock(buf);
+	__builtin_prefetch(GetBufferDescriptor(buf - 1), 0, 3);
+	__builtin_prefetch(page, 0, 3);
+	__builtin_prefetch(page + BLCKSZ - 1, 0, 3);
 }
 
 /* Remember the buffer the block was read into */
@@ -257,6 +288,8 @@ ReadPage(RsrPageReader *r)
 		Buffer		buf;
 
 		CheckChain(r, blkno);
+		if (r->recent >= 0)
+			PrefetchRecent(r, blkno + RSR_READ_AHEAD);
 		buf = r->recentTry ? ReadRecent(r, blkno) : InvalidBuffer;
 		if (!BufferIsValid(buf))
 		{
