@@ -226,9 +226,8 @@ SELECT rsr_index_check(i.indexrelid::regclass)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname LIKE 'se\_%' ORDER BY c.relname;
 
 -- An index of many pages with 1024-column rows, whose blocks span pages:
--- a search on one thread lists and feeds the pages of a batch a few at a
--- time, so blocks are cut between those groups; on several threads it
--- feeds whole batches
+-- a search lists and feeds the pages of a batch a few at a time, so blocks
+-- are cut between those groups; on 1 and 2 threads
 CREATE TABLE se_wide (id int, v bit(1024), tag int);
 INSERT INTO se_wide SELECT i, pg_temp.rand_bits(1024 + 0 * i)::bit(1024), i % 7 FROM generate_series(1, 1500) i;
 CREATE INDEX se_wide_idx ON se_wide USING rsr (v bit_ip_ops);
