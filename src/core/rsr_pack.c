@@ -403,6 +403,9 @@ rsr_segment_build(RsrKind kind, RsrLayout layout, uint32_t k,
 RsrStatus
 rsr_seg_parse(const uint8_t *seg, size_t size, RsrSeg *s)
 {
+	uint32_t	ngroups;
+	uint32_t	nperm;
+
 	if (seg == NULL || size < RSR_SEG_HEADER)
 		return RSR_ECORRUPT;
 	if (seg[0] != RSR_SEG_MAGIC || seg[1] != RSR_SEG_VERSION)
@@ -415,8 +418,16 @@ rsr_seg_parse(const uint8_t *seg, size_t size, RsrSeg *s)
 	s->col_start = rsr_rd16(seg + 8);
 	s->ncols = rsr_rd16(seg + 10);
 	s->size = rsr_rd32(seg + 12);
-	s->ngroups = rsr_rd16(seg + 16);
-	s->nperm = rsr_rd16(seg + 18);
+	/*
+	 * The checks below read these two from locals: read back from *s, the
+	 * compiler merged them into one 8-byte load of two 4-byte stores just
+	 * made, which the CPU cannot forward (a stall on every segment a scan
+	 * parses)
+	 */
+	ngroups = rsr_rd16(seg + 16);
+	nperm = rsr_rd16(seg + 18);
+	s->ngroups = ngroups;
+	s->nperm = nperm;
 	s->payload = seg + RSR_SEG_HEADER;
 	if ((s->kind != RSR_KIND_BINARY && s->kind != RSR_KIND_TERNARY) ||
 		!rsr_k_valid(s->layout, s->k) || s->nrows < 1 || s->nrows > s->k ||
@@ -426,13 +437,13 @@ rsr_seg_parse(const uint8_t *seg, size_t size, RsrSeg *s)
 		return RSR_ECORRUPT;
 	if (s->layout == RSR_LAYOUT_PERM)
 	{
-		if (s->nperm > s->ncols || s->ngroups > s->nperm)
+		if (nperm > s->ncols || ngroups > nperm)
 			return RSR_ECORRUPT;
 	}
-	else if (s->ngroups != 0 || s->nperm != 0)
+	else if ((ngroups | nperm) != 0)
 		return RSR_ECORRUPT;
 	if (s->size > size || s->size != RSR_SEG_HEADER +
-		payload_bytes(s->kind, s->layout, s->k, s->ncols, s->ngroups, s->nperm))
+		payload_bytes(s->kind, s->layout, s->k, s->ncols, ngroups, nperm))
 		return RSR_ECORRUPT;
 	return RSR_OK;
 }
