@@ -69,9 +69,7 @@
 
 #define RSR_RECENT_INDEXES	4
 #define RSR_RECENT_REFRESH	16
-#ifndef RSR_READ_AHEAD
-#define RSR_READ_AHEAD 4
-#endif
+#define RSR_READ_AHEAD		4	/* pages down the chain PrefetchRecent() asks for */
 
 /* The buffers an index's blocks were last found in */
 typedef struct RecentBuffers
