@@ -228,9 +228,11 @@ typedef struct RsrPageReader
 								 * InvalidBlockNumber at the end */
 	BlockNumber last;			/* last block read */
 	BlockNumber relBlocks;		/* relation size seen */
-	int			recent;			/* buffer source: its RecentBuffers slot,
-								 * or -1 */
-	bool		recentTry;		/* try the remembered buffers first */
+	int			recent;			/* buffer source: where its hints are (a
+								 * slot of the backend's map, the shared
+								 * map), or -1: none */
+	uint32		recentKey;		/* the shared map's hash of the index */
+	bool		recentTry;		/* try the hints first */
 	const char *images;			/* image source: BLCKSZ each */
 	uint32		nimages;
 	Buffer		bufs[RSR_BATCH_PAGES];	/* locked buffers of the batch */
@@ -273,6 +275,7 @@ extern bool RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 extern bool RsrCacheTid(uint64 id, ItemPointer tid);
 
 /* rsrpages.c */
+extern void RsrPagesInit(void);
 extern void RsrPagesBegin(RsrPageReader *r, Relation index,
 						  const RsrShape *shape, BlockNumber first,
 						  BufferAccessStrategy strategy, int lockmode);

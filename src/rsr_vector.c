@@ -73,6 +73,9 @@ _PG_init(void)
 	/* GPU settings; when preloaded, shared memory and the GPU worker */
 	RsrGpuInit();
 
+	/* when preloaded, the shared map of recent buffers (rsrpages.c) */
+	RsrPagesInit();
+
 	MarkGUCPrefixReserved("rsr_vector");
 
 	RsrInitReloptions();

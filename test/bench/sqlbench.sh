@@ -13,7 +13,10 @@
 # FIRST (new connections per figure, default 5), OMP_WAIT_POLICY (default
 # passive), HUGE_PAGES (off by default; on: the cluster runs with
 # huge_pages = on, and as root the script reserves the huge pages it needs
-# with vm.nr_hugepages and gives them back at the end).
+# with vm.nr_hugepages and gives them back at the end), PRELOAD (off by
+# default; on: rsr_vector is in shared_preload_libraries, so a new
+# connection neither loads the module nor starts without the shared map of
+# recent buffers, src/rsrpages.c).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/pgenv.sh
@@ -38,6 +41,9 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # Huge pages for shared_buffers: 2 GB plus the rest of the shared memory
 HUGE_PAGES=${HUGE_PAGES:-off}
+PRELOAD=${PRELOAD:-off}
+preload=
+[ "$PRELOAD" = on ] && preload=rsr_vector
 hugepages_before=
 if [ "$HUGE_PAGES" = on ] && [ "$(id -u)" = 0 ]; then
 	hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
@@ -57,13 +63,14 @@ work=$(mktemp -d /tmp/rsr_vector_sqlbench.XXXXXX)
 chmod 755 "$work"
 trap cleanup EXIT
 start_cluster "$work/bench" "$TMP_BINDIR" "shared_buffers = 2GB" "max_wal_size = 8GB" \
-	"checkpoint_timeout = 1h" "max_parallel_workers_per_gather = 2" "huge_pages = $HUGE_PAGES"
+	"checkpoint_timeout = 1h" "max_parallel_workers_per_gather = 2" "huge_pages = $HUGE_PAGES" \
+	"shared_preload_libraries = '$preload'"
 
 psql_() { as_pg "$TMP_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres "$@"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "== machine: $(nproc) cores, $cpu, load $(load), OMP_WAIT_POLICY=$OMP_WAIT_POLICY, huge_pages=$HUGE_PAGES"
+echo "== machine: $(nproc) cores, $cpu, load $(load), OMP_WAIT_POLICY=$OMP_WAIT_POLICY, huge_pages=$HUGE_PAGES, preload=$PRELOAD"
 echo "== loading $ROWS binary and $ROWS ternary rows of 1024 dimensions"
 psql_ -c "CREATE EXTENSION rsr_vector" \
 	-c "CREATE TABLE bin (id int, v bit(1024))" \
