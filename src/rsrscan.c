@@ -47,6 +47,21 @@
 #include "rsr_index.h"
 #include "rsr_query.h"
 
+/*
+ * Pages a tile search pins at once (its batches).  A backend keeps
+ * its pins in small arrays and beyond them in hash tables: the resource
+ * owner's (64 entries on PostgreSQL 15 and 16, 32 from 17) and the private
+ * reference counts (8), and every pin and release of a larger batch pays
+ * lookups there.  Measured on the 1M x 1024 indexes (huge pages, buffers
+ * contiguous, median warm top-10 on one thread, binary / ternary): batches
+ * of RSR_SCAN_PAGES (128) pages 14.7-14.9 / 30.6-31.3 ms, 8 to 48 pages
+ * 12.1-13.3 / 26.8-28.1 ms, 24 pages 12.6-12.9 / 26.8-27.4 ms.  Scoring
+ * every row (RsrScoreIndex) keeps RSR_SCAN_PAGES: there 24 pages measured
+ * slower (rsr_scores 192-195 -> 197-201 ms binary, 226-227 -> 235-246 ms
+ * ternary), its per-batch work being larger.
+ */
+#define RSR_SEARCH_PAGES 24
+
 #define RSR_SCAN_FIRST_BATCH	64		/* TIDs selected by the first top-n */
 #define RSR_SCAN_MAX_BATCH	65536	/* largest later batch */
 
@@ -760,7 +775,7 @@ TileSearchOnce(Relation index, const void *const *tqs, uint32 nq, size_t n,
 	KeptMemory((void **) &tileRefs, &tileRefCap, 4096 * sizeof(RsrTileRef),
 			   true);
 	RsrPagesBegin(&reader, index, &shape, first, NULL, BUFFER_LOCK_SHARE);
-	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
+	while (RsrPagesReadBatch(&reader, RSR_SEARCH_PAGES) > 0)
 	{
 		size_t		nrefs = 0;
 		size_t		done = 0;
