@@ -402,12 +402,16 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			}
 		}
 
-		/* Threads only compute on the pinned pages: no ereport in between */
+		/*
+		 * Threads only compute on the pinned pages: no ereport in between,
+		 * and signals blocked while a team runs
+		 */
 		if (nrefs > 0)
 		{
 			sigset_t	mask;
 
-			RsrThreadsBegin(&mask);
+			if (threads > 1)
+				RsrThreadsBegin(&mask);
 			if (shape.layout == RSR_LAYOUT_TILE)
 				status = rsr_tile_exact(refs, nrefs, Q, batch, shape.dims,
 										sc->wantExact ? NULL : sc->scores,
@@ -419,7 +423,8 @@ RsrScoreIndex(Relation index, const float *Q, uint32 batch, uint32 dims,
 			else
 				status = rsr_gemm(refs, nrefs, Q, batch, shape.dims,
 								  sc->scores, work, worksize, threads);
-			RsrThreadsEnd(&mask);
+			if (threads > 1)
+				RsrThreadsEnd(&mask);
 		}
 
 		RsrPagesReleaseBatch(&reader);
