@@ -53,6 +53,20 @@
 #endif
 
 /*
+ * PG 17 added the DSM registry, shared memory a library gets without being
+ * preloaded: RsrNamedDSMSegment() is its segment of that name (made and set
+ * up by init on first use), or NULL before 17.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "storage/dsm_registry.h"
+#define RsrNamedDSMSegment(name, size, init, found) \
+	GetNamedDSMSegment(name, size, init, found)
+#else
+#define RsrNamedDSMSegment(name, size, init, found) \
+	((void) (init), *(found) = false, (void *) NULL)
+#endif
+
+/*
  * PG 18 changed pg_attribute_noreturn() (after the declarator) into
  * pg_noreturn (before the declaration, C11 _Noreturn); GCC and Clang take
  * the older attribute in front too.

@@ -77,9 +77,6 @@
 #include "port/atomics.h"
 #include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
-#if PG_VERSION_NUM >= 170000
-#include "storage/dsm_registry.h"
-#endif
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
@@ -121,9 +118,7 @@ typedef struct RecentShared
 } RecentShared;
 
 static RecentShared *recentShared = NULL;
-#if PG_VERSION_NUM >= 170000
 static bool recentSharedTried = false;	/* asked the DSM registry */
-#endif
 static shmem_request_hook_type prevShmemRequest = NULL;
 static shmem_startup_hook_type prevShmemStartup = NULL;
 
@@ -193,21 +188,19 @@ RsrPagesInit(void)
 	shmem_startup_hook = RecentShmemStartup;
 }
 
-/* The shared map, or NULL; made in the DSM registry on first use there */
+/* The shared map, or NULL; made in the DSM registry (17+) on first use */
 static RecentShared *
 RecentSharedMap(void)
 {
-#if PG_VERSION_NUM >= 170000
 	if (recentShared == NULL && !recentSharedTried)
 	{
 		bool		found;
 
 		recentSharedTried = true;
-		recentShared = GetNamedDSMSegment("rsr_vector recent buffers",
+		recentShared = RsrNamedDSMSegment("rsr_vector recent buffers",
 										  RecentSharedSize(),
 										  RecentSharedInit, &found);
 	}
-#endif
 	return recentShared;
 }
 
