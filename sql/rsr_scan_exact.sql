@@ -240,5 +240,66 @@ ORDER BY t.threads, q.style;
 RESET rsr_vector.threads;
 SELECT rsr_index_check('se_wide_idx');
 
+-- Copies of several indexes in one backend: rsr_vector.scan_cache_size
+-- stays on while searches go from index to index, with a budget that holds
+-- the wide index and some of the small ones but not all (copies searched
+-- longest ago are dropped to make room), an insert between rounds, and in
+-- the last round a budget too small for the wide index (its searches read
+-- the pages).  Every search is compared with a sequential scan.
+CREATE FUNCTION pg_temp.same_cached(tab text, q real[]) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	sql text := format('SELECT id, v <#> %L::real[] AS score FROM %I ORDER BY v <#> %L::real[] LIMIT 10', q, tab, q);
+	ai int[]; asc_ float8[];
+	bi int[]; bsc float8[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	EXECUTE 'SELECT array_agg(id), array_agg(score) FROM (' || sql || ') s' INTO ai, asc_;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	EXECUTE 'SELECT array_agg(id), array_agg(score) FROM (' || sql || ') s' INTO bi, bsc;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN pg_temp.compare(ai, asc_, bi, bsc);
+END
+$$;
+CREATE FUNCTION pg_temp.copies_same(budget_kb int, rounds int) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	tabs text[] := ARRAY['se_wide', 'se_uniform', 'se_tern', 'se_wide', 'se_dups', 'se_clustered',
+						 'se_uniform', 'se_wide'];
+	t text;
+	q real[];
+	res text;
+	searches int := 0;
+BEGIN
+	PERFORM set_config('rsr_vector.scan_cache_size', budget_kb::text, false);
+	FOR r IN 1 .. rounds LOOP
+		IF r = rounds THEN
+			PERFORM set_config('rsr_vector.scan_cache_size', '64', false);
+		END IF;
+		FOREACH t IN ARRAY tabs LOOP
+			IF t = 'se_wide' THEN
+				q := pg_temp.query(1024, 'random');
+			ELSE
+				SELECT se_q.q INTO q FROM se_q
+				WHERE se_q.tab = t AND se_q.n = 1 + (r + searches) % 5;
+			END IF;
+			res := pg_temp.same_cached(t, q);
+			IF res NOT LIKE 'same%' THEN
+				RETURN format('round %s, %s: %s', r, t, res);
+			END IF;
+			searches := searches + 1;
+		END LOOP;
+		INSERT INTO se_uniform SELECT 5000 + r, pg_temp.rand_bits(256)::bit(256), 0;
+	END LOOP;
+	PERFORM set_config('rsr_vector.scan_cache_size', '0', false);
+	RETURN format('same (%s searches)', searches);
+END
+$$;
+SELECT pg_relation_size('se_wide_idx') / 1024 + 160 <
+	   (SELECT sum(pg_relation_size(i.indexrelid)) / 1024 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+		WHERE c.relname LIKE 'se\_%') AS budget_below_all;
+SELECT pg_temp.copies_same((pg_relation_size('se_wide_idx') / 1024 + 160)::int, 4);
+
 -- The suites share one database: leave nothing behind
 DROP TABLE se_uniform, se_clustered, se_dups, se_tern, se_tables, se_queries, se_q, se_wide;

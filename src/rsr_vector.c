@@ -62,9 +62,9 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rsr_vector.scan_cache_size",
-							"Sets the memory a backend may use for its copy of a tile index.",
-							"Searches of an unchanged index read the copy instead of its pages; "
-							"0 turns the copy off.",
+							"Sets the memory a backend may use for its copies of tile indexes.",
+							"Searches of an unchanged index read its copy instead of its pages; "
+							"0 turns the copies off.",
 							&rsr_scan_cache_size,
 							0, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_KB,

@@ -7,12 +7,15 @@
  * A warm search of a tile index spends most of its time on the index's
  * pages rather than in the kernels: every page is pinned and locked and
  * every entry's header read, one cache miss per segment, before the
- * kernels stream the segments.  With the cache on, a backend keeps a copy
- * of one tile index: its segments in one allocation, in chain order, with
- * the dead rows and heap TIDs of every block, and searches it the way the
- * engine searches its own memory.  The copy costs its size in backend
- * memory (about the index's size), so it is off by default and bounded by
- * the setting; an index larger than that is never copied.
+ * kernels stream the segments.  With the cache on, a backend keeps copies
+ * of up to RSR_CACHE_INDEXES tile indexes: each one's segments in one
+ * allocation, in chain order, with the dead rows and heap TIDs of every
+ * block, searched the way the engine searches its own memory.  A copy
+ * costs its size in backend memory (about the index's size), so the cache
+ * is off by default and its copies together are bounded by the setting:
+ * to copy an index the backend first drops the copies used longest ago
+ * until the new one fits, and an index larger than the setting is never
+ * copied.
  *
  * The copy is valid while the index is unchanged.  It is keyed by the
  * index (relation OID and file) and by the metapage's counters:
@@ -54,10 +57,12 @@
 #include "pg_compat.h"
 #include "rsr_index.h"
 
+#define RSR_CACHE_INDEXES	4	/* copies a backend keeps at most */
 #define RSR_CACHE_MISSES	2	/* rebuilds serving one search each ... */
-#define RSR_CACHE_BACKOFF	32	/* ... turn the copy off for this many */
+#define RSR_CACHE_BACKOFF	32	/* ... turn the index's copy off for this
+								 * many of its searches */
 
-/* Kilobytes of the copy a backend may keep; 0 = off (the GUC) */
+/* Kilobytes of copies a backend may keep; 0 = off (the GUC) */
 int			rsr_scan_cache_size = 0;
 
 /* The version of an index's contents the copy holds */
@@ -71,9 +76,12 @@ typedef struct CacheKey
 	uint64		ntuples;
 } CacheKey;
 
+/* One index's copy, and its backoff */
 typedef struct ScanCache
 {
-	bool		valid;
+	Oid			relid;			/* the index; InvalidOid: a free slot */
+	uint64		lastUse;		/* for replacement: the oldest goes */
+	bool		valid;			/* the copy below is the index's at key */
 	CacheKey	key;
 	RsrShape	shape;
 	uint8	   *arena;			/* the segments, MAXALIGNed, chain order */
@@ -86,13 +94,14 @@ typedef struct ScanCache
 	Size		tidsCap;		/* bytes */
 	uint32		nblocks;
 	/* backoff */
-	Oid			lastRelid;		/* the index the counters below are for */
 	int			misses;			/* rebuilds in a row that served 1 search */
 	int			uses;			/* searches of the current copy */
 	int			skip;			/* searches left without the copy */
 } ScanCache;
 
-static ScanCache cache;
+static ScanCache caches[RSR_CACHE_INDEXES];
+static ScanCache *current = NULL;	/* the copy RsrCacheGet() returned last */
+static uint64 cacheClock = 0;
 
 /*
  * The index's identity and content counters, its shape and its first data
@@ -129,24 +138,80 @@ KeyEqual(const CacheKey *a, const CacheKey *b)
 		a->nblocks == b->nblocks && a->ntuples == b->ntuples;
 }
 
-/* Give the copy's memory back */
+/* Give a copy's memory back (the slot keeps its index and backoff) */
 static void
-Release(void)
+Release(ScanCache *c)
 {
-	cache.valid = false;
-	if (cache.arena != NULL)
-		pfree(cache.arena);
-	if (cache.refs != NULL)
-		pfree(cache.refs);
-	if (cache.tids != NULL)
-		pfree(cache.tids);
-	cache.arena = NULL;
-	cache.refs = NULL;
-	cache.tids = NULL;
-	cache.arenaCap = cache.refsCap = cache.tidsCap = 0;
-	cache.arenaUsed = 0;
-	cache.nrefs = 0;
-	cache.nblocks = 0;
+	c->valid = false;
+	if (c->arena != NULL)
+		pfree(c->arena);
+	if (c->refs != NULL)
+		pfree(c->refs);
+	if (c->tids != NULL)
+		pfree(c->tids);
+	c->arena = NULL;
+	c->refs = NULL;
+	c->tids = NULL;
+	c->arenaCap = c->refsCap = c->tidsCap = 0;
+	c->arenaUsed = 0;
+	c->nrefs = 0;
+	c->nblocks = 0;
+	if (current == c)
+		current = NULL;
+}
+
+/* Bytes of segments the copies other than c hold room for */
+static Size
+OthersSize(const ScanCache *c)
+{
+	Size		size = 0;
+
+	for (int i = 0; i < RSR_CACHE_INDEXES; i++)
+		if (&caches[i] != c)
+			size += caches[i].arenaCap;
+	return size;
+}
+
+/*
+ * Drop the copies used longest ago, other than c's, until they leave room
+ * for `need` bytes of segments within the setting's `limit`
+ */
+static void
+MakeRoom(const ScanCache *c, Size need, Size limit)
+{
+	while (OthersSize(c) + need > limit)
+	{
+		ScanCache  *victim = NULL;
+
+		for (int i = 0; i < RSR_CACHE_INDEXES; i++)
+			if (&caches[i] != c && caches[i].arena != NULL &&
+				(victim == NULL || caches[i].lastUse < victim->lastUse))
+				victim = &caches[i];
+		if (victim == NULL)
+			return;
+		Release(victim);
+	}
+}
+
+/* The slot of the index, taken over from the one used longest ago if new */
+static ScanCache *
+Slot(Oid relid)
+{
+	ScanCache  *victim = NULL;
+
+	for (int i = 0; i < RSR_CACHE_INDEXES; i++)
+	{
+		if (caches[i].relid == relid)
+			return &caches[i];
+		if (victim == NULL ||
+			(victim->relid != InvalidOid &&
+			 (caches[i].relid == InvalidOid || caches[i].lastUse < victim->lastUse)))
+			victim = &caches[i];
+	}
+	Release(victim);
+	victim->relid = relid;
+	victim->misses = victim->uses = victim->skip = 0;
+	return victim;
 }
 
 /* Grow *mem (kept in TopMemoryContext) to at least `need` bytes */
@@ -180,33 +245,33 @@ Grow(void *mem, Size *cap, Size need)
 }
 
 /*
- * Copy the index's entries into the cache; false when they exceed the
- * size allowed (the cache is then empty)
+ * Copy the index's entries into c; false when they exceed the `limit`
+ * bytes allowed (c is then empty)
  */
 static bool
-Build(Relation index, const RsrShape *shape, BlockNumber first)
+Build(ScanCache *c, Relation index, const RsrShape *shape, BlockNumber first,
+	  Size limit)
 {
-	Size		limit = (Size) rsr_scan_cache_size * 1024;
 	RsrPageReader reader;
 	RsrEntryItem e;
 	size_t		i;
 
 	BlockNumber pages = RelationGetNumberOfBlocks(index);
 
-	cache.valid = false;
-	cache.arenaUsed = 0;
-	cache.nrefs = 0;
-	cache.nblocks = 0;
+	c->valid = false;
+	c->arenaUsed = 0;
+	c->nrefs = 0;
+	c->nblocks = 0;
 
 	/*
 	 * Room for what the pages can hold, at once: growing by copies would
 	 * touch the memory several times
 	 */
-	cache.arena = Grow(cache.arena, &cache.arenaCap,
+	c->arena = Grow(c->arena, &c->arenaCap,
 					   Min(limit, (Size) pages * BLCKSZ));
-	cache.refs = Grow(cache.refs, &cache.refsCap,
+	c->refs = Grow(c->refs, &c->refsCap,
 					  (Size) pages * 8 * sizeof(RsrTileRef));
-	cache.tids = Grow(cache.tids, &cache.tidsCap,
+	c->tids = Grow(c->tids, &c->tidsCap,
 					  (Size) pages * 2 * RSR_TILE_ROWS * sizeof(ItemPointerData));
 	RsrPagesBegin(&reader, index, shape, first, NULL, BUFFER_LOCK_SHARE);
 	while (RsrPagesReadBatch(&reader, RSR_SCAN_PAGES) > 0)
@@ -219,45 +284,45 @@ Build(Relation index, const RsrShape *shape, BlockNumber first)
 
 			if (e.nrows == 0)
 				continue;		/* a block no insert published yet */
-			if (cache.arenaUsed + seg > limit)
+			if (c->arenaUsed + seg > limit)
 			{
 				RsrPagesEnd(&reader);
-				cache.arenaUsed = 0;
-				cache.nrefs = 0;
+				c->arenaUsed = 0;
+				c->nrefs = 0;
 				return false;
 			}
 			if (e.range == 0)
 			{
-				cache.tids = Grow(cache.tids, &cache.tidsCap,
-								  (Size) (cache.nblocks + 1) * RSR_TILE_ROWS *
+				c->tids = Grow(c->tids, &c->tidsCap,
+								  (Size) (c->nblocks + 1) * RSR_TILE_ROWS *
 								  sizeof(ItemPointerData));
-				memset(cache.tids + (Size) cache.nblocks * RSR_TILE_ROWS, 0,
+				memset(c->tids + (Size) c->nblocks * RSR_TILE_ROWS, 0,
 					   RSR_TILE_ROWS * sizeof(ItemPointerData));
-				memcpy(cache.tids + (Size) cache.nblocks * RSR_TILE_ROWS,
+				memcpy(c->tids + (Size) c->nblocks * RSR_TILE_ROWS,
 					   e.entry->tids, Min(e.nrows, RSR_TILE_ROWS) * sizeof(ItemPointerData));
-				cache.nblocks++;
+				c->nblocks++;
 			}
-			else if (cache.nblocks == 0)
+			else if (c->nblocks == 0)
 				RsrPagesCorrupt(&reader, "a column range precedes every head",
 								e.blkno, e.off);
-			cache.arena = Grow(cache.arena, &cache.arenaCap, cache.arenaUsed + seg);
-			cache.refs = Grow(cache.refs, &cache.refsCap,
-							  (cache.nrefs + 1) * sizeof(RsrTileRef));
-			memcpy(cache.arena + cache.arenaUsed, e.segment, e.segsize);
-			ref = &cache.refs[cache.nrefs++];
-			ref->data = (const uint8 *) (uintptr_t) cache.arenaUsed;	/* offset for now */
+			c->arena = Grow(c->arena, &c->arenaCap, c->arenaUsed + seg);
+			c->refs = Grow(c->refs, &c->refsCap,
+							  (c->nrefs + 1) * sizeof(RsrTileRef));
+			memcpy(c->arena + c->arenaUsed, e.segment, e.segsize);
+			ref = &c->refs[c->nrefs++];
+			ref->data = (const uint8 *) (uintptr_t) c->arenaUsed;	/* offset for now */
 			ref->size = (uint32) e.segsize;
 			ref->dead = e.skip;
-			ref->id = (uint64) (cache.nblocks - 1) * RSR_TILE_ROWS;
-			cache.arenaUsed += seg;
+			ref->id = (uint64) (c->nblocks - 1) * RSR_TILE_ROWS;
+			c->arenaUsed += seg;
 		}
 		RsrPagesReleaseBatch(&reader);
 		CHECK_FOR_INTERRUPTS();
 	}
 	RsrPagesEnd(&reader);
-	for (i = 0; i < cache.nrefs; i++)
-		cache.refs[i].data = cache.arena + (uintptr_t) cache.refs[i].data;
-	cache.shape = *shape;
+	for (i = 0; i < c->nrefs; i++)
+		c->refs[i].data = c->arena + (uintptr_t) c->refs[i].data;
+	c->shape = *shape;
 	return true;
 }
 
@@ -272,72 +337,75 @@ bool
 RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 			RsrShape *shapeOut)
 {
+	Size		limit = (Size) rsr_scan_cache_size * 1024;
 	CacheKey	key;
 	CacheKey	after;
 	RsrShape	shape;
 	BlockNumber first;
+	ScanCache  *c;
 
+	current = NULL;
 	if (rsr_scan_cache_size <= 0)
 	{
-		Release();
+		for (int i = 0; i < RSR_CACHE_INDEXES; i++)
+			Release(&caches[i]);
 		return false;
 	}
-	if (cache.lastRelid != RelationGetRelid(index))
+	MakeRoom(NULL, 0, limit);	/* the setting may have shrunk */
+	c = Slot(RelationGetRelid(index));
+	c->lastUse = ++cacheClock;
+	if (c->skip > 0)
 	{
-		cache.lastRelid = RelationGetRelid(index);
-		cache.misses = 0;
-		cache.skip = 0;
-	}
-	if (cache.skip > 0)
-	{
-		cache.skip--;
+		c->skip--;
 		return false;
 	}
 
 	ReadKey(index, &key, &shape, &first);
 	if (shape.dims == 0 || shape.layout != RSR_LAYOUT_TILE)
 		return false;
-	if (!(cache.valid && KeyEqual(&cache.key, &key)))
+	if (!(c->valid && KeyEqual(&c->key, &key)))
 	{
 		/* a copy that served one search only, then changed: a miss */
-		if (cache.valid && cache.key.relid == key.relid && cache.uses <= 1 &&
-			++cache.misses >= RSR_CACHE_MISSES)
+		if (c->valid && c->uses <= 1 && ++c->misses >= RSR_CACHE_MISSES)
 		{
-			cache.misses = 0;
-			cache.skip = RSR_CACHE_BACKOFF;
-			cache.valid = false;
+			c->misses = 0;
+			c->skip = RSR_CACHE_BACKOFF;
+			Release(c);
 			return false;
 		}
-		if (!Build(index, &shape, first))
+		MakeRoom(c, Min(limit, (Size) RelationGetNumberOfBlocks(index) * BLCKSZ),
+				 limit);
+		if (!Build(c, index, &shape, first, limit - Min(limit, OthersSize(c))))
 		{
-			Release();			/* too large: give its memory back */
-			cache.skip = RSR_CACHE_BACKOFF;
+			Release(c);			/* too large: give its memory back */
+			c->skip = RSR_CACHE_BACKOFF;
 			return false;
 		}
 		ReadKey(index, &after, &shape, &first);
 		if (!KeyEqual(&key, &after))
 			return false;		/* changed meanwhile: read the pages */
-		cache.key = key;
-		cache.valid = true;
-		cache.uses = 0;
+		c->key = key;
+		c->valid = true;
+		c->uses = 0;
 	}
 	else
-		cache.misses = 0;
-	cache.uses++;
-	*refs = cache.refs;
-	*nrefs = cache.nrefs;
-	*shapeOut = cache.shape;
+		c->misses = 0;
+	c->uses++;
+	current = c;
+	*refs = c->refs;
+	*nrefs = c->nrefs;
+	*shapeOut = c->shape;
 	return true;
 }
 
-/* The heap TID of a row RsrCacheGet()'s copy named by id */
+/* The heap TID of a row RsrCacheGet()'s last copy named by id */
 bool
 RsrCacheTid(uint64 id, ItemPointer tid)
 {
 	uint64		block = id / RSR_TILE_ROWS;
 
-	if (!cache.valid || block >= cache.nblocks)
+	if (current == NULL || !current->valid || block >= current->nblocks)
 		return false;
-	*tid = cache.tids[id];
+	*tid = current->tids[id];
 	return ItemPointerIsValid(tid);
 }
