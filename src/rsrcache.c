@@ -343,6 +343,7 @@ RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 	RsrShape	shape;
 	BlockNumber first;
 	ScanCache  *c;
+	Size		size;
 
 	current = NULL;
 	if (rsr_scan_cache_size <= 0)
@@ -373,8 +374,15 @@ RsrCacheGet(Relation index, const RsrTileRef **refs, size_t *nrefs,
 			Release(c);
 			return false;
 		}
-		MakeRoom(c, Min(limit, (Size) RelationGetNumberOfBlocks(index) * BLCKSZ),
-				 limit);
+		/* an index larger than the setting is not copied (nor room made) */
+		size = (Size) RelationGetNumberOfBlocks(index) * BLCKSZ;
+		if (size > limit)
+		{
+			Release(c);
+			c->skip = RSR_CACHE_BACKOFF;
+			return false;
+		}
+		MakeRoom(c, size, limit);
 		if (!Build(c, index, &shape, first, limit - Min(limit, OthersSize(c))))
 		{
 			Release(c);			/* too large: give its memory back */
