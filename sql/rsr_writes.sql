@@ -58,3 +58,56 @@ REINDEX INDEX wr_idx;
 SELECT built <= 1.15 * pg_relation_size('wr_idx') AS churned_at_most_15pct_larger FROM sizes;
 SELECT pg_temp.same_top() AS index_equals_seqscan;
 DROP TABLE wr, wr_q;
+
+-- Blocks on more pages than one record holds (8192-bit rows: a block of
+-- 32 rows takes 5 pages) are retired when all their rows are dead, and new
+-- blocks take them over once no snapshot from before the VACUUM is left
+CREATE FUNCTION pg_temp.bits8192(seed int) RETURNS bit(8192) LANGUAGE sql IMMUTABLE AS $$
+	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::bit(8192)
+	FROM generate_series(0, 63) j
+$$;
+CREATE TABLE ww (id int, b bit(8192));
+ALTER TABLE ww SET (autovacuum_enabled = off);
+INSERT INTO ww SELECT i, pg_temp.bits8192(i) FROM generate_series(1, 640) i;
+CREATE INDEX ww_idx ON ww USING rsr (b bit_ip_ops) WITH (layout = tile);
+CREATE TABLE ww_q (q real[]);
+INSERT INTO ww_q SELECT ARRAY(SELECT cos(j * 0.11)::real FROM generate_series(1, 8192) j);
+CREATE FUNCTION pg_temp.same_top_wide() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	i int[]; s int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	SELECT ARRAY(SELECT id FROM ww ORDER BY b <#> (SELECT q FROM ww_q) LIMIT 40) INTO i;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	SELECT ARRAY(SELECT id FROM ww ORDER BY b <#> (SELECT q FROM ww_q) LIMIT 40) INTO s;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN i = s AND cardinality(i) = 40;
+END
+$$;
+SELECT (rsr_index_info('ww_idx')->>'pages')::int > 4 * 20 AS blocks_span_more_than_3_pages;
+CREATE TEMP TABLE wsizes AS SELECT pg_relation_size('ww_idx') AS built;
+DELETE FROM ww WHERE id <= 320 OR id % 10 = 0;	-- 10 blocks whole, the others in part
+VACUUM ww;
+SELECT rsr_index_info('ww_idx')->>'retired_blocks' AS retired_blocks,
+	   rsr_index_info('ww_idx')->>'live_rows' AS live_rows,
+	   rsr_index_info('ww_idx')->>'dead_rows' AS dead_rows;	-- partly dead: marked only
+SELECT pg_temp.same_top_wide() AS index_equals_seqscan;
+SELECT rsr_index_check('ww_idx');
+-- New blocks take the retired ones over, one transaction of 32 rows each;
+-- the first one may not (a transaction id is the horizon's only clock, and
+-- it takes the first one after the VACUUM), the later ones must
+DO $$
+BEGIN
+	FOR r IN 0..9 LOOP
+		INSERT INTO ww SELECT i, pg_temp.bits8192(i) FROM generate_series(1001 + 32 * r, 1032 + 32 * r) i;
+		COMMIT;
+	END LOOP;
+END
+$$;
+SELECT (rsr_index_info('ww_idx')->>'retired_blocks')::int <= 1 AS retired_blocks_taken,
+	   pg_relation_size('ww_idx') <= 1.06 * built AS grew_at_most_one_block FROM wsizes;
+SELECT pg_temp.same_top_wide() AS index_equals_seqscan;
+SELECT rsr_index_check('ww_idx');
+DROP TABLE ww, ww_q;

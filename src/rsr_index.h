@@ -24,7 +24,11 @@
  * RSR_SPAN_PAGES pages in place, marks the items of removed entries unused,
  * records pages with room in the free space map, and new blocks reuse
  * them.  Readers skip unused items and never split such a block between
- * two batches of pages (rsrpages.c).
+ * two batches of pages (rsrpages.c).  A block on more pages whose rows are
+ * all dead is retired instead: its head publishes no row and carries
+ * RSR_RETIRED_MASK, its entries stay where they are, and a new block takes
+ * them over once no scan that began before the retirement can still run
+ * (retiredXid; rsrinsert.c).
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -39,6 +43,7 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
+#include "access/transam.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "storage/bufmgr.h"
@@ -116,6 +121,12 @@ typedef struct RsrMetaPageData
 												 * ntuples and changeCount
 												 * count, plus one; 0 = all
 												 * (rsrinsert.c) */
+	FullTransactionId retiredXid;	/* the next transaction id when the
+									 * latest block was retired: retired
+									 * blocks are reused once it is removable
+									 * for every snapshot (0 in an index made
+									 * before it existed, which has none) */
+	uint64		nretired;		/* retired blocks not reused yet */
 } RsrMetaPageData;
 
 typedef RsrMetaPageData *RsrMetaPage;
@@ -132,6 +143,14 @@ typedef struct RsrEntryData
 } RsrEntryData;
 
 typedef RsrEntryData *RsrEntry;
+
+/*
+ * The dead-row mask of a retired head (nrows 0): a block of rows VACUUM
+ * took out of the index whose entries a new block may take over.  A head
+ * that publishes no row yet (an insert under way) has an empty mask.
+ */
+#define RSR_RETIRED_MASK	(~(uint32) 0)
+#define RsrHeadIsRetired(e) ((e)->nrows == 0 && (e)->deadmask == RSR_RETIRED_MASK)
 
 /* Bytes of the header of an entry of this range */
 #define RsrEntryHeaderSize(range, k) \

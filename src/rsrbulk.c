@@ -934,9 +934,12 @@ rsr_index_info(PG_FUNCTION_ARGS)
 					 rel.meta.ntuples, st.live,
 					 rel.meta.ntuples - Min(rel.meta.ntuples, st.live),
 					 rel.meta.nblocks, sc.nentries);
-	appendStringInfo(&buf, ", \"pages\": %u, \"free_pages\": %u, \"bytes\": " UINT64_FORMAT
+	appendStringInfo(&buf, ", \"pages\": %u, \"free_pages\": %u"
+					 ", \"retired_blocks\": " UINT64_FORMAT
+					 ", \"bytes\": " UINT64_FORMAT
 					 ", \"segment_bytes\": " UINT64_FORMAT,
-					 pages, freePages, (uint64) pages * BLCKSZ, sc.segbytes);
+					 pages, freePages, rel.meta.nretired,
+					 (uint64) pages * BLCKSZ, sc.segbytes);
 	if (weights > 0)
 		appendStringInfo(&buf, ", \"bits_per_weight\": %.3f",
 						 (double) sc.segbytes * 8.0 / weights);

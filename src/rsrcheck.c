@@ -105,6 +105,7 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 	RsrEntry	head = palloc(RsrEntryHeaderSize(0, shape->k));
 	uint64		ntuples = 0;
 	uint64		nheads = 0;
+	uint64		nretired = 0;
 	bool		openSeen[RSR_OPEN_BLOCKS];
 	int			s;
 
@@ -137,6 +138,8 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 					RsrPagesCorrupt(&reader, "segment row count differs from the entry's",
 									e.blkno, e.off);
 				memcpy(head, e.entry, RsrEntryHeaderSize(0, shape->k));
+				if (RsrHeadIsRetired(head))
+					nretired++;
 				if (e.nrows > 0)
 				{
 					ItemPointerData loc;
@@ -174,6 +177,8 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 		Corrupt(index, "row count differs from the metapage's", last, 0);
 	if (nheads != metacopy->nblocks)
 		Corrupt(index, "block count differs from the metapage's", last, 0);
+	if (nretired != metacopy->nretired)
+		Corrupt(index, "retired block count differs from the metapage's", last, 0);
 	for (s = 0; s < RSR_OPEN_BLOCKS; s++)
 		if (ItemPointerIsValid(&metacopy->open[s][0]) && !openSeen[s])
 			Corrupt(index, "open block is not the head of a block of rows",

@@ -9,7 +9,8 @@
  * slot's block holds fewer than k rows it takes the new row; a full block
  * is left as it is and the slot gets another block: first one VACUUM
  * compacted (its page is in the free space map), else a new one, placed in
- * a free page of the chain or appended at its end.
+ * a free page of the chain, over the entries of a block VACUUM retired
+ * (TakeRetired), or appended at the chain's end.
  *
  * Tiles (the default layout) take the row in place: a tile keeps row r's
  * bytes at fixed offsets, so each column range gets a scatter of the row's
@@ -92,12 +93,14 @@
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "rsr_index.h"
 
 typedef struct RsrInsertState
 {
 	Relation	index;
+	Relation	heap;			/* whose snapshots retired blocks wait for */
 	RsrShape	shape;
 	int			slot;			/* open block slot, locked */
 	uint32		counted;		/* the slot's openCounted when read */
@@ -555,11 +558,12 @@ OfferPage(Relation index, BlockNumber blkno)
  * locked page are: the items that follow it, then the first items of the
  * next pages of the chain, share-locked one at a time after it (chain
  * order).  False when they do not follow in order or lie on more than
- * RSR_SPAN_PAGES pages (the only blocks VACUUM compacts and inserts adopt).
+ * maxpages pages (RSR_SPAN_PAGES: the only blocks VACUUM compacts and
+ * inserts adopt).
  */
 static bool
 FindBlock(RsrInsertState *st, Page page, BlockNumber blkno, OffsetNumber off,
-		  ItemPointerData *locs)
+		  int maxpages, ItemPointerData *locs)
 {
 	Buffer		buf = InvalidBuffer;
 	Page		cur = page;
@@ -580,7 +584,7 @@ FindBlock(RsrInsertState *st, Page page, BlockNumber blkno, OffsetNumber off,
 				UnlockReleaseBuffer(buf);
 			buf = InvalidBuffer;
 			if (!BlockNumberIsValid(next) || next <= curblk ||
-				npages == RSR_SPAN_PAGES ||
+				npages == maxpages ||
 				next >= RelationGetNumberOfBlocks(st->index))
 			{
 				ok = false;
@@ -663,8 +667,8 @@ CanPlaceBlock(const RsrShape *shape, Page page, size_t space)
 /*
  * Take a page from the free space map and point the slot at a block on it
  * that VACUUM compacted and that no other slot holds.  True when the slot
- * got a block.  A page with room for a new block but none to adopt is put
- * back in the map for NewBlock().
+ * got a block.  A page with room for a new block or with a retired block,
+ * and none to adopt, is put back in the map for NewBlock().
  */
 static bool
 AdoptBlock(RsrInsertState *st)
@@ -681,6 +685,7 @@ AdoptBlock(RsrInsertState *st)
 	uint32		oldRows;
 	bool		adopted = false;
 	bool		room = false;
+	bool		retired = false;
 
 	if (!BlockNumberIsValid(blkno) || blkno == RSR_METAPAGE_BLKNO ||
 		blkno >= RelationGetNumberOfBlocks(st->index))
@@ -712,11 +717,18 @@ AdoptBlock(RsrInsertState *st)
 		int			s;
 		uint32		r;
 
+		if (ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, st->shape.k) &&
+			entry->range == 0 && RsrHeadIsRetired(entry))
+		{
+			retired = true;		/* for NewBlock() to take over */
+			continue;
+		}
 		if (!ItemIdIsNormal(itemid) ||
 			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, st->shape.k) ||
 			entry->range != 0 || entry->nrows == 0 ||
 			entry->nrows >= st->shape.k ||
-			!FindBlock(st, page, blkno, off, locs))
+			!FindBlock(st, page, blkno, off, RSR_SPAN_PAGES, locs))
 			continue;
 		ItemPointerSet(&loc, blkno, off);
 		for (s = 0; s < RSR_OPEN_BLOCKS; s++)
@@ -742,7 +754,9 @@ AdoptBlock(RsrInsertState *st)
 		GenericXLogFinish(xlog);
 		adopted = true;
 	}
-	if (!adopted)
+	if (retired)
+		room = true;
+	else if (!adopted)
 		room = CanPlaceBlock(&st->shape, page, BlockSpace(&st->shape));
 	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);
@@ -751,15 +765,134 @@ AdoptBlock(RsrInsertState *st)
 	return adopted;
 }
 
+/* Where NewBlock() put a new block's entries */
+typedef enum Placement
+{
+	PLACED_NOWHERE,				/* not yet: they go at the end of the chain */
+	PLACED_NEW,					/* new items on a free page, all written */
+	PLACED_RETIRED,				/* a retired block's items, written but for
+								 * those on the head's page */
+} Placement;
+
+/* What TakeRetired() did */
+typedef enum TakeResult
+{
+	TAKE_DONE,					/* the block is the new one's */
+	TAKE_NOT_YET,				/* a scan from before its retirement may run */
+	TAKE_GONE,					/* no retired block there to take */
+} TakeResult;
+
+/* The offset of a retired head on the locked page, or InvalidOffsetNumber */
+static OffsetNumber
+RetiredHead(const RsrShape *shape, Page page)
+{
+	OffsetNumber off;
+
+	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+
+		if (ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
+			((RsrEntry) PageGetItem(page, itemid))->range == 0 &&
+			RsrHeadIsRetired((RsrEntry) PageGetItem(page, itemid)))
+			return off;
+	}
+	return InvalidOffsetNumber;
+}
+
 /*
- * Put the entries of a new block (entries[r], sizes[r]) at the end of one
- * page of the chain from the free space map, in one record; false when no
- * page has room.  A block may go anywhere in the chain, as scans take
- * blocks in any order.
+ * Take over the retired block whose head is on page blkno for a new block
+ * (entries[r], built[r] bytes each), under RSR_NEWBLOCK_LOCK, which every
+ * taker holds, so the block stays retired until the caller publishes it.
+ *
+ * Retired blocks are taken once retiredXid is removable for every snapshot
+ * of the heap: a scan that read the block's head before VACUUM retired it
+ * (and so may still read its other entries, trusting that head) holds a
+ * snapshot from before, so none runs any more.  The metapage's share lock
+ * is held while the head is found retired: no block is retired meanwhile,
+ * so retiredXid is at least this block's stamp.  The entries on pages after
+ * the head's are written here, a record per page in chain order; the head
+ * still says retired, so no reader uses them, and a crash leaves the block
+ * retired.  The head's page is written when the caller publishes the block.
  */
-static bool
+static TakeResult
+TakeRetired(RsrInsertState *st, BlockNumber blkno, uint8 **entries,
+			const size_t *built, ItemPointerData *locs)
+{
+	RsrShape   *shape = &st->shape;
+	Buffer		metabuf;
+	Buffer		buf;
+	Page		page;
+	OffsetNumber off;
+	bool		ok;
+	uint32		r;
+
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	if (!GlobalVisCheckRemovableFullXid(st->heap,
+										RsrPageGetMeta(BufferGetPage(metabuf))->retiredXid))
+	{
+		UnlockReleaseBuffer(metabuf);
+		return TAKE_NOT_YET;
+	}
+	buf = ReadBuffer(st->index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	off = RetiredHead(shape, page);
+	ok = off != InvalidOffsetNumber &&
+		FindBlock(st, page, blkno, off, INT_MAX, locs);
+	for (r = 0; ok && r < shape->nranges &&
+		 ItemPointerGetBlockNumber(&locs[r]) == blkno; r++)
+		ok = ItemIdGetLength(PageGetItemId(page, ItemPointerGetOffsetNumber(&locs[r]))) >=
+			built[r];
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	if (!ok)
+		return TAKE_GONE;
+
+	for (r = 0; r < shape->nranges;)
+	{
+		BlockNumber b = ItemPointerGetBlockNumber(&locs[r]);
+		GenericXLogState *xlog;
+
+		if (b == blkno)
+		{
+			r++;
+			continue;
+		}
+		buf = ReadBuffer(st->index, b);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		xlog = RsrXLogStart(st->index);
+		page = GenericXLogRegisterBuffer(xlog, buf, 0);
+		for (; r < shape->nranges && ItemPointerGetBlockNumber(&locs[r]) == b; r++)
+		{
+			OpenItemId(st, page, locs[r], r);
+			if (!WriteEntry(page, ItemPointerGetOffsetNumber(&locs[r]),
+							entries[r], built[r]))
+			{
+				/* an entry too small for the new one (not in tiles) */
+				GenericXLogAbort(xlog);
+				UnlockReleaseBuffer(buf);
+				return TAKE_GONE;
+			}
+		}
+		GenericXLogFinish(xlog);
+		UnlockReleaseBuffer(buf);
+	}
+	return TAKE_DONE;
+}
+
+/*
+ * Place the entries of a new block (entries[r], padded to sizes[r], built[r]
+ * bytes used) on a page of the chain from the free space map: at the end
+ * of one page with room, all in one record, or over the entries of a
+ * retired block (TakeRetired).  A block may go anywhere in the chain, as
+ * scans take blocks in any order.
+ */
+static Placement
 PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
-				ItemPointerData *locs)
+				const size_t *built, ItemPointerData *locs)
 {
 	size_t		space = BlockSpace(&st->shape);
 	int			tries;
@@ -782,7 +915,22 @@ PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		if (!CanPlaceBlock(&st->shape, BufferGetPage(buf), space))
 		{
+			bool		retired = RetiredHead(&st->shape, BufferGetPage(buf)) !=
+				InvalidOffsetNumber;
+
 			UnlockReleaseBuffer(buf);
+			if (!retired)
+				continue;
+			switch (TakeRetired(st, blkno, entries, built, locs))
+			{
+				case TAKE_DONE:
+					return PLACED_RETIRED;
+				case TAKE_NOT_YET:
+					OfferPage(st->index, blkno);	/* for a later insert */
+					return PLACED_NOWHERE;
+				case TAKE_GONE:
+					break;
+			}
 			continue;
 		}
 		xlog = RsrXLogStart(st->index);
@@ -803,9 +951,9 @@ PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
 		UnlockReleaseBuffer(buf);
 		if (room)
 			OfferPage(st->index, blkno);
-		return true;
+		return PLACED_NEW;
 	}
-	return false;
+	return PLACED_NOWHERE;
 }
 
 /*
@@ -887,6 +1035,8 @@ AppendEntry(RsrInsertState *st, const uint8 *entry, size_t size,
  * Start a new block holding only the new row and point the slot at it:
  * its entries are placed unpublished (under RSR_NEWBLOCK_LOCK unless the
  * caller holds it), then the head and the slot are published together.
+ * A retired block taken over is published before the lock is released
+ * (its head says retired until then).
  */
 static void
 NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
@@ -896,6 +1046,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	ItemPointerData locs[RSR_MAX_RANGES];
 	uint8	   *entries[RSR_MAX_RANGES];
 	size_t		sizes[RSR_MAX_RANGES];
+	size_t		built[RSR_MAX_RANGES];
 	GenericXLogState *xlog;
 	RsrMetaPage meta;
 	Buffer		metabuf;
@@ -903,6 +1054,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	Page		page;
 	Page		metapage;
 	RsrEntry	head;
+	Placement	placed;
 	uint32		range;
 	uint32		oldRows;
 
@@ -919,11 +1071,13 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		size = RsrBuildEntry(shape, range, st->rowPtrs, 1, tid, 0,
 							 RSR_MAX_ITEM_SIZE - hdr, entries[range]);
 		memset(entries[range] + size, 0, sizes[range] - size);
+		built[range] = size;
 	}
 
 	if (!haveNewBlockLock)
 		LockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
-	if (!PlaceInFreePage(st, entries, sizes, locs))
+	placed = PlaceInFreePage(st, entries, sizes, built, locs);
+	if (placed == PLACED_NOWHERE)
 		for (range = 0; range < shape->nranges; range++)
 		{
 			/*
@@ -935,13 +1089,14 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 
 			locs[range] = AppendEntry(st, entries[range], sizes[range], space);
 		}
-	if (!haveNewBlockLock)
+	if (!haveNewBlockLock && placed != PLACED_RETIRED)
 		UnlockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
 
 	/*
 	 * Publish: the metapage, then the head's page, in one record; the rows
 	 * the slot's old block took in place are counted (its head is read
-	 * before the new head's page is locked)
+	 * before the new head's page is locked).  A retired block's entries on
+	 * the head's page are written in this record.
 	 */
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -951,10 +1106,21 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	LockBuffer(headbuf, BUFFER_LOCK_EXCLUSIVE);
 	xlog = RsrXLogStart(st->index);
 	page = GenericXLogRegisterBuffer(xlog, headbuf, 0);
+	for (range = 0; placed == PLACED_RETIRED && range < shape->nranges &&
+		 ItemPointerGetBlockNumber(&locs[range]) ==
+		 ItemPointerGetBlockNumber(&locs[0]); range++)
+	{
+		OpenItemId(st, page, locs[range], range);
+		if (!WriteEntry(page, ItemPointerGetOffsetNumber(&locs[range]),
+						entries[range], built[range]))
+			elog(ERROR, "could not write rsr index entry over a retired one");
+	}
 	head = (RsrEntry) PageGetItem(page, OpenItemId(st, page, locs[0], 0));
 	head->nrows = 1;
 	metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
 	meta = RsrPageGetMeta(metapage);
+	if (placed == PLACED_RETIRED && meta->nretired > 0)
+		meta->nretired--;
 	if (setShape)
 	{
 		meta->layout = shape->layout;
@@ -970,6 +1136,8 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	GenericXLogFinish(xlog);
 	UnlockReleaseBuffer(headbuf);
 	UnlockReleaseBuffer(metabuf);
+	if (!haveNewBlockLock && placed == PLACED_RETIRED)
+		UnlockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
 }
 
 /* Add the row to the slot's open block: in place for tiles, else rebuilt */
@@ -1049,6 +1217,7 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	row = RsrDatumRow(values[0], kind, &dims, &detoasted);
 	memset(&st, 0, sizeof(st));
 	st.index = index;
+	st.heap = heapRel;
 	st.slot = MyProcPid % RSR_OPEN_BLOCKS;
 	if (FastInsert(&st, row, dims, ht_ctid))
 	{

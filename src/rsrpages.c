@@ -32,8 +32,10 @@
  * the head's item on.  Offsets on a page are stable (items are never moved
  * or reused while a live entry follows them), so no entry is yielded
  * twice or skipped.  A block on more pages may be split between batches;
- * VACUUM only marks its dead rows and inserts only add rows to it, which
- * its head publishes last.
+ * VACUUM only marks its dead rows or retires it whole (its head then
+ * publishes no row), inserts only add rows to it, which its head publishes
+ * last, and a new block takes over a retired block's entries only once no
+ * scan that read the head before its retirement runs (rsrvacuum.c).
  *
  * Recent buffers.  A scan reads every page of the index, and finding each
  * in the shared buffer mapping table (a hash table over all of

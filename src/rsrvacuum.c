@@ -4,7 +4,8 @@
  *	  VACUUM of an rsr index: dead rows are marked in their block's head
  *	  entry, and blocks on at most RSR_SPAN_PAGES pages are reclaimed:
  *	  removed when all their rows are dead, compacted in place when some
- *	  are.
+ *	  are.  Dead blocks on more pages are retired for new blocks to take
+ *	  over.
  *
  * The rule.  A block of rows whose entries (one per column range) lie on at
  * most RSR_SPAN_PAGES (3) pages is reclaimed once k / RSR_COMPACT_DIVISOR
@@ -18,9 +19,22 @@
  * and place new blocks on free pages before extending the index.  So after
  * deletes the index does not grow until the freed row slots are used
  * again.  A block an open slot points at is only marked, never removed or
- * compacted.  A block on more pages is only marked; its dead rows stay
- * until REINDEX (a block of 32 tile rows takes more than 2 pages above
- * about 4000 binary or 2000 ternary dimensions).
+ * compacted.
+ *
+ * Blocks on more pages (a block of 32 tile rows may lie on more than 3
+ * above about 4000 binary or 2000 ternary dimensions) cannot be rewritten
+ * in one record.  When all the rows of one are dead it is retired: its
+ * head publishes no row and carries RSR_RETIRED_MASK, the metapage stamps
+ * retiredXid (the next transaction id) and counts it, in one record of the
+ * two pages, and the head's page goes into the free space map.  Its
+ * entries stay where they are; readers skip them as those of any head
+ * without rows.  A new block takes them over in place (rsrinsert.c) once
+ * retiredXid is removable for every snapshot: a scan that read the head
+ * before the retirement, and may still read the other entries trusting
+ * it, holds a snapshot from before, so by then none runs.  The chain and
+ * the index keep their size; the pages are used again.  A block on more
+ * pages with some live rows is only marked; its dead rows stay until every
+ * row of the block is dead, or until REINDEX.
  *
  * Why a concurrent scan stays exact.  Pages are never unlinked from the
  * chain, even empty ones: a scan that has read a page's next link must
@@ -160,6 +174,8 @@ struct VacuumState
 	Candidate  *cands;			/* blocks of the batch worth reclaiming */
 	int			ncands;
 	int			candcap;
+	ItemPointerData retire;		/* head of the dead block on more pages
+								 * the batch ends inside, or invalid */
 	uint8	   *rows;			/* k full packed rows */
 	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
 	uint8	   *slice;			/* one decoded row of one column range */
@@ -405,6 +421,80 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 }
 
 /*
+ * Retire the dead block on more than RSR_SPAN_PAGES pages whose head is at
+ * `loc`: its head publishes no row and carries RSR_RETIRED_MASK, and the
+ * metapage stamps retiredXid, in one record of the two pages (metapage
+ * first).  The head's page goes into the free space map, where inserts
+ * find the block to take over (rsrinsert.c).  Nothing happens when the
+ * head changed since the walk saw it or an open slot holds it.
+ */
+static void
+RetireBlock(VacuumState *vs, ItemPointer loc)
+{
+	Relation	index = vs->info->index;
+	BlockNumber blkno = ItemPointerGetBlockNumber(loc);
+	OffsetNumber off = ItemPointerGetOffsetNumber(loc);
+	GenericXLogState *xlog;
+	Buffer		metabuf;
+	Buffer		buf;
+	Page		page;
+	Page		metapage;
+	RsrMetaPage meta;
+	RsrEntry	head = NULL;
+	ItemId		itemid;
+	uint32		nrows;
+	int			s;
+
+	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+							 vs->info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (off <= PageGetMaxOffsetNumber(page))
+	{
+		itemid = PageGetItemId(page, off);
+		head = (RsrEntry) PageGetItem(page, itemid);
+		if (!ItemIdIsNormal(itemid) ||
+			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, vs->shape.k) ||
+			head->range != 0 || head->nrows == 0 || head->nrows > vs->shape.k ||
+			DeadRows(head, head->nrows) != head->nrows)
+			head = NULL;
+	}
+	meta = RsrPageGetMeta(BufferGetPage(metabuf));
+	for (s = 0; head != NULL && s < RSR_OPEN_BLOCKS; s++)
+		if (ItemPointerEquals(&meta->open[s][0], loc))
+			head = NULL;		/* inserts own it */
+	if (head == NULL)
+	{
+		UnlockReleaseBuffer(buf);
+		UnlockReleaseBuffer(metabuf);
+		return;
+	}
+
+	xlog = RsrXLogStart(index);
+	page = GenericXLogRegisterBuffer(xlog, buf, 0);
+	head = (RsrEntry) PageGetItem(page, PageGetItemId(page, off));
+	metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+	meta = RsrPageGetMeta(metapage);
+	nrows = head->nrows;
+	head->nrows = 0;
+	head->deadmask = RSR_RETIRED_MASK;
+	meta->ntuples -= nrows;
+	meta->nblocks--;
+	meta->nretired++;
+	meta->retiredXid = ReadNextFullTransactionId();
+	/* rows went: tile searches in flight must search again */
+	meta->changeCount++;
+	meta->reclaimCount++;
+	RsrMetaCover(metapage);
+	GenericXLogFinish(xlog);
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	RecordFreeIndexPage(index, blkno);
+}
+
+/*
  * Call `visit` for the head entry (range 0) of every block of rows, in
  * chain order, each data page share-locked on its own.
  */
@@ -456,6 +546,7 @@ DeleteWalk(VacuumState *vs)
 		RsrEntryItem e;
 		bool		changed = false;
 		bool		pending = false;
+		bool		allDead = false;
 		int			npages;
 		int			i;
 
@@ -471,12 +562,14 @@ DeleteWalk(VacuumState *vs)
 							GenericXLogRegisterBuffer(xlog, reader.bufs[i], 0));
 
 		vs->ncands = 0;
+		ItemPointerSetInvalid(&vs->retire);
 		while (RsrPagesNextEntry(&reader, &e))
 		{
 			if (e.range == 0)
 			{
 				changed |= DeleteRows(e.entry, e.nrows, vs);
 				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
+				allDead = e.nrows > 0 && DeadRows(e.entry, e.nrows) == e.nrows;
 				if (pending && vs->ncands == vs->candcap)
 				{
 					vs->candcap *= 2;
@@ -493,6 +586,13 @@ DeleteWalk(VacuumState *vs)
 			}
 		}
 
+		/*
+		 * A block the batch ends inside lies on more than RSR_SPAN_PAGES
+		 * pages (a batch grows to finish smaller ones): retired when dead
+		 */
+		if (pending && allDead)
+			vs->retire = vs->cands[vs->ncands].locs[0];
+
 		if (changed)
 			GenericXLogFinish(xlog);
 		else
@@ -502,6 +602,8 @@ DeleteWalk(VacuumState *vs)
 		/* Last block first: removing the last item shortens the item array */
 		for (i = vs->ncands - 1; i >= 0; i--)
 			ReclaimBlock(vs, &vs->cands[i]);
+		if (ItemPointerIsValid(&vs->retire))
+			RetireBlock(vs, &vs->retire);
 	}
 	RsrPagesEnd(&reader);
 }

@@ -6,7 +6,8 @@
 # a sequential scan, on the primary and on a streaming standby.  The
 # indexes cover the layouts: buckets (tst_b, tst_t, tst_w), tiles whose
 # blocks span two pages (tst_c, 1024 bits: VACUUM compacts them) and tiles
-# whose blocks span many (tst_v, 9000 ternary: only marked).
+# whose blocks span many (tst_v, 9000 ternary: VACUUM retires the dead ones
+# and new blocks take them over).
 use strict;
 use warnings;
 
@@ -152,6 +153,10 @@ $primary->pgbench(
 \set id random(1, 1500)
 DELETE FROM tst WHERE id = :id OR id = :id + 100000;
 },
+		'delrange@1' => q{
+\set id random(100000, 100600)
+DELETE FROM tst WHERE id BETWEEN :id AND :id + 127;
+},
 		'query@4' => q{
 \set qi random(1, 6)
 \set n random(1, 40)
@@ -189,7 +194,7 @@ INSERT INTO tst
 SELECT i, bits(i, 256)::bit(256), tern(i, 300), tern(i, 9000),
 	   bits(i, 1024)::bit(1024)
 FROM generate_series(200001, 201500) i;
-DELETE FROM tst WHERE id % 2 = 0;
+DELETE FROM tst WHERE id % 2 = 0 OR id BETWEEN 200001 AND 200800;
 });
 my $vacuum = $primary->basedir . '/vacuum.sql';
 append_to_file($vacuum, q{
@@ -219,14 +224,24 @@ like(slurp_file($primary->logfile), qr/terminated by signal 9/,
 	'vacuum backend was killed');
 check_exact('after a crash in a reclaiming vacuum');
 
-# The recovered index vacuums, reuses its pages and takes new rows
+# The recovered index vacuums, reuses its pages and takes new rows; the
+# dead blocks of tst_v (on many pages) are retired, and new blocks take
+# them over in a transaction that starts after the VACUUM's horizon
+$primary->safe_psql('postgres', 'VACUUM tst');
+my $info = q{SELECT (rsr_index_info('tst_v')->>'retired_blocks')::int,
+	pg_relation_size('tst_v')};
+my ($retired, $size) = split /\|/, $primary->safe_psql('postgres', $info);
+cmp_ok($retired, '>=', 15, 'vacuum retires the dead blocks on many pages');
+$primary->safe_psql('postgres', 'SELECT txid_current()');
 $primary->safe_psql('postgres', q{
-VACUUM tst;
 INSERT INTO tst
 SELECT i, bits(i, 256)::bit(256), tern(i, 300), tern(i, 9000),
 	   bits(i, 1024)::bit(1024)
 FROM generate_series(300001, 300500) i;
 });
+my ($retired2, $size2) = split /\|/, $primary->safe_psql('postgres', $info);
+cmp_ok($retired2, '<=', $retired - 15, 'new blocks take retired ones over');
+is($size2, $size, 'the index does not grow while retired blocks are left');
 check_exact('after vacuum and inserts past the crash');
 
 $standby->stop;

@@ -18,8 +18,10 @@ use Test::More;
 use RsrTest;
 
 # Layout of the metapage (src/rsr_index.h): page header 24 bytes, then
-# RsrMetaPageData, whose openCounted[4] (uint32) is its last field
-my $new_lower = 24 + 3144 + 16;
+# RsrMetaPageData, whose last fields are openCounted[4] (uint32), then
+# retiredXid and nretired (8 bytes each), all added after the format's
+# version 2 was out
+my $new_lower = 24 + 3144 + 16 + 16;
 my $old_lower = 24 + 3144;
 
 my $primary = PostgreSQL::Test::Cluster->new('old_meta');
@@ -68,7 +70,7 @@ $$;
 
 is($primary->safe_psql('postgres',
 		"SELECT lower FROM page_header(get_raw_page('tc_c', 0))"),
-	$new_lower, 'a new metapage ends after openCounted');
+	$new_lower, 'a new metapage ends after its last field');
 
 # Rewrite the metapage as an index made before openCounted left it
 my $path = $primary->data_dir . '/'
@@ -84,7 +86,7 @@ open(my $fh, '+<:raw', $path) or die "open $path: $!";
 my $page;
 sysread($fh, $page, 8192) == 8192 or die "read $path: $!";
 substr($page, 12, 2) = pack('v', $old_lower);
-substr($page, $old_lower, 16) = "\0" x 16;
+substr($page, $old_lower, 32) = "\0" x 32;
 sysseek($fh, 0, 0);
 syswrite($fh, $page) == 8192 or die "write $path: $!";
 close($fh);
