@@ -27,8 +27,8 @@
  * two batches of pages (rsrpages.c).  A block on more pages whose rows are
  * all dead is retired instead: its head publishes no row and carries
  * RSR_RETIRED_MASK, its entries stay where they are, and a new block takes
- * them over once no scan that began before the retirement can still run
- * (retiredXid; rsrinsert.c).
+ * them over (rsrinsert.c).  Likewise an insert puts a row in the slot of
+ * a dead row of a tile block.
  *
  * Copyright (c) 2026, rsr_vector developers
  *
@@ -43,7 +43,6 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
-#include "access/transam.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "storage/bufmgr.h"
@@ -121,12 +120,9 @@ typedef struct RsrMetaPageData
 												 * ntuples and changeCount
 												 * count, plus one; 0 = all
 												 * (rsrinsert.c) */
-	FullTransactionId retiredXid;	/* the next transaction id when the
-									 * latest block was retired: retired
-									 * blocks are reused once it is removable
-									 * for every snapshot (0 in an index made
-									 * before it existed, which has none) */
-	uint64		nretired;		/* retired blocks not reused yet */
+	uint64		nretired;		/* retired blocks no new block took over
+								 * (0 in an index made before it existed,
+								 * which has none) */
 } RsrMetaPageData;
 
 typedef RsrMetaPageData *RsrMetaPage;
@@ -150,6 +146,9 @@ typedef RsrEntryData *RsrEntry;
  * that publishes no row yet (an insert under way) has an empty mask.
  */
 #define RSR_RETIRED_MASK	(~(uint32) 0)
+
+/* The dead-row bits of a head that count: those of its first n rows */
+#define RsrRowsMask(n)	((n) >= 32 ? ~(uint32) 0 : ((uint32) 1 << (n)) - 1)
 #define RsrHeadIsRetired(e) ((e)->nrows == 0 && (e)->deadmask == RSR_RETIRED_MASK)
 
 /* Bytes of the header of an entry of this range */

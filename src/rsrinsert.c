@@ -8,9 +8,11 @@
  * few sessions inserting at once work on different blocks.  While the
  * slot's block holds fewer than k rows it takes the new row; a full block
  * is left as it is and the slot gets another block: first one VACUUM
- * compacted (its page is in the free space map), else a new one, placed in
- * a free page of the chain, over the entries of a block VACUUM retired
- * (TakeRetired), or appended at the chain's end.
+ * compacted, or a tile block with dead rows (their pages are in the free
+ * space map), else a new one, placed in a free page of the chain, over the
+ * entries of a block VACUUM retired (TakeRetired), or appended at the
+ * chain's end.  A tile block takes a new row in the slot of a dead one
+ * before it appends one (FillHole).
  *
  * Tiles (the default layout) take the row in place: a tile keeps row r's
  * bytes at fixed offsets, so each column range gets a scatter of the row's
@@ -91,16 +93,15 @@
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "port/pg_bitutils.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
 #include "rsr_index.h"
 
 typedef struct RsrInsertState
 {
 	Relation	index;
-	Relation	heap;			/* whose snapshots retired blocks wait for */
 	RsrShape	shape;
 	int			slot;			/* open block slot, locked */
 	uint32		counted;		/* the slot's openCounted when read */
@@ -381,12 +382,41 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 }
 
 /*
- * Write the row as row `nrows` of each column range of the open block that
- * lies on `page` (block blkno), in a GenericXLog copy of it
+ * The pages of the slot's open block, in chain order (blknos holds up to
+ * RSR_MAX_RANGES); their count, 0 when the slot has none
+ */
+static int
+OpenPages(RsrInsertState *st, BlockNumber *blknos)
+{
+	int			npages = 0;
+	uint32		range;
+
+	if (!ItemPointerIsValid(&st->open[0]))
+		return 0;
+	for (range = 0; range < st->shape.nranges; range++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&st->open[range]);
+
+		if (npages > 0 && blknos[npages - 1] == blkno)
+			continue;
+		if (npages > 0 && blkno < blknos[npages - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("rsr index \"%s\" has an open block out of chain order",
+							RelationGetRelationName(st->index))));
+		blknos[npages++] = blkno;
+	}
+	return npages;
+}
+
+/*
+ * Write the row as row r of each column range of the open block that lies
+ * on `page` (block blkno), in a GenericXLog copy of it: appended (r is the
+ * row count) or, with replace, in place of the dead row r
  */
 static RsrStatus
-PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
-			 const uint8 *row)
+PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 r,
+			 const uint8 *row, bool replace)
 {
 	uint32		range;
 	RsrStatus	status = RSR_OK;
@@ -399,8 +429,9 @@ PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 nrows,
 		if (ItemPointerGetBlockNumber(&st->open[range]) != blkno)
 			continue;
 		itemid = OpenItemId(st, page, st->open[range], range);
-		status = rsr_segment_put_row((uint8 *) PageGetItem(page, itemid) + hdr,
-									 ItemIdGetLength(itemid) - hdr, nrows, row);
+		status = (replace ? rsr_segment_set_row : rsr_segment_put_row)
+			((uint8 *) PageGetItem(page, itemid) + hdr,
+			 ItemIdGetLength(itemid) - hdr, r, row);
 	}
 	return status;
 }
@@ -429,34 +460,21 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	BlockNumber blknos[RSR_MAX_RANGES];
 	Buffer		bufs[RSR_SPAN_PAGES];
 	Page		pages[RSR_SPAN_PAGES];
-	int			npages = 0;
+	int			npages;
 	int			nlocked;
 	int			i;
 	RsrEntry	head;
 	uint32		nrows = 0;
-	uint32		range;
 	RsrStatus	status = RSR_OK;
 
-	if (!ItemPointerIsValid(&st->open[0]))
+	npages = OpenPages(st, blknos);
+	if (npages == 0)
 	{
 		if (xlog != NULL)
 			GenericXLogAbort(xlog);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
 		return false;
-	}
-	for (range = 0; range < shape->nranges; range++)
-	{
-		BlockNumber blkno = ItemPointerGetBlockNumber(&st->open[range]);
-
-		if (npages > 0 && blknos[npages - 1] == blkno)
-			continue;
-		if (npages > 0 && blkno < blknos[npages - 1])
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("rsr index \"%s\" has an open block out of chain order",
-							RelationGetRelationName(st->index))));
-		blknos[npages++] = blkno;
 	}
 
 	/* A block on many pages: the pages after the head's, one by one, last first */
@@ -482,7 +500,7 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			pxlog = RsrXLogStart(st->index);
 			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
-								  blknos[i], nrows, row);
+								  blknos[i], nrows, row, false);
 			if (status == RSR_OK)
 				GenericXLogFinish(pxlog);
 			else
@@ -522,7 +540,7 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	if (nrows > 0 && nrows < shape->k)
 	{
 		for (i = 0; i < nlocked && status == RSR_OK; i++)
-			status = PutRowOnPage(st, pages[i], blknos[i], nrows, row);
+			status = PutRowOnPage(st, pages[i], blknos[i], nrows, row, false);
 		if (status == RSR_OK)
 		{
 			/* the head's row count is the count (RsrMetaCopy) */
@@ -540,6 +558,105 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	UnlockReleaseBuffer(metabuf);
 	RsrCheckStatus(status, "rsr segment append");
 	return nrows > 0 && nrows < shape->k;
+}
+
+/*
+ * Tiles: put the row in the slot of a dead row of the slot's open block
+ * (the lowest one; rsrvacuum.c says why that keeps scans exact).  A block
+ * on more than RSR_SPAN_PAGES pages takes the row on the pages after the
+ * head's first, a record each; then one record, under the metapage's
+ * exclusive lock taken first, writes it on the head's page (or on all the
+ * block's pages), sets its TID and clears its dead bit.  Readers skip the
+ * slot until then, by the dead bit they read, and a crash leaves it dead.
+ * changeCount grows; ntuples does not (it counted the dead row).  False,
+ * changing nothing, when the block has no dead row.
+ */
+static bool
+FillHole(RsrInsertState *st, const uint8 *row, ItemPointer tid)
+{
+	BlockNumber blknos[RSR_MAX_RANGES];
+	Buffer		bufs[RSR_SPAN_PAGES];
+	Page		pages[RSR_SPAN_PAGES];
+	GenericXLogState *xlog;
+	Buffer		metabuf;
+	Buffer		buf;
+	Page		metapage;
+	RsrEntry	head;
+	uint32		dead = 0;
+	uint32		r;
+	int			npages = OpenPages(st, blknos);
+	int			nlocked;
+	int			i;
+	RsrStatus	status = RSR_OK;
+
+	if (npages == 0 || st->shape.layout != RSR_LAYOUT_TILE)
+		return false;
+
+	/* A dead row (only the slot's holder writes over dead rows) */
+	buf = ReadBuffer(st->index, blknos[0]);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	head = (RsrEntry) PageGetItem(BufferGetPage(buf),
+								  OpenItemId(st, BufferGetPage(buf), st->open[0], 0));
+	if (head->nrows <= st->shape.k)
+		dead = head->deadmask & RsrRowsMask(head->nrows);
+	UnlockReleaseBuffer(buf);
+	if (dead == 0)
+		return false;
+	r = pg_rightmost_one_pos32(dead);
+
+	nlocked = npages;
+	if (npages > RSR_SPAN_PAGES)
+	{
+		for (i = 1; i < npages && status == RSR_OK; i++)
+		{
+			GenericXLogState *pxlog;
+
+			buf = ReadBuffer(st->index, blknos[i]);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			pxlog = RsrXLogStart(st->index);
+			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
+								  blknos[i], r, row, true);
+			if (status == RSR_OK)
+				GenericXLogFinish(pxlog);
+			else
+				GenericXLogAbort(pxlog);
+			UnlockReleaseBuffer(buf);
+		}
+		RsrCheckStatus(status, "rsr segment set row");
+		nlocked = 1;
+	}
+
+	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	for (i = 0; i < nlocked; i++)
+	{
+		bufs[i] = ReadBuffer(st->index, blknos[i]);
+		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
+	}
+	xlog = RsrXLogStart(st->index);
+	for (i = 0; i < nlocked; i++)
+		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
+	metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+	head = (RsrEntry) PageGetItem(pages[0], OpenItemId(st, pages[0], st->open[0], 0));
+	if (r >= head->nrows || !(head->deadmask & ((uint32) 1 << r)))
+		elog(ERROR, "rsr index open block changed during insert");
+	for (i = 0; i < nlocked && status == RSR_OK; i++)
+		status = PutRowOnPage(st, pages[i], blknos[i], r, row, true);
+	if (status == RSR_OK)
+	{
+		head->tids[r] = *tid;
+		head->deadmask &= ~((uint32) 1 << r);
+		RsrPageGetMeta(metapage)->changeCount++;
+		RsrMetaCover(metapage);
+		GenericXLogFinish(xlog);
+	}
+	else
+		GenericXLogAbort(xlog);
+	for (i = nlocked - 1; i >= 0; i--)
+		UnlockReleaseBuffer(bufs[i]);
+	UnlockReleaseBuffer(metabuf);
+	RsrCheckStatus(status, "rsr segment set row");
+	return true;
 }
 
 /*
@@ -685,7 +802,7 @@ AdoptBlock(RsrInsertState *st)
 	uint32		oldRows;
 	bool		adopted = false;
 	bool		room = false;
-	bool		retired = false;
+	bool		later = false;
 
 	if (!BlockNumberIsValid(blkno) || blkno == RSR_METAPAGE_BLKNO ||
 		blkno >= RelationGetNumberOfBlocks(st->index))
@@ -717,18 +834,22 @@ AdoptBlock(RsrInsertState *st)
 		int			s;
 		uint32		r;
 
-		if (ItemIdIsNormal(itemid) &&
-			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, st->shape.k) &&
-			entry->range == 0 && RsrHeadIsRetired(entry))
-		{
-			retired = true;		/* for NewBlock() to take over */
-			continue;
-		}
+		bool		holes;
+
 		if (!ItemIdIsNormal(itemid) ||
 			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, st->shape.k) ||
-			entry->range != 0 || entry->nrows == 0 ||
-			entry->nrows >= st->shape.k ||
-			!FindBlock(st, page, blkno, off, RSR_SPAN_PAGES, locs))
+			entry->range != 0 || entry->nrows > st->shape.k)
+			continue;
+		if (RsrHeadIsRetired(entry))
+		{
+			later = true;		/* for NewBlock() to take over */
+			continue;
+		}
+		holes = st->shape.layout == RSR_LAYOUT_TILE &&
+			(entry->deadmask & RsrRowsMask(entry->nrows)) != 0;
+		if (entry->nrows == 0 || (entry->nrows == st->shape.k && !holes))
+			continue;
+		if (!FindBlock(st, page, blkno, off, holes ? INT_MAX : RSR_SPAN_PAGES, locs))
 			continue;
 		ItemPointerSet(&loc, blkno, off);
 		for (s = 0; s < RSR_OPEN_BLOCKS; s++)
@@ -754,7 +875,7 @@ AdoptBlock(RsrInsertState *st)
 		GenericXLogFinish(xlog);
 		adopted = true;
 	}
-	if (retired)
+	if (later)
 		room = true;
 	else if (!adopted)
 		room = CanPlaceBlock(&st->shape, page, BlockSpace(&st->shape));
@@ -773,14 +894,6 @@ typedef enum Placement
 	PLACED_RETIRED,				/* a retired block's items, written but for
 								 * those on the head's page */
 } Placement;
-
-/* What TakeRetired() did */
-typedef enum TakeResult
-{
-	TAKE_DONE,					/* the block is the new one's */
-	TAKE_NOT_YET,				/* a scan from before its retirement may run */
-	TAKE_GONE,					/* no retired block there to take */
-} TakeResult;
 
 /* The offset of a retired head on the locked page, or InvalidOffsetNumber */
 static OffsetNumber
@@ -804,38 +917,25 @@ RetiredHead(const RsrShape *shape, Page page)
 /*
  * Take over the retired block whose head is on page blkno for a new block
  * (entries[r], built[r] bytes each), under RSR_NEWBLOCK_LOCK, which every
- * taker holds, so the block stays retired until the caller publishes it.
- *
- * Retired blocks are taken once retiredXid is removable for every snapshot
- * of the heap: a scan that read the block's head before VACUUM retired it
- * (and so may still read its other entries, trusting that head) holds a
- * snapshot from before, so none runs any more.  The metapage's share lock
- * is held while the head is found retired: no block is retired meanwhile,
- * so retiredXid is at least this block's stamp.  The entries on pages after
- * the head's are written here, a record per page in chain order; the head
- * still says retired, so no reader uses them, and a crash leaves the block
- * retired.  The head's page is written when the caller publishes the block.
+ * taker holds, so the block stays retired until the caller publishes it
+ * (rsrvacuum.c says why writing over it keeps scans exact).  The entries
+ * on pages after the head's are written here, a record per page in chain
+ * order; the head still says retired, so no reader uses them, and a crash
+ * leaves the block retired.  The head's page is written when the caller
+ * publishes the block.  False when the page holds no retired block whose
+ * entries can take the new ones.
  */
-static TakeResult
+static bool
 TakeRetired(RsrInsertState *st, BlockNumber blkno, uint8 **entries,
 			const size_t *built, ItemPointerData *locs)
 {
 	RsrShape   *shape = &st->shape;
-	Buffer		metabuf;
 	Buffer		buf;
 	Page		page;
 	OffsetNumber off;
 	bool		ok;
 	uint32		r;
 
-	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-	if (!GlobalVisCheckRemovableFullXid(st->heap,
-										RsrPageGetMeta(BufferGetPage(metabuf))->retiredXid))
-	{
-		UnlockReleaseBuffer(metabuf);
-		return TAKE_NOT_YET;
-	}
 	buf = ReadBuffer(st->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
@@ -847,9 +947,8 @@ TakeRetired(RsrInsertState *st, BlockNumber blkno, uint8 **entries,
 		ok = ItemIdGetLength(PageGetItemId(page, ItemPointerGetOffsetNumber(&locs[r]))) >=
 			built[r];
 	UnlockReleaseBuffer(buf);
-	UnlockReleaseBuffer(metabuf);
 	if (!ok)
-		return TAKE_GONE;
+		return false;
 
 	for (r = 0; r < shape->nranges;)
 	{
@@ -874,13 +973,13 @@ TakeRetired(RsrInsertState *st, BlockNumber blkno, uint8 **entries,
 				/* an entry too small for the new one (not in tiles) */
 				GenericXLogAbort(xlog);
 				UnlockReleaseBuffer(buf);
-				return TAKE_GONE;
+				return false;
 			}
 		}
 		GenericXLogFinish(xlog);
 		UnlockReleaseBuffer(buf);
 	}
-	return TAKE_DONE;
+	return true;
 }
 
 /*
@@ -919,18 +1018,8 @@ PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
 				InvalidOffsetNumber;
 
 			UnlockReleaseBuffer(buf);
-			if (!retired)
-				continue;
-			switch (TakeRetired(st, blkno, entries, built, locs))
-			{
-				case TAKE_DONE:
-					return PLACED_RETIRED;
-				case TAKE_NOT_YET:
-					OfferPage(st->index, blkno);	/* for a later insert */
-					return PLACED_NOWHERE;
-				case TAKE_GONE:
-					break;
-			}
+			if (retired && TakeRetired(st, blkno, entries, built, locs))
+				return PLACED_RETIRED;
 			continue;
 		}
 		xlog = RsrXLogStart(st->index);
@@ -1147,7 +1236,8 @@ AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	if (st->shape.layout == RSR_LAYOUT_TILE)
 	{
 		StartCounting(st);
-		return PutToOpen(st, row, tid, InvalidBuffer, NULL);
+		return FillHole(st, row, tid) ||
+			PutToOpen(st, row, tid, InvalidBuffer, NULL);
 	}
 	return AddToOpen(st, row, tid);
 }
@@ -1217,7 +1307,6 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	row = RsrDatumRow(values[0], kind, &dims, &detoasted);
 	memset(&st, 0, sizeof(st));
 	st.index = index;
-	st.heap = heapRel;
 	st.slot = MyProcPid % RSR_OPEN_BLOCKS;
 	if (FastInsert(&st, row, dims, ht_ctid))
 	{

@@ -14,9 +14,10 @@
  * dead rows (same items on the same pages, fewer rows; a tile keeps its
  * size).  Each block is reclaimed in one GenericXLog record: its pages and
  * the metapage, at most 4 buffers.  A page left with no entry, or holding
- * the head of a block of fewer than k rows, goes into the free space map:
- * inserts adopt such a block as one of their open blocks and fill it again,
- * and place new blocks on free pages before extending the index.  So after
+ * the head of a block of fewer than k rows or of a tile block with dead
+ * rows, goes into the free space map: inserts adopt such a block as one of
+ * their open blocks and fill it again (a tile's dead rows too), and place
+ * new blocks on free pages before extending the index.  So after
  * deletes the index does not grow until the freed row slots are used
  * again.  A block an open slot points at is only marked, never removed or
  * compacted.
@@ -24,17 +25,38 @@
  * Blocks on more pages (a block of 32 tile rows may lie on more than 3
  * above about 4000 binary or 2000 ternary dimensions) cannot be rewritten
  * in one record.  When all the rows of one are dead it is retired: its
- * head publishes no row and carries RSR_RETIRED_MASK, the metapage stamps
- * retiredXid (the next transaction id) and counts it, in one record of the
- * two pages, and the head's page goes into the free space map.  Its
- * entries stay where they are; readers skip them as those of any head
- * without rows.  A new block takes them over in place (rsrinsert.c) once
- * retiredXid is removable for every snapshot: a scan that read the head
- * before the retirement, and may still read the other entries trusting
- * it, holds a snapshot from before, so by then none runs.  The chain and
- * the index keep their size; the pages are used again.  A block on more
- * pages with some live rows is only marked; its dead rows stay until every
- * row of the block is dead, or until REINDEX.
+ * head publishes no row and carries RSR_RETIRED_MASK, and the metapage
+ * counts it, in one record of the two pages; the head's page goes into
+ * the free space map.  Its entries stay where they are; readers skip them
+ * as those of any head without rows.  A new block takes them over in
+ * place (rsrinsert.c).  A tile block with some live rows keeps them, and
+ * its page goes into the map too: an insert puts a new row in the slot of
+ * a dead one (rsr_segment_set_row), the other pages first and the head,
+ * which clears the row's dead bit, last.  So the index keeps its size
+ * under churn whatever the width of its rows.
+ *
+ * Why writing over dead rows and retired blocks keeps scans exact.  A scan
+ * that read a head before VACUUM marked its rows dead (or retired the
+ * block) may go on to read the block's later pages, trusting that head,
+ * after an insert wrote a new row there: it then scores a mix of the old
+ * row and the new one under the old row's TID, or, for a tile search that
+ * reads TIDs after its pass, under the new row's.  Both rows are invisible
+ * to its snapshot: VACUUM marks only rows dead to every snapshot, and the
+ * new row's transaction commits after the insert, which comes after the
+ * marking, which comes after the scan read the head, after taking its
+ * snapshot.  The heap check drops them, and the rows visible to the scan
+ * are untouched, so its results stay exact (scans with a non-MVCC
+ * snapshot, which would need more, do not use this access method: it has
+ * no equality operators and cannot cluster).  An insert writes the later
+ * pages first and the head last, so a scan that reads the new head finds
+ * the new row on every page, and one that reads the head before it skips
+ * the slot (dead bit, or no rows).  A backend's copy of the index
+ * (rsrcache.c) is dropped when changeCount moved while it was copied:
+ * VACUUM bumps it after marking rows, an insert over a dead row or a
+ * retired block in its last record.  Unlike nbtree, which recycles a page
+ * only after every snapshot from before its deletion is gone, no wait is
+ * needed: no scan follows a link into a reused page, and a block's entries
+ * keep their places and ranges.
  *
  * Why a concurrent scan stays exact.  Pages are never unlinked from the
  * chain, even empty ones: a scan that has read a page's next link must
@@ -294,6 +316,18 @@ CompactBlock(VacuumState *vs, const Candidate *c, const BlockNumber *blknos,
 	return nrows - nlive;
 }
 
+/*
+ * Whether an insert may put rows in this block of rows (its head): it has
+ * room, or it is a tile block with dead rows (rsrinsert.c)
+ */
+static bool
+HeadHasRoom(const RsrShape *shape, RsrEntry entry, uint32 nrows)
+{
+	return nrows > 0 &&
+		(nrows < shape->k ||
+		 (shape->layout == RSR_LAYOUT_TILE && DeadRows(entry, nrows) > 0));
+}
+
 /* Whether a page holds a head an insert may adopt (rsrinsert.c) */
 static bool
 PageHasRoom(const RsrShape *shape, Page page)
@@ -309,7 +343,8 @@ PageHasRoom(const RsrShape *shape, Page page)
 
 		if (ItemIdIsNormal(itemid) &&
 			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
-			entry->range == 0 && entry->nrows > 0 && entry->nrows < shape->k)
+			entry->range == 0 && entry->nrows <= shape->k &&
+			HeadHasRoom(shape, entry, entry->nrows))
 			return true;
 	}
 	return false;
@@ -423,8 +458,7 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 /*
  * Retire the dead block on more than RSR_SPAN_PAGES pages whose head is at
  * `loc`: its head publishes no row and carries RSR_RETIRED_MASK, and the
- * metapage stamps retiredXid, in one record of the two pages (metapage
- * first).  The head's page goes into the free space map, where inserts
+ * metapage counts it, in one record of the two pages (metapage first).  The head's page goes into the free space map, where inserts
  * find the block to take over (rsrinsert.c).  Nothing happens when the
  * head changed since the walk saw it or an open slot holds it.
  */
@@ -483,7 +517,6 @@ RetireBlock(VacuumState *vs, ItemPointer loc)
 	meta->ntuples -= nrows;
 	meta->nblocks--;
 	meta->nretired++;
-	meta->retiredXid = ReadNextFullTransactionId();
 	/* rows went: tile searches in flight must search again */
 	meta->changeCount++;
 	meta->reclaimCount++;
@@ -547,6 +580,9 @@ DeleteWalk(VacuumState *vs)
 		bool		changed = false;
 		bool		pending = false;
 		bool		allDead = false;
+		BlockNumber offer[RSR_SPAN_PAGES];	/* pages of heads with dead
+											 * tile rows to fill */
+		int			noffer = 0;
 		int			npages;
 		int			i;
 
@@ -570,6 +606,11 @@ DeleteWalk(VacuumState *vs)
 				changed |= DeleteRows(e.entry, e.nrows, vs);
 				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
 				allDead = e.nrows > 0 && DeadRows(e.entry, e.nrows) == e.nrows;
+				if (!allDead && vs->shape.layout == RSR_LAYOUT_TILE &&
+					HeadHasRoom(&vs->shape, e.entry, e.nrows) &&
+					(noffer == 0 || offer[noffer - 1] != e.blkno) &&
+					noffer < RSR_SPAN_PAGES)
+					offer[noffer++] = e.blkno;
 				if (pending && vs->ncands == vs->candcap)
 				{
 					vs->candcap *= 2;
@@ -604,6 +645,8 @@ DeleteWalk(VacuumState *vs)
 			ReclaimBlock(vs, &vs->cands[i]);
 		if (ItemPointerIsValid(&vs->retire))
 			RetireBlock(vs, &vs->retire);
+		for (i = 0; i < noffer; i++)
+			RecordFreeIndexPage(index, offer[i]);
 	}
 	RsrPagesEnd(&reader);
 }

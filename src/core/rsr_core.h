@@ -147,6 +147,15 @@ extern RsrStatus rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r,
 									 const uint8_t *row);
 
 /*
+ * Tile segments only: replace row r (below the segment's row count) with
+ * `row` in place, keeping the other rows and the count; the checksum is
+ * recomputed.  An index fills the slot of a dead row with it.  Errors as
+ * rsr_segment_put_row(), and RSR_EINVAL for r at or past the count.
+ */
+extern RsrStatus rsr_segment_set_row(uint8_t *seg, size_t size, uint32_t r,
+									 const uint8_t *row);
+
+/*
  * Kernels.
  *
  * A set of segments is scored by listing them as RsrSegmentRef.  Segment i

@@ -543,9 +543,14 @@ rsr_segment_validate(const uint8_t *seg, size_t size, RsrSegmentInfo *info)
 	return RSR_OK;
 }
 
-/* Write row r of a tile segment in place (see rsr_core.h) */
-RsrStatus
-rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row)
+/*
+ * Write row r of a tile segment in place: as its last row (rows past r
+ * cleared, the count r + 1) or, with keep, in place of row r < the count,
+ * the others kept.  Then a new checksum.
+ */
+static RsrStatus
+tile_write_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row,
+			   bool keep)
 {
 	RsrSeg		s;
 	RsrStatus	st;
@@ -562,8 +567,8 @@ rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row)
 	st = rsr_seg_parse(seg, size, &s);
 	if (st != RSR_OK)
 		return st;
-	if (s.layout != RSR_LAYOUT_TILE || row == NULL || r > s.nrows ||
-		r >= RSR_TILE_ROWS)
+	if (s.layout != RSR_LAYOUT_TILE || row == NULL || r >= RSR_TILE_ROWS ||
+		(keep ? r >= s.nrows : r > s.nrows))
 		return RSR_EINVAL;
 	plane = ((size_t) s.dims + 7) / 8;
 	np = s.kind == RSR_KIND_TERNARY ? 2 : 1;
@@ -584,14 +589,29 @@ rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row)
 
 			dst[r] = (uint8_t) (row[p * plane + s.col_start / 8 + b] &
 								(b == nb - 1 ? last : 0xFF));
-			for (i = r + 1; i < s.nrows; i++)
+			for (i = r + 1; !keep && i < s.nrows; i++)
 				dst[i] = 0;
 		}
-	seg[5] = (uint8_t) (r + 1);
+	if (!keep)
+		seg[5] = (uint8_t) (r + 1);
 	sum = segment_checksum(seg, s.size);
 	for (i = 0; i < 8; i++)
 		seg[24 + i] = (uint8_t) (sum >> (8 * i));
 	return RSR_OK;
+}
+
+/* Write row r of a tile segment in place as its last row (see rsr_core.h) */
+RsrStatus
+rsr_segment_put_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row)
+{
+	return tile_write_row(seg, size, r, row, false);
+}
+
+/* Replace row r of a tile segment in place (see rsr_core.h) */
+RsrStatus
+rsr_segment_set_row(uint8_t *seg, size_t size, uint32_t r, const uint8_t *row)
+{
+	return tile_write_row(seg, size, r, row, true);
 }
 
 /* Decode row r of a segment back into packed form (its columns only) */

@@ -18,10 +18,9 @@ use Test::More;
 use RsrTest;
 
 # Layout of the metapage (src/rsr_index.h): page header 24 bytes, then
-# RsrMetaPageData, whose last fields are openCounted[4] (uint32), then
-# retiredXid and nretired (8 bytes each), all added after the format's
-# version 2 was out
-my $new_lower = 24 + 3144 + 16 + 16;
+# RsrMetaPageData, whose last fields are openCounted[4] (uint32) and
+# nretired (uint64), added after the format's version 2 was out
+my $new_lower = 24 + 3144 + 16 + 8;
 my $old_lower = 24 + 3144;
 
 my $primary = PostgreSQL::Test::Cluster->new('old_meta');
@@ -86,7 +85,7 @@ open(my $fh, '+<:raw', $path) or die "open $path: $!";
 my $page;
 sysread($fh, $page, 8192) == 8192 or die "read $path: $!";
 substr($page, 12, 2) = pack('v', $old_lower);
-substr($page, $old_lower, 32) = "\0" x 32;
+substr($page, $old_lower, 24) = "\0" x 24;
 sysseek($fh, 0, 0);
 syswrite($fh, $page) == 8192 or die "write $path: $!";
 close($fh);

@@ -283,6 +283,31 @@ build_tiles(RsrKind kind, const uint8_t *rowbuf, size_t rb, uint32_t nrows,
 				/* rows past the count, other layouts, bad rows: refused */
 				check(rsr_segment_put_row(inc, isize, nr + 1, rows[0]) == RSR_EINVAL,
 					  "tile put_row", "row past the count accepted");
+				/* replacing a row keeps the others: the build of the new rows */
+				{
+					const uint8_t **rows2 = xmalloc(nr * sizeof(*rows2));
+					uint8_t    *want = xmalloc(size);
+					size_t		wsize = 0;
+					uint32_t	target = (uint32_t) ((c + nr * 7) % nr);
+
+					memcpy(rows2, rows, nr * sizeof(*rows2));
+					rows2[target] = rows[(target + 1) % nr];
+					st = rsr_segment_build(kind, RSR_LAYOUT_TILE, 32, rows2, nr, dims,
+										   c, nc, want, size, &wsize);
+					check(st == RSR_OK, "tile set_row", "build");
+					st = rsr_segment_set_row(inc, isize, target, rows2[target]);
+					same = st == RSR_OK && wsize == size && memcmp(inc, want, size) == 0 &&
+						rsr_segment_validate(inc, isize, &info) == RSR_OK && info.nrows == nr;
+					check(same, "tile set_row", same ? "" : "differs from a build");
+					check(rsr_segment_set_row(inc, isize, nr, rows[0]) == RSR_EINVAL,
+						  "tile set_row", "row at the count accepted");
+					/* back to the rows of the build */
+					st = rsr_segment_set_row(inc, isize, target, rows[target]);
+					check(st == RSR_OK && memcmp(inc, t->buf + used, size) == 0,
+						  "tile set_row", "restoring the row");
+					free(want);
+					free(rows2);
+				}
 				if (nr > 1)
 				{
 					/* overwrite an earlier row: later ones are cleared */
