@@ -9,7 +9,9 @@
 # with an rsr index; then the index size after ROUNDS rounds of delete 30%
 # / VACUUM / insert as many, against a fresh build (REINDEX) on the same
 # rows.  The WAL written per insert comes from pg_current_wal_lsn() around
-# each run.  Environment: BASE (20000), SRC (20000), SECS (15), ROUNDS (10).
+# each run.  The churn runs again on WIDE_BASE ternary rows of WIDE
+# dimensions.  Environment: BASE (20000), SRC (20000), SECS (15), ROUNDS
+# (10), WIDE (3072), WIDE_BASE (5000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/pgenv.sh
@@ -18,6 +20,8 @@ BASE=${BASE:-20000}
 SRC=${SRC:-20000}
 SECS=${SECS:-15}
 ROUNDS=${ROUNDS:-10}
+WIDE=${WIDE:-3072}
+WIDE_BASE=${WIDE_BASE:-5000}
 
 base_packages
 make -s WERROR=1
@@ -70,20 +74,34 @@ for clients in 1 4; do
 		"$plainwal" "$indexedwal" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 
-# Churn: ROUNDS x (delete 30%, VACUUM, insert as many), then REINDEX
-psql_ -c "DROP TABLE IF EXISTS w" -c "CREATE TABLE w (id bigint, v bit(1024))" \
-	-c "INSERT INTO w SELECT id, v FROM src WHERE id <= $BASE" \
-	-c "CREATE INDEX w_idx ON w USING rsr (v bit_ip_ops)" -c "SELECT setval('ids', $BASE)" >/dev/null
-start=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
-for round in $(seq 1 "$ROUNDS"); do
-	deleted=$(psql_ -At -c "WITH d AS (DELETE FROM w WHERE random() < 0.3 RETURNING 1) SELECT count(*) FROM d")
-	psql_ -c "VACUUM w"
-	psql_ -c "INSERT INTO w SELECT nextval('ids'), v FROM src WHERE id <= $deleted"
-done
-churned=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
-info=$(psql_ -At -c "SELECT rsr_index_info('w_idx')->>'dead_rows', rsr_index_info('w_idx')->>'free_pages'")
-psql_ -c "REINDEX INDEX w_idx"
-fresh=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
-printf 'index after %d churn rounds: %d kB (built %d kB), fresh build %d kB: %.2fx; dead rows|free pages left %s\n' \
-	"$ROUNDS" $((churned / 1024)) $((start / 1024)) $((fresh / 1024)) \
-	"$(echo "$churned / $fresh" | bc -l)" "$info"
+# Churn: ROUNDS x (delete 30%, VACUUM, insert as many), then REINDEX, on
+# a table of `base` rows of column type `type` (opclass `ops`) copied from
+# the table `src`
+churn() {
+	local type=$1 ops=$2 src=$3 base=$4 start deleted churned info fresh
+	psql_ -c "DROP TABLE IF EXISTS w" -c "CREATE TABLE w (id bigint, v $type)" \
+		-c "INSERT INTO w SELECT id, v FROM $src WHERE id <= $base" \
+		-c "CREATE INDEX w_idx ON w USING rsr (v $ops)" -c "SELECT setval('ids', $base)" >/dev/null
+	start=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
+	for round in $(seq 1 "$ROUNDS"); do
+		deleted=$(psql_ -At -c "WITH d AS (DELETE FROM w WHERE random() < 0.3 RETURNING 1) SELECT count(*) FROM d")
+		psql_ -c "VACUUM w"
+		psql_ -c "INSERT INTO w SELECT nextval('ids'), v FROM $src WHERE id <= $deleted"
+	done
+	churned=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
+	info=$(psql_ -At -c "SELECT rsr_index_info('w_idx')->>'dead_rows', rsr_index_info('w_idx')->>'free_pages'")
+	psql_ -c "REINDEX INDEX w_idx"
+	fresh=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
+	printf '%s: index after %d churn rounds: %d kB (built %d kB), fresh build %d kB: %.2fx; dead rows|free pages left %s\n' \
+		"$type" "$ROUNDS" $((churned / 1024)) $((start / 1024)) $((fresh / 1024)) \
+		"$(echo "$churned / $fresh" | bc -l)" "$info"
+}
+
+churn "bit(1024)" bit_ip_ops src "$BASE"
+
+# The same on wide rows (blocks on more pages than VACUUM rewrites: it
+# retires dead ones and inserts fill dead rows' slots): ternary, WIDE dims
+psql_ -c "CREATE TABLE src_wide (id int, v tvec($WIDE))"
+test/bench/gen_rows ternary "$WIDE_BASE" "$WIDE" 4 | psql_ -c "COPY src_wide FROM STDIN (FORMAT binary)"
+psql_ -c "CREATE UNIQUE INDEX ON src_wide (id)" -c "VACUUM ANALYZE src_wide"
+churn "tvec($WIDE)" tvec_ip_ops src_wide "$WIDE_BASE"
