@@ -334,6 +334,8 @@ extern void RsrCheckRowDims(Relation index, uint32 dims, uint32 expected);
 extern uint32 RsrRangeCols(const RsrShape *shape, uint32 range);
 extern void RsrRangeToRow(const RsrShape *shape, uint32 range,
 						  const uint8 *slice, uint8 *row);
+extern bool RsrHeadTakesRows(const RsrShape *shape, RsrEntry head);
+extern bool RsrPageTakesRows(const RsrShape *shape, Page page);
 extern uint32 RsrEntryMaxSize(const RsrShape *shape, uint32 range);
 extern size_t RsrBuildEntry(const RsrShape *shape, uint32 range,
 							const uint8 *const *rows, uint32 nrows,

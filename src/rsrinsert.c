@@ -104,6 +104,8 @@ typedef struct RsrInsertState
 	Relation	index;
 	RsrShape	shape;
 	int			slot;			/* open block slot, locked */
+	BlockNumber retired;		/* a page with a retired block AdoptBlock()
+								 * found, or InvalidBlockNumber */
 	uint32		counted;		/* the slot's openCounted when read */
 	ItemPointerData open[RSR_MAX_RANGES];	/* the slot's entries, or invalid */
 	uint8	   *rows;			/* k full packed rows */
@@ -781,16 +783,23 @@ CanPlaceBlock(const RsrShape *shape, Page page, size_t space)
 	return true;
 }
 
+/* What AdoptFromPage() found on a page of the free space map */
+#define FREE_ADOPTED	0x01	/* a block the slot now holds */
+#define FREE_KEEP		0x02	/* more for later inserts: the page stays in
+								 * the map */
+#define FREE_RETIRED	0x04	/* a retired block for NewBlock() */
+
+/* Free space map pages AdoptBlock() looks at before a new block is made */
+#define RSR_ADOPT_TRIES	8
+
 /*
- * Take a page from the free space map and point the slot at a block on it
- * that VACUUM compacted and that no other slot holds.  True when the slot
- * got a block.  A page with room for a new block or with a retired block,
- * and none to adopt, is put back in the map for NewBlock().
+ * Point the slot at a block on page blkno (taken from the free space map)
+ * that takes rows (RsrHeadTakesRows) and that no other slot holds; FREE_*
+ * flags of what the page holds.
  */
-static bool
-AdoptBlock(RsrInsertState *st)
+static int
+AdoptFromPage(RsrInsertState *st, BlockNumber blkno)
 {
-	BlockNumber blkno = GetFreeIndexPage(st->index);
 	GenericXLogState *xlog;
 	Buffer		metabuf;
 	Buffer		buf;
@@ -800,13 +809,7 @@ AdoptBlock(RsrInsertState *st)
 	OffsetNumber off;
 	OffsetNumber maxoff;
 	uint32		oldRows;
-	bool		adopted = false;
-	bool		room = false;
-	bool		later = false;
-
-	if (!BlockNumberIsValid(blkno) || blkno == RSR_METAPAGE_BLKNO ||
-		blkno >= RelationGetNumberOfBlocks(st->index))
-		return false;
+	int			found = 0;
 
 	/* Metapage first, the slot's old head (its rows), then the page */
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
@@ -821,34 +824,34 @@ AdoptBlock(RsrInsertState *st)
 	{
 		UnlockReleaseBuffer(buf);
 		UnlockReleaseBuffer(metabuf);
-		return false;
+		return 0;
 	}
 	meta = RsrPageGetMeta(BufferGetPage(metabuf));
 	maxoff = PageGetMaxOffsetNumber(page);
-	for (off = FirstOffsetNumber; off <= maxoff && !room; off++)
+	for (off = FirstOffsetNumber; off <= maxoff && !(found & FREE_KEEP); off++)
 	{
 		ItemId		itemid = PageGetItemId(page, off);
 		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
 		ItemPointerData loc;
 		ItemPointerData locs[RSR_MAX_RANGES];
+		bool		holes;
 		int			s;
 		uint32		r;
 
-		bool		holes;
-
 		if (!ItemIdIsNormal(itemid) ||
 			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, st->shape.k) ||
-			entry->range != 0 || entry->nrows > st->shape.k)
+			entry->range != 0)
 			continue;
 		if (RsrHeadIsRetired(entry))
 		{
-			later = true;		/* for NewBlock() to take over */
+			found |= FREE_RETIRED;
 			continue;
 		}
-		holes = st->shape.layout == RSR_LAYOUT_TILE &&
-			(entry->deadmask & RsrRowsMask(entry->nrows)) != 0;
-		if (entry->nrows == 0 || (entry->nrows == st->shape.k && !holes))
+		if (!RsrHeadTakesRows(&st->shape, entry))
 			continue;
+
+		/* blocks on more pages only for their dead rows (tiles) */
+		holes = (entry->deadmask & RsrRowsMask(entry->nrows)) != 0;
 		if (!FindBlock(st, page, blkno, off, holes ? INT_MAX : RSR_SPAN_PAGES, locs))
 			continue;
 		ItemPointerSet(&loc, blkno, off);
@@ -857,9 +860,9 @@ AdoptBlock(RsrInsertState *st)
 				break;
 		if (s < RSR_OPEN_BLOCKS)
 			continue;
-		if (adopted)
+		if (found & FREE_ADOPTED)
 		{
-			room = true;		/* another one for the next inserter */
+			found |= FREE_KEEP; /* another one for the next inserter */
 			break;
 		}
 		xlog = RsrXLogStart(st->index);
@@ -873,16 +876,58 @@ AdoptBlock(RsrInsertState *st)
 		CountSlot(metapage, st->slot, oldRows, 0, entry->nrows);
 		st->counted = entry->nrows + 1;
 		GenericXLogFinish(xlog);
-		adopted = true;
+		found |= FREE_ADOPTED;
 	}
-	if (later)
-		room = true;
-	else if (!adopted)
-		room = CanPlaceBlock(&st->shape, page, BlockSpace(&st->shape));
+	if (!(found & FREE_ADOPTED) &&
+		CanPlaceBlock(&st->shape, page, BlockSpace(&st->shape)))
+		found |= FREE_KEEP;
 	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);
-	if (room)
-		OfferPage(st->index, blkno);
+	return found;
+}
+
+/*
+ * Take pages from the free space map, up to RSR_ADOPT_TRIES, until the
+ * slot adopts a block on one (AdoptFromPage): one VACUUM compacted (fewer
+ * than k rows) or a tile block with dead rows.  True when the slot got a
+ * block.  The first page with a retired block is left in st->retired for
+ * NewBlock(), unless the slot adopted a block; pages with more for later
+ * inserts go back in the map, the others (nothing left to take) are
+ * dropped from it.
+ */
+static bool
+AdoptBlock(RsrInsertState *st)
+{
+	BlockNumber keep[RSR_ADOPT_TRIES];
+	BlockNumber nblocks = RelationGetNumberOfBlocks(st->index);
+	int			nkeep = 0;
+	int			tries;
+	bool		adopted = false;
+
+	st->retired = InvalidBlockNumber;
+	for (tries = 0; tries < RSR_ADOPT_TRIES && !adopted; tries++)
+	{
+		BlockNumber blkno = GetFreeIndexPage(st->index);
+		int			found;
+
+		if (!BlockNumberIsValid(blkno))
+			break;
+		if (blkno == RSR_METAPAGE_BLKNO || blkno >= nblocks)
+			continue;
+		found = AdoptFromPage(st, blkno);
+		adopted = (found & FREE_ADOPTED) != 0;
+		if ((found & FREE_RETIRED) && !BlockNumberIsValid(st->retired))
+			st->retired = blkno;
+		else if (found & (FREE_KEEP | FREE_RETIRED))
+			keep[nkeep++] = blkno;
+	}
+	if (adopted && BlockNumberIsValid(st->retired))
+	{
+		keep[nkeep++] = st->retired;
+		st->retired = InvalidBlockNumber;
+	}
+	while (nkeep > 0)
+		OfferPage(st->index, keep[--nkeep]);
 	return adopted;
 }
 
@@ -1016,10 +1061,18 @@ PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
 		{
 			bool		retired = RetiredHead(&st->shape, BufferGetPage(buf)) !=
 				InvalidOffsetNumber;
+			bool		adoptable = !retired &&
+				RsrPageTakesRows(&st->shape, BufferGetPage(buf));
 
 			UnlockReleaseBuffer(buf);
 			if (retired && TakeRetired(st, blkno, entries, built, locs))
 				return PLACED_RETIRED;
+			if (adoptable)
+			{
+				/* for the next AdoptBlock(), which missed it */
+				OfferPage(st->index, blkno);
+				break;
+			}
 			continue;
 		}
 		xlog = RsrXLogStart(st->index);
@@ -1165,7 +1218,13 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 
 	if (!haveNewBlockLock)
 		LockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
-	placed = PlaceInFreePage(st, entries, sizes, built, locs);
+	placed = PLACED_NOWHERE;
+	if (BlockNumberIsValid(st->retired) &&
+		TakeRetired(st, st->retired, entries, built, locs))
+		placed = PLACED_RETIRED;
+	st->retired = InvalidBlockNumber;
+	if (placed == PLACED_NOWHERE)
+		placed = PlaceInFreePage(st, entries, sizes, built, locs);
 	if (placed == PLACED_NOWHERE)
 		for (range = 0; range < shape->nranges; range++)
 		{
@@ -1308,6 +1367,7 @@ rsrinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	memset(&st, 0, sizeof(st));
 	st.index = index;
 	st.slot = MyProcPid % RSR_OPEN_BLOCKS;
+	st.retired = InvalidBlockNumber;
 	if (FastInsert(&st, row, dims, ht_ctid))
 	{
 		if (detoasted != NULL)

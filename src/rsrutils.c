@@ -646,6 +646,39 @@ RsrRangeToRow(const RsrShape *shape, uint32 range, const uint8 *slice,
 			   sliceBytes);
 }
 
+/*
+ * Whether an insert may put rows in the block of rows with this head: it
+ * has room (fewer than k rows), or it is a tile block with dead rows,
+ * whose slots take new ones (rsrinsert.c)
+ */
+bool
+RsrHeadTakesRows(const RsrShape *shape, RsrEntry head)
+{
+	return head->nrows > 0 && head->nrows <= shape->k &&
+		(head->nrows < shape->k ||
+		 (shape->layout == RSR_LAYOUT_TILE &&
+		  (head->deadmask & RsrRowsMask(head->nrows)) != 0));
+}
+
+/* Whether the locked data page holds the head of a block that takes rows */
+bool
+RsrPageTakesRows(const RsrShape *shape, Page page)
+{
+	OffsetNumber off;
+
+	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+
+		if (ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
+			((RsrEntry) PageGetItem(page, itemid))->range == 0 &&
+			RsrHeadTakesRows(shape, (RsrEntry) PageGetItem(page, itemid)))
+			return true;
+	}
+	return false;
+}
+
 /* Largest entry of a column range: header plus the largest segment */
 uint32
 RsrEntryMaxSize(const RsrShape *shape, uint32 range)

@@ -317,40 +317,6 @@ CompactBlock(VacuumState *vs, const Candidate *c, const BlockNumber *blknos,
 }
 
 /*
- * Whether an insert may put rows in this block of rows (its head): it has
- * room, or it is a tile block with dead rows (rsrinsert.c)
- */
-static bool
-HeadHasRoom(const RsrShape *shape, RsrEntry entry, uint32 nrows)
-{
-	return nrows > 0 &&
-		(nrows < shape->k ||
-		 (shape->layout == RSR_LAYOUT_TILE && DeadRows(entry, nrows) > 0));
-}
-
-/* Whether a page holds a head an insert may adopt (rsrinsert.c) */
-static bool
-PageHasRoom(const RsrShape *shape, Page page)
-{
-	OffsetNumber off;
-
-	if (PageIsEmpty(page))
-		return true;
-	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-	{
-		ItemId		itemid = PageGetItemId(page, off);
-		RsrEntry	entry = (RsrEntry) PageGetItem(page, itemid);
-
-		if (ItemIdIsNormal(itemid) &&
-			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
-			entry->range == 0 && entry->nrows <= shape->k &&
-			HeadHasRoom(shape, entry, entry->nrows))
-			return true;
-	}
-	return false;
-}
-
-/*
  * Reclaim one candidate block by the rule above: remove it when none of its
  * rows is alive, else rewrite it without its dead rows.  One record holds
  * its pages (at most RSR_SPAN_PAGES) and the metapage's counters; the
@@ -443,7 +409,7 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 	for (i = npages - 1; i >= 0; i--)
 	{
 		Page		p = BufferGetPage(bufs[i]);
-		bool		room = PageHasRoom(shape, p);
+		bool		room = PageIsEmpty(p) || RsrPageTakesRows(shape, p);
 		bool		empty = PageIsEmpty(p);
 
 		UnlockReleaseBuffer(bufs[i]);
@@ -607,7 +573,7 @@ DeleteWalk(VacuumState *vs)
 				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
 				allDead = e.nrows > 0 && DeadRows(e.entry, e.nrows) == e.nrows;
 				if (!allDead && vs->shape.layout == RSR_LAYOUT_TILE &&
-					HeadHasRoom(&vs->shape, e.entry, e.nrows) &&
+					RsrHeadTakesRows(&vs->shape, e.entry) &&
 					(noffer == 0 || offer[noffer - 1] != e.blkno) &&
 					noffer < RSR_SPAN_PAGES)
 					offer[noffer++] = e.blkno;

@@ -229,7 +229,8 @@ check_exact('after a crash in a reclaiming vacuum');
 # holding only such rows (the build's last 15 at least: no row moves to
 # another block) are retired, and new rows take them over or fill the
 # slots of dead rows in its other blocks: its free slots (dead rows, 32
-# per retired block) go down by nearly as many rows, and it does not grow
+# per retired block) go down by most of the rows (the others go to the
+# free rows of the slot's open block), and it does not grow
 $primary->safe_psql('postgres', 'DELETE FROM tst WHERE id > 1000');
 $primary->safe_psql('postgres', 'VACUUM tst');
 my $info = q{SELECT (rsr_index_info('tst_v')->>'retired_blocks')::int,
@@ -243,7 +244,9 @@ SELECT i, bits(i, 256)::bit(256), tern(i, 300), tern(i, 9000),
 FROM generate_series(300001, 300500) i;
 });
 my ($retired2, $dead2, $size2) = split /\|/, $primary->safe_psql('postgres', $info);
-cmp_ok($dead + 32 * $retired - ($dead2 + 32 * $retired2), '>=', 450,
+note("tst_v: $retired retired blocks and $dead dead rows before 500 inserts, "
+	  . "$retired2 and $dead2 after");
+cmp_ok($dead + 32 * $retired - ($dead2 + 32 * $retired2), '>=', 400,
 	'new rows take retired blocks over and fill dead rows');
 is($size2, $size, 'the index does not grow while free slots are left');
 check_exact('after vacuum and inserts past the crash');
