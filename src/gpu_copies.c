@@ -120,13 +120,24 @@ GpuEvictCopies(Size keep)
  * The CPU engine searches the tiles of an index of layout (c) directly
  * (rsr_tile_*, exact): list them as tile references, each block's ranges
  * with the slot of its row 0 and the mask of its slots that are not live.
- * Every segment is validated (checksum included) once, here.
+ * Every segment is validated (checksum included) once, here.  The segments
+ * are copied one after the other into one arena, in the order a search
+ * reads them, and the page images are freed: in the images a page's
+ * entries lie at descending addresses, which the hardware prefetcher does
+ * not follow (1M x 1024 binary, warm top-10 through the worker: 32 ms,
+ * a third of it on the first load of each segment's header), and the
+ * images took twice the index's size.
  */
 static void
 ListTiles(IndexCopy *c)
 {
+	Size		total = 0;
+	char	   *arena;
 	size_t		i;
 
+	for (i = 0; i < c->nrefs; i++)
+		total += MAXALIGN(c->refs[i].size);
+	arena = palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
 	c->tiles = palloc_extended(Max(c->nrefs, 1) * sizeof(RsrTileRef),
 							   MCXT_ALLOC_HUGE);
 	for (i = 0; i < c->nrefs; i++)
@@ -146,11 +157,16 @@ ListTiles(IndexCopy *c)
 		for (r = 0; r < RSR_TILE_ROWS; r++)
 			if (!c->live[slot + r])
 				dead |= (uint32) 1 << r;
+		memcpy(arena, c->refs[i].data, c->refs[i].size);
+		c->refs[i].data = (const uint8 *) arena;
+		arena += MAXALIGN(c->refs[i].size);
 		c->tiles[i].data = c->refs[i].data;
 		c->tiles[i].size = c->refs[i].size;
 		c->tiles[i].dead = dead;
 		c->tiles[i].id = slot;
 	}
+	pfree(c->pages);
+	c->pages = NULL;
 }
 
 /*

@@ -70,9 +70,11 @@ typedef struct IndexCopy
 	uint32		k;
 	uint32		nranges;		/* column ranges per block */
 	MemoryContext ctx;			/* this struct and everything below */
-	char	   *pages;			/* page images, BLCKSZ each */
+	char	   *pages;			/* page images, BLCKSZ each; NULL once the
+								 * segments of a tile index were copied
+								 * out (ListTiles) */
 	uint32		npages;
-	RsrSegmentRef *refs;		/* segments, into pages */
+	RsrSegmentRef *refs;		/* segments, into pages or that copy */
 	size_t		nrefs;
 	RsrTileRef *tiles;			/* CPU engine on a tile index: the tile
 								 * segments (id = slot of row 0, dead = the
