@@ -175,7 +175,7 @@ RsrGpuInit(void)
 							 &rsr_gpu_worker, false,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("rsr_vector.gpu_worker_engine",
-							 "Chooses the engine of the GPU worker: cuda, or cpu for tests and diagnosis.",
+							 "Chooses the engine of the GPU worker: cuda, or cpu (the CPU engine on the worker's own copies).",
 							 NULL,
 							 &rsr_gpu_worker_engine, RSR_ENGINE_CUDA, engineOptions,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
