@@ -11,19 +11,21 @@ CREATE INDEX wr_idx ON wr USING rsr (b bit_ip_ops);
 CREATE TABLE wr_q (q real[]);
 INSERT INTO wr_q SELECT ARRAY(SELECT sin(j * 0.37)::real FROM generate_series(1, 1024) j);
 
--- Index and sequential scan give the same top 50
-CREATE FUNCTION pg_temp.same_top() RETURNS boolean LANGUAGE plpgsql AS $$
+-- Index and sequential scan give the same top n of the query in qtab
+CREATE FUNCTION pg_temp.same_top(tab text, qtab text, n int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
+	sql text := format('SELECT ARRAY(SELECT id FROM %I ORDER BY b <#> (SELECT q FROM %I) LIMIT %s)',
+					   tab, qtab, n);
 	i int[]; s int[];
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
-	SELECT ARRAY(SELECT id FROM wr ORDER BY b <#> (SELECT q FROM wr_q) LIMIT 50) INTO i;
+	EXECUTE sql INTO i;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
-	SELECT ARRAY(SELECT id FROM wr ORDER BY b <#> (SELECT q FROM wr_q) LIMIT 50) INTO s;
+	EXECUTE sql INTO s;
 	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN i = s AND cardinality(i) = 50;
+	RETURN i = s AND cardinality(i) = n;
 END
 $$;
 
@@ -36,7 +38,7 @@ SELECT (rsr_index_info('wr_idx')->>'free_pages')::int > 0 AS free_pages,
 	   (rsr_index_info('wr_idx')->>'dead_rows')::int <= 16 AS reclaimed; -- of 2000 (open blocks keep theirs)
 INSERT INTO wr SELECT i, pg_temp.bits1024(i) FROM generate_series(4001, 6000) i;
 SELECT pg_relation_size('wr_idx') <= 1.10 * built AS grew_at_most_10pct FROM sizes;
-SELECT pg_temp.same_top() AS index_equals_seqscan;
+SELECT pg_temp.same_top('wr', 'wr_q', 50) AS index_equals_seqscan;
 SELECT rsr_index_check('wr_idx');
 
 -- Ten rounds of delete 30% / VACUUM / insert as many: against a fresh
@@ -51,12 +53,12 @@ SELECT format('WITH d AS (DELETE FROM wr WHERE abs(hashint4(id + %s)) %% 10 < 3 
 			  '(SELECT max(id) FROM wr) + (SELECT deleted::int FROM churn WHERE r = %s)) i', r)
 FROM generate_series(1, 10) r \gexec
 SELECT count(*) AS live_rows FROM wr;
-SELECT pg_temp.same_top() AS index_equals_seqscan;
+SELECT pg_temp.same_top('wr', 'wr_q', 50) AS index_equals_seqscan;
 SELECT rsr_index_check('wr_idx');
 UPDATE sizes SET built = pg_relation_size('wr_idx');
 REINDEX INDEX wr_idx;
 SELECT built <= 1.15 * pg_relation_size('wr_idx') AS churned_at_most_15pct_larger FROM sizes;
-SELECT pg_temp.same_top() AS index_equals_seqscan;
+SELECT pg_temp.same_top('wr', 'wr_q', 50) AS index_equals_seqscan;
 DROP TABLE wr, wr_q;
 
 -- Blocks on more pages than one record holds (8192-bit rows: a block of
@@ -72,20 +74,6 @@ INSERT INTO ww SELECT i, pg_temp.bits8192(i) FROM generate_series(1, 640) i;
 CREATE INDEX ww_idx ON ww USING rsr (b bit_ip_ops) WITH (layout = tile);
 CREATE TABLE ww_q (q real[]);
 INSERT INTO ww_q SELECT ARRAY(SELECT cos(j * 0.11)::real FROM generate_series(1, 8192) j);
-CREATE FUNCTION pg_temp.same_top_wide() RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	i int[]; s int[];
-BEGIN
-	PERFORM set_config('enable_seqscan', 'off', true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	SELECT ARRAY(SELECT id FROM ww ORDER BY b <#> (SELECT q FROM ww_q) LIMIT 40) INTO i;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	PERFORM set_config('enable_indexscan', 'off', true);
-	SELECT ARRAY(SELECT id FROM ww ORDER BY b <#> (SELECT q FROM ww_q) LIMIT 40) INTO s;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	RETURN i = s AND cardinality(i) = 40;
-END
-$$;
 SELECT (rsr_index_info('ww_idx')->>'pages')::int > 4 * 20 AS blocks_span_more_than_3_pages;
 CREATE TEMP TABLE wsizes AS SELECT pg_relation_size('ww_idx') AS built;
 DELETE FROM ww WHERE id <= 320 OR id % 10 = 0;	-- 10 blocks whole, the others in part
@@ -93,7 +81,7 @@ VACUUM ww;
 SELECT rsr_index_info('ww_idx')->>'retired_blocks' AS retired_blocks,
 	   rsr_index_info('ww_idx')->>'live_rows' AS live_rows,
 	   rsr_index_info('ww_idx')->>'dead_rows' AS dead_rows;	-- partly dead: marked only
-SELECT pg_temp.same_top_wide() AS index_equals_seqscan;
+SELECT pg_temp.same_top('ww', 'ww_q', 40) AS index_equals_seqscan;
 SELECT rsr_index_check('ww_idx');
 -- The retired blocks and the dead rows have 352 slots; 348 new rows take
 -- them without growing the index.  The 4 dead rows of the block the build
@@ -102,6 +90,6 @@ INSERT INTO ww SELECT i, pg_temp.bits8192(i) FROM generate_series(1001, 1348) i;
 SELECT rsr_index_info('ww_idx')->>'retired_blocks' AS retired_blocks,
 	   (rsr_index_info('ww_idx')->>'dead_rows')::int <= 4 AS dead_rows_filled,
 	   pg_relation_size('ww_idx') = built AS same_size FROM wsizes;
-SELECT pg_temp.same_top_wide() AS index_equals_seqscan;
+SELECT pg_temp.same_top('ww', 'ww_q', 40) AS index_equals_seqscan;
 SELECT rsr_index_check('ww_idx');
 DROP TABLE ww, ww_q;

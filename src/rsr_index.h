@@ -149,7 +149,6 @@ typedef RsrEntryData *RsrEntry;
 
 /* The dead-row bits of a head that count: those of its first n rows */
 #define RsrRowsMask(n)	((n) >= 32 ? ~(uint32) 0 : ((uint32) 1 << (n)) - 1)
-#define RsrHeadIsRetired(e) ((e)->nrows == 0 && (e)->deadmask == RSR_RETIRED_MASK)
 
 /* Bytes of the header of an entry of this range */
 #define RsrEntryHeaderSize(range, k) \
@@ -334,8 +333,11 @@ extern void RsrCheckRowDims(Relation index, uint32 dims, uint32 expected);
 extern uint32 RsrRangeCols(const RsrShape *shape, uint32 range);
 extern void RsrRangeToRow(const RsrShape *shape, uint32 range,
 						  const uint8 *slice, uint8 *row);
+typedef bool (*RsrHeadTest) (const RsrShape *shape, RsrEntry head);
 extern bool RsrHeadTakesRows(const RsrShape *shape, RsrEntry head);
-extern bool RsrPageTakesRows(const RsrShape *shape, Page page);
+extern bool RsrHeadIsRetired(const RsrShape *shape, RsrEntry head);
+extern OffsetNumber RsrPageFindHead(const RsrShape *shape, Page page,
+									RsrHeadTest test);
 extern uint32 RsrEntryMaxSize(const RsrShape *shape, uint32 range);
 extern size_t RsrBuildEntry(const RsrShape *shape, uint32 range,
 							const uint8 *const *rows, uint32 nrows,

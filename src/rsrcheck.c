@@ -138,7 +138,7 @@ CheckIndexPages(CheckState *cs, RsrMetaPage metacopy)
 					RsrPagesCorrupt(&reader, "segment row count differs from the entry's",
 									e.blkno, e.off);
 				memcpy(head, e.entry, RsrEntryHeaderSize(0, shape->k));
-				if (RsrHeadIsRetired(head))
+				if (RsrHeadIsRetired(shape, head))
 					nretired++;
 				if (e.nrows > 0)
 				{

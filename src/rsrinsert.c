@@ -439,6 +439,38 @@ PutRowOnPage(RsrInsertState *st, Page page, BlockNumber blkno, uint32 r,
 }
 
 /*
+ * A block on more than RSR_SPAN_PAGES pages: write the row as row r
+ * (PutRowOnPage) on the block's pages after the head's (blknos[1..]), one
+ * record each, the last page first; the caller writes the head's page
+ * last, which publishes the row.  Each page is locked exclusively on its
+ * own.
+ */
+static void
+PutRowOnLaterPages(RsrInsertState *st, const BlockNumber *blknos, int npages,
+				   uint32 r, const uint8 *row, bool replace)
+{
+	RsrStatus	status = RSR_OK;
+	int			i;
+
+	for (i = npages - 1; i >= 1 && status == RSR_OK; i--)
+	{
+		Buffer		buf = ReadBuffer(st->index, blknos[i]);
+		GenericXLogState *xlog;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		xlog = RsrXLogStart(st->index);
+		status = PutRowOnPage(st, GenericXLogRegisterBuffer(xlog, buf, 0),
+							  blknos[i], r, row, replace);
+		if (status == RSR_OK)
+			GenericXLogFinish(xlog);
+		else
+			GenericXLogAbort(xlog);
+		UnlockReleaseBuffer(buf);
+	}
+	RsrCheckStatus(status, replace ? "rsr segment set row" : "rsr segment append");
+}
+
+/*
  * Tiles: add the row to the slot's open block in place.  A tile keeps row
  * r's bytes at fixed offsets, so each column range takes the row with a
  * scatter of its bytes and a new checksum (rsr_segment_put_row), a few
@@ -494,22 +526,7 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		nrows = ((RsrEntry) st->copy)->nrows;
 		if (nrows == 0 || nrows >= shape->k)
 			return false;
-		for (i = npages - 1; i >= 1 && status == RSR_OK; i--)
-		{
-			Buffer		buf = ReadBuffer(st->index, blknos[i]);
-			GenericXLogState *pxlog;
-
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			pxlog = RsrXLogStart(st->index);
-			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
-								  blknos[i], nrows, row, false);
-			if (status == RSR_OK)
-				GenericXLogFinish(pxlog);
-			else
-				GenericXLogAbort(pxlog);
-			UnlockReleaseBuffer(buf);
-		}
-		RsrCheckStatus(status, "rsr segment append");
+		PutRowOnLaterPages(st, blknos, npages, nrows, row, false);
 	}
 	nlocked = Min(npages, RSR_SPAN_PAGES);
 	if (npages > RSR_SPAN_PAGES)
@@ -609,22 +626,7 @@ FillHole(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	nlocked = npages;
 	if (npages > RSR_SPAN_PAGES)
 	{
-		for (i = 1; i < npages && status == RSR_OK; i++)
-		{
-			GenericXLogState *pxlog;
-
-			buf = ReadBuffer(st->index, blknos[i]);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			pxlog = RsrXLogStart(st->index);
-			status = PutRowOnPage(st, GenericXLogRegisterBuffer(pxlog, buf, 0),
-								  blknos[i], r, row, true);
-			if (status == RSR_OK)
-				GenericXLogFinish(pxlog);
-			else
-				GenericXLogAbort(pxlog);
-			UnlockReleaseBuffer(buf);
-		}
-		RsrCheckStatus(status, "rsr segment set row");
+		PutRowOnLaterPages(st, blknos, npages, r, row, true);
 		nlocked = 1;
 	}
 
@@ -842,7 +844,7 @@ AdoptFromPage(RsrInsertState *st, BlockNumber blkno)
 			ItemIdGetLength(itemid) < RsrEntryHeaderSize(0, st->shape.k) ||
 			entry->range != 0)
 			continue;
-		if (RsrHeadIsRetired(entry))
+		if (RsrHeadIsRetired(&st->shape, entry))
 		{
 			found |= FREE_RETIRED;
 			continue;
@@ -940,25 +942,6 @@ typedef enum Placement
 								 * those on the head's page */
 } Placement;
 
-/* The offset of a retired head on the locked page, or InvalidOffsetNumber */
-static OffsetNumber
-RetiredHead(const RsrShape *shape, Page page)
-{
-	OffsetNumber off;
-
-	for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-	{
-		ItemId		itemid = PageGetItemId(page, off);
-
-		if (ItemIdIsNormal(itemid) &&
-			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
-			((RsrEntry) PageGetItem(page, itemid))->range == 0 &&
-			RsrHeadIsRetired((RsrEntry) PageGetItem(page, itemid)))
-			return off;
-	}
-	return InvalidOffsetNumber;
-}
-
 /*
  * Take over the retired block whose head is on page blkno for a new block
  * (entries[r], built[r] bytes each), under RSR_NEWBLOCK_LOCK, which every
@@ -984,7 +967,7 @@ TakeRetired(RsrInsertState *st, BlockNumber blkno, uint8 **entries,
 	buf = ReadBuffer(st->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	off = RetiredHead(shape, page);
+	off = RsrPageFindHead(shape, page, RsrHeadIsRetired);
 	ok = off != InvalidOffsetNumber &&
 		FindBlock(st, page, blkno, off, INT_MAX, locs);
 	for (r = 0; ok && r < shape->nranges &&
@@ -1059,10 +1042,11 @@ PlaceInFreePage(RsrInsertState *st, uint8 **entries, const size_t *sizes,
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		if (!CanPlaceBlock(&st->shape, BufferGetPage(buf), space))
 		{
-			bool		retired = RetiredHead(&st->shape, BufferGetPage(buf)) !=
+			Page		fsmpage = BufferGetPage(buf);
+			bool		retired = RsrPageFindHead(&st->shape, fsmpage, RsrHeadIsRetired) !=
 				InvalidOffsetNumber;
 			bool		adoptable = !retired &&
-				RsrPageTakesRows(&st->shape, BufferGetPage(buf));
+				RsrPageFindHead(&st->shape, fsmpage, RsrHeadTakesRows) != InvalidOffsetNumber;
 
 			UnlockReleaseBuffer(buf);
 			if (retired && TakeRetired(st, blkno, entries, built, locs))

@@ -660,9 +660,12 @@ RsrHeadTakesRows(const RsrShape *shape, RsrEntry head)
 		  (head->deadmask & RsrRowsMask(head->nrows)) != 0));
 }
 
-/* Whether the locked data page holds the head of a block that takes rows */
-bool
-RsrPageTakesRows(const RsrShape *shape, Page page)
+/*
+ * The offset of the first head on the locked data page that passes `test`,
+ * or InvalidOffsetNumber
+ */
+OffsetNumber
+RsrPageFindHead(const RsrShape *shape, Page page, RsrHeadTest test)
 {
 	OffsetNumber off;
 
@@ -673,10 +676,17 @@ RsrPageTakesRows(const RsrShape *shape, Page page)
 		if (ItemIdIsNormal(itemid) &&
 			ItemIdGetLength(itemid) >= RsrEntryHeaderSize(0, shape->k) &&
 			((RsrEntry) PageGetItem(page, itemid))->range == 0 &&
-			RsrHeadTakesRows(shape, (RsrEntry) PageGetItem(page, itemid)))
-			return true;
+			test(shape, (RsrEntry) PageGetItem(page, itemid)))
+			return off;
 	}
-	return false;
+	return InvalidOffsetNumber;
+}
+
+/* Whether a head is retired (RsrHeadTest) */
+bool
+RsrHeadIsRetired(const RsrShape *shape, RsrEntry head)
+{
+	return head->nrows == 0 && head->deadmask == RSR_RETIRED_MASK;
 }
 
 /* Largest entry of a column range: header plus the largest segment */

@@ -409,7 +409,8 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 	for (i = npages - 1; i >= 0; i--)
 	{
 		Page		p = BufferGetPage(bufs[i]);
-		bool		room = PageIsEmpty(p) || RsrPageTakesRows(shape, p);
+		bool		room = PageIsEmpty(p) ||
+			RsrPageFindHead(shape, p, RsrHeadTakesRows) != InvalidOffsetNumber;
 		bool		empty = PageIsEmpty(p);
 
 		UnlockReleaseBuffer(bufs[i]);
