@@ -1,12 +1,12 @@
 -- Writes: VACUUM reclaims the blocks of deleted rows and inserts reuse
 -- them, so churn does not grow the index; results stay exact.
-CREATE FUNCTION pg_temp.bits1024(seed int) RETURNS bit(1024) LANGUAGE sql IMMUTABLE AS $$
-	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::bit(1024)
-	FROM generate_series(0, 7) j
+CREATE FUNCTION pg_temp.bits(seed int, nbits int) RETURNS varbit LANGUAGE sql IMMUTABLE AS $$
+	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::varbit
+	FROM generate_series(0, nbits / 128 - 1) j
 $$;
 CREATE TABLE wr (id int, b bit(1024));
 ALTER TABLE wr SET (autovacuum_enabled = off);
-INSERT INTO wr SELECT i, pg_temp.bits1024(i) FROM generate_series(1, 4000) i;
+INSERT INTO wr SELECT i, pg_temp.bits(i, 1024)::bit(1024) FROM generate_series(1, 4000) i;
 CREATE INDEX wr_idx ON wr USING rsr (b bit_ip_ops);
 CREATE TABLE wr_q (q real[]);
 INSERT INTO wr_q SELECT ARRAY(SELECT sin(j * 0.37)::real FROM generate_series(1, 1024) j);
@@ -36,7 +36,7 @@ DELETE FROM wr WHERE id % 2 = 0;
 VACUUM wr;
 SELECT (rsr_index_info('wr_idx')->>'free_pages')::int > 0 AS free_pages,
 	   (rsr_index_info('wr_idx')->>'dead_rows')::int <= 16 AS reclaimed; -- of 2000 (open blocks keep theirs)
-INSERT INTO wr SELECT i, pg_temp.bits1024(i) FROM generate_series(4001, 6000) i;
+INSERT INTO wr SELECT i, pg_temp.bits(i, 1024)::bit(1024) FROM generate_series(4001, 6000) i;
 SELECT pg_relation_size('wr_idx') <= 1.10 * built AS grew_at_most_10pct FROM sizes;
 SELECT pg_temp.same_top('wr', 'wr_q', 50) AS index_equals_seqscan;
 SELECT rsr_index_check('wr_idx');
@@ -48,7 +48,7 @@ CREATE TEMP TABLE churn (r int, deleted bigint);
 SELECT format('WITH d AS (DELETE FROM wr WHERE abs(hashint4(id + %s)) %% 10 < 3 RETURNING 1) '
 			  'INSERT INTO churn SELECT %s, count(*) FROM d', r * 7919, r),
 	   'VACUUM wr',
-	   format('INSERT INTO wr SELECT i, pg_temp.bits1024(i) FROM generate_series('
+	   format('INSERT INTO wr SELECT i, pg_temp.bits(i, 1024)::bit(1024) FROM generate_series('
 			  '(SELECT max(id) + 1 FROM wr), '
 			  '(SELECT max(id) FROM wr) + (SELECT deleted::int FROM churn WHERE r = %s)) i', r)
 FROM generate_series(1, 10) r \gexec
@@ -64,13 +64,9 @@ DROP TABLE wr, wr_q;
 -- Blocks on more pages than one record holds (8192-bit rows: a block of
 -- 32 rows takes 5 pages) are retired when all their rows are dead, and new
 -- blocks take them over; new rows fill the slots of dead rows in the others
-CREATE FUNCTION pg_temp.bits8192(seed int) RETURNS bit(8192) LANGUAGE sql IMMUTABLE AS $$
-	SELECT string_agg(('x' || md5(seed || ':' || j))::bit(128)::text, '')::bit(8192)
-	FROM generate_series(0, 63) j
-$$;
 CREATE TABLE ww (id int, b bit(8192));
 ALTER TABLE ww SET (autovacuum_enabled = off);
-INSERT INTO ww SELECT i, pg_temp.bits8192(i) FROM generate_series(1, 640) i;
+INSERT INTO ww SELECT i, pg_temp.bits(i, 8192)::bit(8192) FROM generate_series(1, 640) i;
 CREATE INDEX ww_idx ON ww USING rsr (b bit_ip_ops) WITH (layout = tile);
 CREATE TABLE ww_q (q real[]);
 INSERT INTO ww_q SELECT ARRAY(SELECT cos(j * 0.11)::real FROM generate_series(1, 8192) j);
@@ -86,7 +82,7 @@ SELECT rsr_index_check('ww_idx');
 -- The retired blocks and the dead rows have 352 slots; 348 new rows take
 -- them without growing the index.  The 4 dead rows of the block the build
 -- left open to a slot stay when this backend inserts through another slot.
-INSERT INTO ww SELECT i, pg_temp.bits8192(i) FROM generate_series(1001, 1348) i;
+INSERT INTO ww SELECT i, pg_temp.bits(i, 8192)::bit(8192) FROM generate_series(1001, 1348) i;
 SELECT rsr_index_info('ww_idx')->>'retired_blocks' AS retired_blocks,
 	   (rsr_index_info('ww_idx')->>'dead_rows')::int <= 4 AS dead_rows_filled,
 	   pg_relation_size('ww_idx') = built AS same_size FROM wsizes;
