@@ -336,6 +336,7 @@ extern void RsrRangeToRow(const RsrShape *shape, uint32 range,
 typedef bool (*RsrHeadTest) (const RsrShape *shape, RsrEntry head);
 extern bool RsrHeadTakesRows(const RsrShape *shape, RsrEntry head);
 extern bool RsrHeadIsRetired(const RsrShape *shape, RsrEntry head);
+extern bool RsrHeadIsOpen(RsrMetaPage meta, ItemPointer loc);
 extern OffsetNumber RsrPageFindHead(const RsrShape *shape, Page page,
 									RsrHeadTest test);
 extern uint32 RsrEntryMaxSize(const RsrShape *shape, uint32 range);

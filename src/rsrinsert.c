@@ -837,7 +837,6 @@ AdoptFromPage(RsrInsertState *st, BlockNumber blkno)
 		ItemPointerData loc;
 		ItemPointerData locs[RSR_MAX_RANGES];
 		bool		holes;
-		int			s;
 		uint32		r;
 
 		if (!ItemIdIsNormal(itemid) ||
@@ -857,10 +856,7 @@ AdoptFromPage(RsrInsertState *st, BlockNumber blkno)
 		if (!FindBlock(st, page, blkno, off, holes ? INT_MAX : RSR_SPAN_PAGES, locs))
 			continue;
 		ItemPointerSet(&loc, blkno, off);
-		for (s = 0; s < RSR_OPEN_BLOCKS; s++)
-			if (ItemPointerEquals(&meta->open[s][0], &loc))
-				break;
-		if (s < RSR_OPEN_BLOCKS)
+		if (RsrHeadIsOpen(meta, &loc))
 			continue;
 		if (found & FREE_ADOPTED)
 		{

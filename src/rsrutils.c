@@ -660,6 +660,18 @@ RsrHeadTakesRows(const RsrShape *shape, RsrEntry head)
 		  (head->deadmask & RsrRowsMask(head->nrows)) != 0));
 }
 
+/* Whether an open block slot of the (locked) metapage holds the head at loc */
+bool
+RsrHeadIsOpen(RsrMetaPage meta, ItemPointer loc)
+{
+	int			s;
+
+	for (s = 0; s < RSR_OPEN_BLOCKS; s++)
+		if (ItemPointerEquals(&meta->open[s][0], loc))
+			return true;
+	return false;
+}
+
 /*
  * The offset of the first head on the locked data page that passes `test`,
  * or InvalidOffsetNumber

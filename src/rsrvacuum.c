@@ -196,8 +196,6 @@ struct VacuumState
 	Candidate  *cands;			/* blocks of the batch worth reclaiming */
 	int			ncands;
 	int			candcap;
-	ItemPointerData retire;		/* head of the dead block on more pages
-								 * the batch ends inside, or invalid */
 	uint8	   *rows;			/* k full packed rows */
 	const uint8 *rowPtrs[RSR_INDEX_MAX_K];
 	uint8	   *slice;			/* one decoded row of one column range */
@@ -343,7 +341,6 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 	uint32		nrows;
 	bool		changed = false;
 	int			i;
-	int			s;
 
 	if (npages > RSR_SPAN_PAGES)
 		return;
@@ -367,9 +364,8 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 		if (CandidateEntry(vs, c, i, blknos, pages, npages, &page, &len) == NULL)
 			head = NULL;
 	headLoc = c->locs[0];
-	for (s = 0; head != NULL && s < RSR_OPEN_BLOCKS; s++)
-		if (ItemPointerEquals(&meta->open[s][0], &headLoc))
-			head = NULL;		/* inserts own it */
+	if (head != NULL && RsrHeadIsOpen(meta, &headLoc))
+		head = NULL;			/* inserts own it */
 	if (head != NULL && head->nrows <= shape->k &&
 		WorthReclaiming(shape, head, head->nrows))
 	{
@@ -444,7 +440,6 @@ RetireBlock(VacuumState *vs, ItemPointer loc)
 	RsrEntry	head = NULL;
 	ItemId		itemid;
 	uint32		nrows;
-	int			s;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -462,10 +457,8 @@ RetireBlock(VacuumState *vs, ItemPointer loc)
 			DeadRows(head, head->nrows) != head->nrows)
 			head = NULL;
 	}
-	meta = RsrPageGetMeta(BufferGetPage(metabuf));
-	for (s = 0; head != NULL && s < RSR_OPEN_BLOCKS; s++)
-		if (ItemPointerEquals(&meta->open[s][0], loc))
-			head = NULL;		/* inserts own it */
+	if (head != NULL && RsrHeadIsOpen(RsrPageGetMeta(BufferGetPage(metabuf)), loc))
+		head = NULL;			/* inserts own it */
 	if (head == NULL)
 	{
 		UnlockReleaseBuffer(buf);
@@ -547,6 +540,8 @@ DeleteWalk(VacuumState *vs)
 		bool		changed = false;
 		bool		pending = false;
 		bool		allDead = false;
+		ItemPointerData retire; /* head of the dead block on more pages
+								 * the batch ends inside, or invalid */
 		BlockNumber offer[RSR_SPAN_PAGES];	/* pages of heads with dead
 											 * tile rows to fill */
 		int			noffer = 0;
@@ -565,7 +560,7 @@ DeleteWalk(VacuumState *vs)
 							GenericXLogRegisterBuffer(xlog, reader.bufs[i], 0));
 
 		vs->ncands = 0;
-		ItemPointerSetInvalid(&vs->retire);
+		ItemPointerSetInvalid(&retire);
 		while (RsrPagesNextEntry(&reader, &e))
 		{
 			if (e.range == 0)
@@ -574,7 +569,7 @@ DeleteWalk(VacuumState *vs)
 				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
 				allDead = e.nrows > 0 && DeadRows(e.entry, e.nrows) == e.nrows;
 				if (!allDead && vs->shape.layout == RSR_LAYOUT_TILE &&
-					RsrHeadTakesRows(&vs->shape, e.entry) &&
+					DeadRows(e.entry, e.nrows) > 0 &&
 					(noffer == 0 || offer[noffer - 1] != e.blkno) &&
 					noffer < RSR_SPAN_PAGES)
 					offer[noffer++] = e.blkno;
@@ -599,7 +594,7 @@ DeleteWalk(VacuumState *vs)
 		 * pages (a batch grows to finish smaller ones): retired when dead
 		 */
 		if (pending && allDead)
-			vs->retire = vs->cands[vs->ncands].locs[0];
+			retire = vs->cands[vs->ncands].locs[0];
 
 		if (changed)
 			GenericXLogFinish(xlog);
@@ -610,8 +605,8 @@ DeleteWalk(VacuumState *vs)
 		/* Last block first: removing the last item shortens the item array */
 		for (i = vs->ncands - 1; i >= 0; i--)
 			ReclaimBlock(vs, &vs->cands[i]);
-		if (ItemPointerIsValid(&vs->retire))
-			RetireBlock(vs, &vs->retire);
+		if (ItemPointerIsValid(&retire))
+			RetireBlock(vs, &retire);
 		for (i = 0; i < noffer; i++)
 			RecordFreeIndexPage(index, offer[i]);
 	}
