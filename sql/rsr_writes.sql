@@ -62,30 +62,53 @@ SELECT pg_temp.same_top('wr', 'wr_q', 50) AS index_equals_seqscan;
 DROP TABLE wr, wr_q;
 
 -- Blocks on more pages than one record holds (8192-bit rows: a block of
--- 32 rows takes 5 pages) are retired when all their rows are dead, and new
--- blocks take them over; new rows fill the slots of dead rows in the others
+-- 32 tile rows takes 5 pages, of 16 perm rows 7) are retired when all their
+-- rows are dead, and new blocks take them over; new rows fill the slots of
+-- dead rows in the others (a tile in place, perm by rebuilding the block)
 CREATE TABLE ww (id int, b bit(8192));
 ALTER TABLE ww SET (autovacuum_enabled = off);
 INSERT INTO ww SELECT i, pg_temp.bits(i, 8192)::bit(8192) FROM generate_series(1, 640) i;
 CREATE INDEX ww_idx ON ww USING rsr (b bit_ip_ops) WITH (layout = tile);
+CREATE INDEX ww_perm ON ww USING rsr (b bit_ip_ops) WITH (layout = perm, k = 16);
 CREATE TABLE ww_q (q real[]);
 INSERT INTO ww_q SELECT ARRAY(SELECT cos(j * 0.11)::real FROM generate_series(1, 8192) j);
-SELECT (rsr_index_info('ww_idx')->>'pages')::int > 4 * 20 AS blocks_span_more_than_3_pages;
-CREATE TEMP TABLE wsizes AS SELECT pg_relation_size('ww_idx') AS built;
-DELETE FROM ww WHERE id <= 320 OR id % 10 = 0;	-- 10 blocks whole, the others in part
+-- The top n of rsr_topk over the index named and of a sequential scan
+CREATE FUNCTION pg_temp.same_topk(idx regclass, n int) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	i tid[]; s tid[];
+BEGIN
+	i := ARRAY(SELECT tid FROM rsr_topk(idx, ARRAY[(SELECT q FROM ww_q)], n));
+	PERFORM set_config('enable_indexscan', 'off', true);
+	s := ARRAY(SELECT ctid FROM ww ORDER BY b <#> (SELECT q FROM ww_q) LIMIT n);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	RETURN i = s AND cardinality(i) = n;
+END
+$$;
+SELECT i.relname, (rsr_index_info(i.oid)->>'pages')::int > 4 * (rsr_index_info(i.oid)->>'blocks')::int
+		AS blocks_span_more_than_3_pages
+FROM pg_class i WHERE i.relname IN ('ww_idx', 'ww_perm') ORDER BY 1;
+CREATE TEMP TABLE wsizes AS
+SELECT pg_relation_size('ww_idx') AS built, pg_relation_size('ww_perm') AS perm_built;
+DELETE FROM ww WHERE id <= 320 OR id % 10 = 0;	-- 10 tile blocks whole, the others in part
 VACUUM ww;
-SELECT rsr_index_info('ww_idx')->>'retired_blocks' AS retired_blocks,
-	   rsr_index_info('ww_idx')->>'live_rows' AS live_rows,
-	   rsr_index_info('ww_idx')->>'dead_rows' AS dead_rows;	-- partly dead: marked only
-SELECT pg_temp.same_top('ww', 'ww_q', 40) AS index_equals_seqscan;
-SELECT rsr_index_check('ww_idx');
+SELECT i.relname, rsr_index_info(i.oid)->>'retired_blocks' AS retired_blocks,
+	   rsr_index_info(i.oid)->>'live_rows' AS live_rows,
+	   rsr_index_info(i.oid)->>'dead_rows' AS dead_rows	-- partly dead: marked only
+FROM pg_class i WHERE i.relname IN ('ww_idx', 'ww_perm') ORDER BY 1;
+SELECT pg_temp.same_top('ww', 'ww_q', 40) AS index_equals_seqscan,
+	   pg_temp.same_topk('ww_perm', 40) AS perm_equals_seqscan;
+SELECT rsr_index_check('ww_idx'), rsr_index_check('ww_perm');
 -- The retired blocks and the dead rows have 352 slots; 348 new rows take
--- them without growing the index.  The 4 dead rows of the block the build
--- left open to a slot stay when this backend inserts through another slot.
+-- them without growing the index.  The dead rows of the block the build
+-- left open to a slot (4 tile, 2 perm rows) stay when this backend inserts
+-- through another slot.
 INSERT INTO ww SELECT i, pg_temp.bits(i, 8192)::bit(8192) FROM generate_series(1001, 1348) i;
-SELECT rsr_index_info('ww_idx')->>'retired_blocks' AS retired_blocks,
-	   (rsr_index_info('ww_idx')->>'dead_rows')::int <= 4 AS dead_rows_filled,
-	   pg_relation_size('ww_idx') = built AS same_size FROM wsizes;
-SELECT pg_temp.same_top('ww', 'ww_q', 40) AS index_equals_seqscan;
-SELECT rsr_index_check('ww_idx');
+SELECT i.relname, rsr_index_info(i.oid)->>'retired_blocks' AS retired_blocks,
+	   (rsr_index_info(i.oid)->>'dead_rows')::int <= 4 AS dead_rows_filled
+FROM pg_class i WHERE i.relname IN ('ww_idx', 'ww_perm') ORDER BY 1;
+SELECT pg_relation_size('ww_idx') = built AS same_size,
+	   pg_relation_size('ww_perm') = perm_built AS perm_same_size FROM wsizes;
+SELECT pg_temp.same_top('ww', 'ww_q', 40) AS index_equals_seqscan,
+	   pg_temp.same_topk('ww_perm', 40) AS perm_equals_seqscan;
+SELECT rsr_index_check('ww_idx'), rsr_index_check('ww_perm');
 DROP TABLE ww, ww_q;

@@ -8,11 +8,11 @@
  * few sessions inserting at once work on different blocks.  While the
  * slot's block holds fewer than k rows it takes the new row; a full block
  * is left as it is and the slot gets another block: first one VACUUM
- * compacted, or a tile block with dead rows (their pages are in the free
- * space map), else a new one, placed in a free page of the chain, over the
+ * compacted, or a block with dead rows (their pages are in the free space
+ * map), else a new one, placed in a free page of the chain, over the
  * entries of a block VACUUM retired (TakeRetired), or appended at the
- * chain's end.  A tile block takes a new row in the slot of a dead one
- * before it appends one (FillHole).
+ * chain's end.  A block takes a new row in the slot of a dead one before
+ * it appends one (FillHole for tiles, RebuildOpen for the others).
  *
  * Tiles (the default layout) take the row in place: a tile keeps row r's
  * bytes at fixed offsets, so each column range gets a scatter of the row's
@@ -22,7 +22,7 @@
  * lock of the metapage (FastInsert, PutToOpen); no heavyweight lock is
  * taken and the metapage does not change.  Other layouts decode the
  * block's rows, rebuild each segment with no buffer lock held and write it
- * back (AddToOpen).
+ * back (RebuildOpen).
  *
  * Counting.  An insert in place changes no counter of the metapage, so
  * that inserters into different blocks share it: the head's row count is
@@ -294,29 +294,55 @@ WriteEntry(Page page, OffsetNumber off, const uint8 *entry, size_t size)
 }
 
 /*
- * Add the row to the slot's open block: each column range is copied,
- * rebuilt with the row as row `nrows` and written back, the other ranges
- * first and the head last, as it publishes the row.  False, publishing
- * nothing, when the slot has no block, the block is full, or a compacted
- * block's page has no room left to grow it.
+ * Perm and bucket layouts: put the row in the slot's open block by
+ * rebuilding it.  Each column range is copied, decoded with no buffer lock
+ * held, rebuilt with the row and written back, the other ranges first and
+ * the head last, together with the metapage's counters: the head
+ * publishes the row.  With fill, the row takes the slot of the block's
+ * lowest dead row and the head clears its dead bit (rsrvacuum.c says why
+ * that keeps scans exact; until the head is written, readers skip the
+ * slot by its dead bit, and a crash leaves it dead); else it is appended
+ * as row nrows.  The other rows keep their places.  False, publishing
+ * nothing, when the slot has no block, the block has no dead row (fill) or
+ * is full (append), or an entry grew past the room of its page.
  */
 static bool
-AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
+RebuildOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid, bool fill)
 {
 	RsrShape   *shape = &st->shape;
 	ItemPointerData tids[RSR_INDEX_MAX_K];
+	RsrEntry	head;
 	uint32		nrows;
+	uint32		count;			/* rows of the rebuilt block */
+	uint32		slot;			/* the row's place in it */
 	int			range;
 
 	if (!ItemPointerIsValid(&st->open[0]))
 		return false;
 	EnsureBuffers(st);
 	CopyEntry(st, st->open[0], 0);
-	nrows = ((RsrEntry) st->copy)->nrows;
-	if (nrows == 0 || nrows >= shape->k)
+	head = (RsrEntry) st->copy;
+	nrows = head->nrows;
+	if (nrows == 0 || nrows > shape->k)
 		return false;
-	memcpy(tids, ((RsrEntry) st->copy)->tids, nrows * sizeof(ItemPointerData));
-	tids[nrows] = *tid;
+	if (fill)
+	{
+		uint32		dead = head->deadmask & RsrRowsMask(nrows);
+
+		if (dead == 0)
+			return false;
+		slot = pg_rightmost_one_pos32(dead);
+		count = nrows;
+	}
+	else
+	{
+		if (nrows == shape->k)
+			return false;
+		slot = nrows;
+		count = nrows + 1;
+	}
+	memcpy(tids, head->tids, nrows * sizeof(ItemPointerData));
+	tids[slot] = *tid;
 
 	for (range = shape->nranges - 1; range >= 0; range--)
 	{
@@ -336,15 +362,17 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 		len = CopyEntry(st, st->open[range], range);
 		for (r = 0; r < nrows; r++)
 		{
+			if (r == slot)
+				continue;
 			RsrCheckStatus(rsr_segment_get_row(st->copy + hdr, len - hdr, r,
 											   st->slice, sliceBytes),
 						   "rsr segment decode");
 			RsrRangeToRow(shape, range, st->slice,
 						  st->rows + (Size) r * shape->rowBytes);
 		}
-		memcpy(st->rows + (Size) nrows * shape->rowBytes, row, shape->rowBytes);
-		size = RsrBuildEntry(shape, range, st->rowPtrs, nrows + 1, tids,
-							 nrows + 1, RSR_MAX_ITEM_SIZE - hdr, st->entry);
+		memcpy(st->rows + (Size) slot * shape->rowBytes, row, shape->rowBytes);
+		size = RsrBuildEntry(shape, range, st->rowPtrs, count, tids,
+							 count, RSR_MAX_ITEM_SIZE - hdr, st->entry);
 
 		/* Write back: the head with the metapage, metapage first */
 		if (range == 0)
@@ -359,10 +387,12 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 		cur = (RsrEntry) PageGetItem(page, OpenItemId(st, page, st->open[range], range));
 		if (range == 0)
 		{
-			if (cur->nrows != nrows)
+			/* only the slot's holder adds rows; VACUUM only marks them */
+			if (cur->nrows != nrows ||
+				(fill && !(cur->deadmask & ((uint32) 1 << slot))))
 				elog(ERROR, "rsr index open block changed during insert");
 			/* VACUUM may have marked rows dead meanwhile: keep its marks */
-			((RsrEntry) st->entry)->deadmask = cur->deadmask;
+			((RsrEntry) st->entry)->deadmask = cur->deadmask & ~((uint32) 1 << slot);
 		}
 		if (!WriteEntry(page, off, st->entry, size))
 		{
@@ -374,7 +404,7 @@ AddToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 		}
 		if (range == 0)
 			CountSlot(GenericXLogRegisterBuffer(xlog, metabuf, 0), st->slot,
-					  nrows, 1, nrows + 1);
+					  nrows, count - nrows, count);
 		GenericXLogFinish(xlog);
 		UnlockReleaseBuffer(buf);
 		if (BufferIsValid(metabuf))
@@ -851,7 +881,7 @@ AdoptFromPage(RsrInsertState *st, BlockNumber blkno)
 		if (!RsrHeadTakesRows(&st->shape, entry))
 			continue;
 
-		/* blocks on more pages only for their dead rows (tiles) */
+		/* blocks on more pages only for their dead rows */
 		holes = (entry->deadmask & RsrRowsMask(entry->nrows)) != 0;
 		if (!FindBlock(st, page, blkno, off, holes ? INT_MAX : RSR_SPAN_PAGES, locs))
 			continue;
@@ -887,7 +917,7 @@ AdoptFromPage(RsrInsertState *st, BlockNumber blkno)
 /*
  * Take pages from the free space map, up to RSR_ADOPT_TRIES, until the
  * slot adopts a block on one (AdoptFromPage): one VACUUM compacted (fewer
- * than k rows) or a tile block with dead rows.  True when the slot got a
+ * than k rows) or a block with dead rows.  True when the slot got a
  * block.  The first page with a retired block is left in st->retired for
  * NewBlock(), unless the slot adopted a block; pages with more for later
  * inserts go back in the map, the others (nothing left to take) are
@@ -1268,7 +1298,10 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		UnlockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
 }
 
-/* Add the row to the slot's open block: in place for tiles, else rebuilt */
+/*
+ * Add the row to the slot's open block, in the slot of a dead row first:
+ * in place for tiles, else rebuilt
+ */
 static bool
 AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 {
@@ -1278,7 +1311,8 @@ AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 		return FillHole(st, row, tid) ||
 			PutToOpen(st, row, tid, InvalidBuffer, NULL);
 	}
-	return AddToOpen(st, row, tid);
+	return RebuildOpen(st, row, tid, true) ||
+		RebuildOpen(st, row, tid, false);
 }
 
 /*

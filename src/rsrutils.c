@@ -648,16 +648,15 @@ RsrRangeToRow(const RsrShape *shape, uint32 range, const uint8 *slice,
 
 /*
  * Whether an insert may put rows in the block of rows with this head: it
- * has room (fewer than k rows), or it is a tile block with dead rows,
- * whose slots take new ones (rsrinsert.c)
+ * has room (fewer than k rows), or dead rows, whose slots take new ones
+ * (rsrinsert.c)
  */
 bool
 RsrHeadTakesRows(const RsrShape *shape, RsrEntry head)
 {
 	return head->nrows > 0 && head->nrows <= shape->k &&
 		(head->nrows < shape->k ||
-		 (shape->layout == RSR_LAYOUT_TILE &&
-		  (head->deadmask & RsrRowsMask(head->nrows)) != 0));
+		 (head->deadmask & RsrRowsMask(head->nrows)) != 0);
 }
 
 /* Whether an open block slot of the (locked) metapage holds the head at loc */

@@ -14,9 +14,9 @@
  * dead rows (same items on the same pages, fewer rows; a tile keeps its
  * size).  Each block is reclaimed in one GenericXLog record: its pages and
  * the metapage, at most 4 buffers.  A page left with no entry, or holding
- * the head of a block of fewer than k rows or of a tile block with dead
- * rows, goes into the free space map: inserts adopt such a block as one of
- * their open blocks and fill it again (a tile's dead rows too), and place
+ * the head of a block of fewer than k rows or with dead rows, goes into
+ * the free space map: inserts adopt such a block as one of their open
+ * blocks and fill it again (its dead rows' slots too), and place
  * new blocks on free pages before extending the index.  So after
  * deletes the index does not grow until the freed row slots are used
  * again.  A block an open slot points at is only marked, never removed or
@@ -29,11 +29,12 @@
  * counts it, in one record of the two pages; the head's page goes into
  * the free space map.  Its entries stay where they are; readers skip them
  * as those of any head without rows.  A new block takes them over in
- * place (rsrinsert.c).  A tile block with some live rows keeps them, and
- * its page goes into the map too: an insert puts a new row in the slot of
- * a dead one (rsr_segment_set_row), the other pages first and the head,
+ * place (rsrinsert.c).  A block with some live rows keeps them, and its
+ * page goes into the map too: an insert puts a new row in the slot of a
+ * dead one (a tile in place, rsr_segment_set_row; the other layouts by
+ * rebuilding each column range), the other pages first and the head,
  * which clears the row's dead bit, last.  So the index keeps its size
- * under churn whatever the width of its rows.
+ * under churn whatever the width of its rows and its layout.
  *
  * Why writing over dead rows and retired blocks keeps scans exact.  A scan
  * that read a head before VACUUM marked its rows dead (or retired the
@@ -543,7 +544,7 @@ DeleteWalk(VacuumState *vs)
 		ItemPointerData retire; /* head of the dead block on more pages
 								 * the batch ends inside, or invalid */
 		BlockNumber offer[RSR_SPAN_PAGES];	/* pages of heads with dead
-											 * tile rows to fill */
+											 * rows to fill */
 		int			noffer = 0;
 		int			npages;
 		int			i;
@@ -568,8 +569,7 @@ DeleteWalk(VacuumState *vs)
 				changed |= DeleteRows(e.entry, e.nrows, vs);
 				pending = WorthReclaiming(&vs->shape, e.entry, e.nrows);
 				allDead = e.nrows > 0 && DeadRows(e.entry, e.nrows) == e.nrows;
-				if (!allDead && vs->shape.layout == RSR_LAYOUT_TILE &&
-					DeadRows(e.entry, e.nrows) > 0 &&
+				if (!allDead && DeadRows(e.entry, e.nrows) > 0 &&
 					(noffer == 0 || offer[noffer - 1] != e.blkno) &&
 					noffer < RSR_SPAN_PAGES)
 					offer[noffer++] = e.blkno;
