@@ -52,7 +52,7 @@
  * Buffer lock order, everywhere in the AM: the metapage before any data
  * page, data pages in chain order, and never a wait for the metapage while
  * a data page is held.  Scans hold the metapage only to read the shape;
- * VACUUM changes pages together with the metapage only when it removes or
+ * VACUUM changes pages together with the metapage only when it retires or
  * compacts blocks, and it never touches a block an open slot points at
  * except to set its dead-row bits, which inserts keep (the fast path
  * writes around them; the rebuilding path rereads them under its final
@@ -1209,6 +1209,7 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	Placement	placed;
 	uint32		range;
 	uint32		oldRows;
+	bool		more;
 
 	/* Form the entries with no lock held */
 	EnsureBuffers(st);
@@ -1292,8 +1293,14 @@ NewBlock(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	meta->nblocks++;
 	CountSlot(metapage, st->slot, oldRows, 1, 1);
 	GenericXLogFinish(xlog);
+	/* a page of retired blocks goes back into the map for the next one */
+	more = placed == PLACED_RETIRED &&
+		RsrPageFindHead(shape, BufferGetPage(headbuf), RsrHeadIsRetired) !=
+		InvalidOffsetNumber;
 	UnlockReleaseBuffer(headbuf);
 	UnlockReleaseBuffer(metabuf);
+	if (more)
+		OfferPage(st->index, ItemPointerGetBlockNumber(&locs[0]));
 	if (!haveNewBlockLock && placed == PLACED_RETIRED)
 		UnlockPage(st->index, RSR_NEWBLOCK_LOCK, ExclusiveLock);
 }

@@ -15,7 +15,8 @@
  * head's row count, the order of column ranges.  The engine's own
  * validation of segment bytes stays with the kernels and rsr_index_check.
  *
- * Items VACUUM removed are unused and skipped; a page whose items are all
+ * Unused items (entries VACUUM removed before it retired dead blocks
+ * instead) are skipped; a page whose items are all
  * unused stays in the chain (rsrvacuum.c says why) and yields nothing.
  *
  * Pages of the buffer source are read in batches (at most RSR_SCAN_PAGES,
@@ -34,8 +35,8 @@
  * twice or skipped.  A block on more pages may be split between batches;
  * VACUUM only marks its dead rows or retires it whole (its head then
  * publishes no row), inserts only add rows to it, which its head publishes
- * last, and a new block takes over a retired block's entries only once no
- * scan that read the head before its retirement runs (rsrvacuum.c).
+ * last, and a new block takes over a retired block's entries, the head
+ * last (rsrvacuum.c says why no wait for older scans is needed).
  *
  * Recent buffers.  A scan reads every page of the index, and finding each
  * in the shared buffer mapping table (a hash table over all of
@@ -641,7 +642,7 @@ RsrPagesNextEntryBefore(RsrPageReader *r, int end, RsrEntryItem *e)
 
 		itemid = PageGetItemId(page, off);
 		if (!ItemIdIsUsed(itemid))
-			continue;			/* an entry VACUUM removed */
+			continue;			/* an entry an older VACUUM removed */
 		len = ItemIdGetLength(itemid);
 		if (!ItemIdIsNormal(itemid) || len < offsetof(RsrEntryData, tids) ||
 			ItemIdGetOffset(itemid) < ph->pd_upper ||

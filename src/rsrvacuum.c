@@ -2,34 +2,44 @@
  *
  * rsrvacuum.c
  *	  VACUUM of an rsr index: dead rows are marked in their block's head
- *	  entry, and blocks on at most RSR_SPAN_PAGES pages are reclaimed:
- *	  removed when all their rows are dead, compacted in place when some
- *	  are.  Dead blocks on more pages are retired for new blocks to take
- *	  over.
+ *	  entry; blocks whose rows are all dead are retired, for new blocks to
+ *	  take over, and blocks on at most RSR_SPAN_PAGES pages with some dead
+ *	  rows are compacted in place.
  *
  * The rule.  A block of rows whose entries (one per column range) lie on at
  * most RSR_SPAN_PAGES (3) pages is reclaimed once k / RSR_COMPACT_DIVISOR
- * of its rows (at least one) are dead: removed when none of its rows is
- * alive (its items are marked unused), else rewritten in place without its
- * dead rows (same items on the same pages, fewer rows; a tile keeps its
- * size).  Each block is reclaimed in one GenericXLog record: its pages and
- * the metapage, at most 4 buffers.  A page left with no entry, or holding
- * the head of a block of fewer than k rows or with dead rows, goes into
- * the free space map: inserts adopt such a block as one of their open
- * blocks and fill it again (its dead rows' slots too), and place
- * new blocks on free pages before extending the index.  So after
- * deletes the index does not grow until the freed row slots are used
- * again.  A block an open slot points at is only marked, never removed or
- * compacted.
+ * of its rows (at least one) are dead: retired (below) when none of its
+ * rows is alive, else rewritten in place without its dead rows (same items
+ * on the same pages, fewer rows; a tile keeps its size).  Each block is
+ * reclaimed in one GenericXLog record: its pages and the metapage, at most
+ * 4 buffers.  A page holding the head of a retired block, of a block of
+ * fewer than k rows or with dead rows, or no entry, goes into the free
+ * space map: inserts take a retired block's entries over for a new block,
+ * adopt a block with room as one of their open blocks and fill it again
+ * (its dead rows' slots too), and place new blocks on free pages before
+ * extending the index.  So after deletes the index does not grow until the
+ * freed row slots are used again.  A block an open slot points at is only
+ * marked, never retired or compacted.
  *
- * Blocks on more pages (a block of 32 tile rows may lie on more than 3
- * above about 4000 binary or 2000 ternary dimensions) cannot be rewritten
- * in one record.  When all the rows of one are dead it is retired: its
- * head publishes no row and carries RSR_RETIRED_MASK, and the metapage
- * counts it, in one record of the two pages; the head's page goes into
- * the free space map.  Its entries stay where they are; readers skip them
- * as those of any head without rows.  A new block takes them over in
- * place (rsrinsert.c).  A block with some live rows keeps them, and its
+ * Why retire rather than remove.  Until 2026-12-02 a dead block on at most
+ * RSR_SPAN_PAGES pages was removed (its items marked unused).  New blocks
+ * go on a free page only whole, so the room of removed blocks that
+ * straddled pages took one new block a page: deleting the older half of
+ * 6400 rows and inserting as many grew a tile index of bit(1024) rows
+ * (4.3 kB blocks) 1.34x, of tvec(1024) rows (8.4 kB) 1.5x, a perm index of
+ * bit(1024) rows 1.30x.  A retired block's entries take a new block of the
+ * same shape in place (a perm entry that grows past its item later is
+ * grown on its page or the row goes to another block), and none of these
+ * grows.
+ *
+ * Retired blocks.  A retired block's head publishes no row and carries
+ * RSR_RETIRED_MASK, and the metapage counts it; the head's page goes into
+ * the free space map.  A block on more pages (a block of 32 tile rows may
+ * lie on more than 3 above about 4000 binary or 2000 ternary dimensions)
+ * cannot be rewritten in one record: when all its rows are dead it is
+ * retired in one record of the metapage and the head's page.  A retired
+ * block's entries stay where they are; readers skip them as those of any
+ * head without rows.  A new block takes them over in place (rsrinsert.c).  A block with some live rows keeps them, and its
  * page goes into the map too: an insert puts a new row in the slot of a
  * dead one (a tile in place, rsr_segment_set_row; the other layouts by
  * rebuilding each column range), the other pages first and the head,
@@ -62,9 +72,9 @@
  * Why a concurrent scan stays exact.  Pages are never unlinked from the
  * chain, even empty ones: a scan that has read a page's next link must
  * find that page still a member of the same chain, or it could end early.
- * Removed entries leave unused items behind (PageIndexTupleDeleteNoCompact),
- * so every other entry keeps its offset and the metapage's pointers stay
- * valid; readers skip unused items (rsrpages.c).  No live row ever moves to
+ * Entries are never removed (those an earlier version removed left
+ * unused items behind, which readers skip: rsrpages.c), so every entry
+ * keeps its offset and the metapage's pointers stay valid.  No live row ever moves to
  * another block: a compaction rewrites the entries of one block in one
  * record, under the exclusive locks of all its pages, and the page reader
  * never ends a batch inside such a block (it grows the batch or stops
@@ -316,8 +326,26 @@ CompactBlock(VacuumState *vs, const Candidate *c, const BlockNumber *blknos,
 }
 
 /*
- * Reclaim one candidate block by the rule above: remove it when none of its
- * rows is alive, else rewrite it without its dead rows.  One record holds
+ * Retire the block of dead rows with this head, in the record's copies of
+ * the head's page and the metapage: the head publishes no row and carries
+ * RSR_RETIRED_MASK, and the metapage counts it
+ */
+static void
+RetireHead(Page metapage, RsrEntry head)
+{
+	RsrMetaPage meta = RsrPageGetMeta(metapage);
+
+	meta->ntuples -= head->nrows;
+	meta->nblocks--;
+	meta->nretired++;
+	head->nrows = 0;
+	head->deadmask = RSR_RETIRED_MASK;
+	RsrMetaCover(metapage);
+}
+
+/*
+ * Reclaim one candidate block by the rule above: retire it when none of
+ * its rows is alive, else rewrite it without its dead rows.  One record holds
  * its pages (at most RSR_SPAN_PAGES) and the metapage's counters; the
  * metapage is locked first, then the pages in chain order, and no data page
  * is locked on entry.  Pages left with room are offered to inserts.
@@ -330,10 +358,10 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 	BlockNumber blknos[RSR_SPAN_PAGES + 1];
 	Buffer		bufs[RSR_SPAN_PAGES];
 	Page		pages[RSR_SPAN_PAGES];
-	bool		wasEmpty[RSR_SPAN_PAGES];
 	int			npages = CandidatePages(vs, c, blknos);
 	GenericXLogState *xlog;
 	Buffer		metabuf;
+	Page		metapage;
 	RsrMetaPage meta;
 	RsrEntry	head;
 	ItemPointerData headLoc;
@@ -352,12 +380,12 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 		bufs[i] = ReadBufferExtended(index, MAIN_FORKNUM, blknos[i],
 									 RBM_NORMAL, vs->info->strategy);
 		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
-		wasEmpty[i] = PageIsEmpty(BufferGetPage(bufs[i]));
 	}
 	xlog = RsrXLogStart(index);
 	for (i = 0; i < npages; i++)
 		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
-	meta = RsrPageGetMeta(GenericXLogRegisterBuffer(xlog, metabuf, 0));
+	metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+	meta = RsrPageGetMeta(metapage);
 
 	/* Still the block the walk saw, worth reclaiming, and no slot's? */
 	head = CandidateEntry(vs, c, 0, blknos, pages, npages, &page, &len);
@@ -373,15 +401,7 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 		nrows = head->nrows;
 		if (DeadRows(head, nrows) == nrows)
 		{
-			/* last item first: removing one shortens the item array */
-			for (i = (int) shape->nranges - 1; i >= 0; i--)
-			{
-				CandidateEntry(vs, c, i, blknos, pages, npages, &page, &len);
-				PageIndexTupleDeleteNoCompact(page,
-											  ItemPointerGetOffsetNumber(&c->locs[i]));
-			}
-			meta->ntuples -= nrows;
-			meta->nblocks--;
+			RetireHead(metapage, head);
 			changed = true;
 		}
 		else
@@ -407,14 +427,12 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 	{
 		Page		p = BufferGetPage(bufs[i]);
 		bool		room = PageIsEmpty(p) ||
-			RsrPageFindHead(shape, p, RsrHeadTakesRows) != InvalidOffsetNumber;
-		bool		empty = PageIsEmpty(p);
+			RsrPageFindHead(shape, p, RsrHeadTakesRows) != InvalidOffsetNumber ||
+			RsrPageFindHead(shape, p, RsrHeadIsRetired) != InvalidOffsetNumber;
 
 		UnlockReleaseBuffer(bufs[i]);
 		if (room)
 			RecordFreeIndexPage(index, blknos[i]);
-		if (empty && !wasEmpty[i])
-			vs->stats->pages_free++;
 	}
 	UnlockReleaseBuffer(metabuf);
 }
@@ -440,7 +458,6 @@ RetireBlock(VacuumState *vs, ItemPointer loc)
 	RsrMetaPage meta;
 	RsrEntry	head = NULL;
 	ItemId		itemid;
-	uint32		nrows;
 
 	metabuf = ReadBuffer(index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -471,17 +488,11 @@ RetireBlock(VacuumState *vs, ItemPointer loc)
 	page = GenericXLogRegisterBuffer(xlog, buf, 0);
 	head = (RsrEntry) PageGetItem(page, PageGetItemId(page, off));
 	metapage = GenericXLogRegisterBuffer(xlog, metabuf, 0);
+	RetireHead(metapage, head);
 	meta = RsrPageGetMeta(metapage);
-	nrows = head->nrows;
-	head->nrows = 0;
-	head->deadmask = RSR_RETIRED_MASK;
-	meta->ntuples -= nrows;
-	meta->nblocks--;
-	meta->nretired++;
 	/* rows went: tile searches in flight must search again */
 	meta->changeCount++;
 	meta->reclaimCount++;
-	RsrMetaCover(metapage);
 	GenericXLogFinish(xlog);
 	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);
@@ -602,7 +613,7 @@ DeleteWalk(VacuumState *vs)
 			GenericXLogAbort(xlog);
 		RsrPagesReleaseBatch(&reader);
 
-		/* Last block first: removing the last item shortens the item array */
+		/* Last block first */
 		for (i = vs->ncands - 1; i >= 0; i--)
 			ReclaimBlock(vs, &vs->cands[i]);
 		if (ItemPointerIsValid(&retire))

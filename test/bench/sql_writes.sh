@@ -9,8 +9,9 @@
 # with an rsr index; then the index size after ROUNDS rounds of delete 30%
 # / VACUUM / insert as many, against a fresh build (REINDEX) on the same
 # rows.  The WAL written per insert comes from pg_current_wal_lsn() around
-# each run.  The churn runs again on WIDE_BASE ternary rows of WIDE
-# dimensions.  Environment: BASE (20000), SRC (20000), SECS (15), ROUNDS
+# each run.  The churn runs again deleting the oldest rows (retention),
+# on 1024-bit and on 1024-dimension ternary rows, and on WIDE_BASE ternary
+# rows of WIDE dimensions.  Environment: BASE (20000), SRC (20000), SECS (15), ROUNDS
 # (10), WIDE (3072), WIDE_BASE (5000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -76,15 +77,19 @@ done
 
 # Churn: ROUNDS x (delete 30%, VACUUM, insert as many), then REINDEX, on
 # a table of `base` rows of column type `type` (opclass `ops`) copied from
-# the table `src`
+# the table `src`; the rows deleted are random ones, or with `oldest` the
+# oldest (retention: whole blocks die)
 churn() {
-	local type=$1 ops=$2 src=$3 base=$4 start deleted churned info fresh
+	local type=$1 ops=$2 src=$3 base=$4 which=${5:-random} start deleted churned info fresh cond
+	cond="random() < 0.3"
+	[ "$which" = oldest ] &&
+		cond="id < (SELECT percentile_disc(0.3) WITHIN GROUP (ORDER BY id) FROM w)"
 	psql_ -c "DROP TABLE IF EXISTS w" -c "CREATE TABLE w (id bigint, v $type)" \
 		-c "INSERT INTO w SELECT id, v FROM $src WHERE id <= $base" \
 		-c "CREATE INDEX w_idx ON w USING rsr (v $ops)" -c "SELECT setval('ids', $base)" >/dev/null
 	start=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
 	for round in $(seq 1 "$ROUNDS"); do
-		deleted=$(psql_ -At -c "WITH d AS (DELETE FROM w WHERE random() < 0.3 RETURNING 1) SELECT count(*) FROM d")
+		deleted=$(psql_ -At -c "WITH d AS (DELETE FROM w WHERE $cond RETURNING 1) SELECT count(*) FROM d")
 		psql_ -c "VACUUM w"
 		psql_ -c "INSERT INTO w SELECT nextval('ids'), v FROM $src WHERE id <= $deleted"
 	done
@@ -92,12 +97,19 @@ churn() {
 	info=$(psql_ -At -c "SELECT rsr_index_info('w_idx')->>'dead_rows', rsr_index_info('w_idx')->>'free_pages'")
 	psql_ -c "REINDEX INDEX w_idx"
 	fresh=$(psql_ -At -c "SELECT pg_relation_size('w_idx')")
-	printf '%s: index after %d churn rounds: %d kB (built %d kB), fresh build %d kB: %.2fx; dead rows|free pages left %s\n' \
-		"$type" "$ROUNDS" $((churned / 1024)) $((start / 1024)) $((fresh / 1024)) \
+	printf '%s: index after %d churn rounds (%s 30%%): %d kB (built %d kB), fresh build %d kB: %.2fx; dead rows|free pages left %s\n' \
+		"$type" "$ROUNDS" "$which" $((churned / 1024)) $((start / 1024)) $((fresh / 1024)) \
 		"$(echo "$churned / $fresh" | bc -l)" "$info"
 }
 
 churn "bit(1024)" bit_ip_ops src "$BASE"
+churn "bit(1024)" bit_ip_ops src "$BASE" oldest
+
+# Retention on ternary rows of 1024 dimensions (tile blocks of 8.4 kB)
+psql_ -c "CREATE TABLE src_tern (id int, v tvec(1024))"
+test/bench/gen_rows ternary "$SRC" 1024 5 | psql_ -c "COPY src_tern FROM STDIN (FORMAT binary)"
+psql_ -c "CREATE UNIQUE INDEX ON src_tern (id)" -c "VACUUM ANALYZE src_tern"
+churn "tvec(1024)" tvec_ip_ops src_tern "$BASE" oldest
 
 # The same on wide rows (blocks on more pages than VACUUM rewrites: it
 # retires dead ones and inserts fill dead rows' slots): ternary, WIDE dims
