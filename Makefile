@@ -15,7 +15,7 @@ CORE_OBJS    = src/core/rsr_pack.o src/core/rsr_gemv.o src/core/rsr_simd.o \
 GLUE_OBJS    = src/rsr_vector.o src/tvec.o src/tvec_ops.o src/rsrquery.o
 
 # Index access method: one phase per file
-INDEX_OBJS   = src/rsrutils.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
+INDEX_OBJS   = src/rsrutils.o src/rsrwal.o src/rsrbuild.o src/rsrinsert.o src/rsrscan.o \
                src/rsrvacuum.o src/rsrvalidate.o src/rsrcost.o src/rsrcheck.o \
                src/rsrpages.o src/rsrcache.o
 

@@ -318,6 +318,32 @@ extern bytea *rsroptions(Datum reloptions, bool validate);
 extern void RsrInitPage(Page page, uint16 flags);
 extern Buffer RsrNewBuffer(Relation index);
 extern struct GenericXLogState *RsrXLogStart(Relation index);
+
+/* rsrwal.c: one generic WAL record of changes to items (see there) */
+#define RSR_ITEM_LOG_PAGES	RSR_SPAN_PAGES
+#define RSR_ITEM_LOG_ITEMS	RSR_MAX_RANGES
+
+typedef struct RsrLoggedItem
+{
+	int			page;			/* index into RsrItemLog.bufs */
+	uint32		offset;			/* of the item on its page */
+	Size		len;
+	char	   *copy;			/* the caller's changed copy */
+} RsrLoggedItem;
+
+typedef struct RsrItemLog
+{
+	Relation	index;
+	int			npages;
+	int			nitems;
+	Size		used;			/* bytes of copies */
+	Buffer		bufs[RSR_ITEM_LOG_PAGES];
+	RsrLoggedItem items[RSR_ITEM_LOG_ITEMS];
+} RsrItemLog;
+
+extern void RsrItemLogBegin(RsrItemLog *log, Relation index);
+extern char *RsrItemLogItem(RsrItemLog *log, int page, Buffer buf, ItemId itemid);
+extern void RsrItemLogFinish(RsrItemLog *log);
 extern RsrMetaPage RsrCheckMeta(Relation index, Page page);
 extern void RsrShapeFromMeta(RsrMetaPage meta, RsrShape *shape);
 extern void RsrMetaCopy(Relation index, Page metapage, RsrMetaPageData *copy);

@@ -18,9 +18,10 @@
  * bytes at fixed offsets, so each column range gets a scatter of the row's
  * bytes and a new checksum (rsr_segment_put_row), with no decoding or
  * rebuilding.  For a block on at most RSR_SPAN_PAGES pages that is one
- * GenericXLog record of the block's pages, in chain order, under a share
- * lock of the metapage (FastInsert, PutToOpen); no heavyweight lock is
- * taken and the metapage does not change.  Other layouts decode the
+ * generic WAL record of the block's entries (rsrwal.c: copies of the items
+ * only, not GenericXLog's whole pages), the pages locked in chain order,
+ * under a share lock of the metapage (FastInsert, PutToOpen); no
+ * heavyweight lock is taken and the metapage does not change.  Other layouts decode the
  * block's rows, rebuild each segment with no buffer lock held and write it
  * back (RebuildOpen).
  *
@@ -66,7 +67,8 @@
  * row twice or not at all; it reads a block of at most RSR_SPAN_PAGES
  * pages in one batch (rsrpages.c).
  *
- * WAL and crash safety: every page change is a GenericXLog record.  A block
+ * WAL and crash safety: every page change is a record of the generic
+ * resource manager (GenericXLog, or rsrwal.c for the common insert).  A block
  * on more pages than one record can hold needs several records; the head
  * entry (range 0) carries the row count that scans trust, and it is always
  * written last.  After a crash between two
@@ -508,7 +510,8 @@ PutRowOnLaterPages(RsrInsertState *st, const BlockNumber *blknos, int npages,
  * held only for that.  The metapage is share-locked first (it keeps the
  * slot's pointers; the counters do not change, see Counting above), then
  * the block's pages in chain order.  A block on at most RSR_SPAN_PAGES
- * pages takes the row in one record: a crash leaves it before or after.
+ * pages takes the row in one record of its entries (RsrItemLog): a crash
+ * leaves it before or after.
  * A block on more pages takes one record per page, the later pages first
  * and the head's page last: the head publishes the row
  * (its row count) only once every range holds it, and until then the
@@ -518,24 +521,23 @@ PutRowOnLaterPages(RsrInsertState *st, const BlockNumber *blknos, int npages,
  */
 static bool
 PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
-		  Buffer metabuf, GenericXLogState *xlog)
+		  Buffer metabuf)
 {
 	RsrShape   *shape = &st->shape;
 	BlockNumber blknos[RSR_MAX_RANGES];
 	Buffer		bufs[RSR_SPAN_PAGES];
-	Page		pages[RSR_SPAN_PAGES];
 	int			npages;
 	int			nlocked;
 	int			i;
+	uint32		range;
 	RsrEntry	head;
 	uint32		nrows = 0;
 	RsrStatus	status = RSR_OK;
+	RsrItemLog	log;
 
 	npages = OpenPages(st, blknos);
 	if (npages == 0)
 	{
-		if (xlog != NULL)
-			GenericXLogAbort(xlog);
 		if (BufferIsValid(metabuf))
 			UnlockReleaseBuffer(metabuf);
 		return false;
@@ -544,8 +546,6 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 	/* A block on many pages: the pages after the head's, one by one, last first */
 	if (npages > RSR_SPAN_PAGES && BufferIsValid(metabuf))
 	{
-		if (xlog != NULL)
-			GenericXLogAbort(xlog);
 		UnlockReleaseBuffer(metabuf);
 		return false;			/* FastInsert(): leave it to the slot's holder */
 	}
@@ -576,32 +576,46 @@ PutToOpen(RsrInsertState *st, const uint8 *row, ItemPointer tid,
 		bufs[i] = ReadBuffer(st->index, blknos[i]);
 		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
 	}
-	if (xlog == NULL)
-		xlog = RsrXLogStart(st->index);
-	for (i = 0; i < nlocked; i++)
-		pages[i] = GenericXLogRegisterBuffer(xlog, bufs[i], 0);
 
-	head = (RsrEntry) PageGetItem(pages[0],
-								  OpenItemId(st, pages[0], st->open[0], 0));
+	head = (RsrEntry) PageGetItem(BufferGetPage(bufs[0]),
+								  OpenItemId(st, BufferGetPage(bufs[0]),
+											 st->open[0], 0));
 	if (npages > RSR_SPAN_PAGES && head->nrows != nrows)
 		elog(ERROR, "rsr index open block changed during insert");
 	nrows = head->nrows;
 	if (nrows > 0 && nrows < shape->k)
 	{
-		for (i = 0; i < nlocked && status == RSR_OK; i++)
-			status = PutRowOnPage(st, pages[i], blknos[i], nrows, row, false);
+		/* the row into copies of the locked pages' entries, then one record */
+		RsrItemLogBegin(&log, st->index);
+		for (range = 0, i = 0; range < shape->nranges && status == RSR_OK; range++)
+		{
+			size_t		hdr = RsrEntryHeaderSize(range, shape->k);
+			Page		page;
+			ItemId		itemid;
+			char	   *copy;
+
+			while (i < nlocked &&
+				   blknos[i] != ItemPointerGetBlockNumber(&st->open[range]))
+				i++;
+			if (i == nlocked)
+				break;			/* the later pages', written above */
+			page = BufferGetPage(bufs[i]);
+			itemid = OpenItemId(st, page, st->open[range], range);
+			copy = RsrItemLogItem(&log, i, bufs[i], itemid);
+			if (range == 0)
+				head = (RsrEntry) copy;
+			status = rsr_segment_put_row((uint8 *) copy + hdr,
+										 ItemIdGetLength(itemid) - hdr,
+										 nrows, row);
+		}
 		if (status == RSR_OK)
 		{
 			/* the head's row count is the count (RsrMetaCopy) */
 			head->tids[nrows] = *tid;
 			head->nrows = nrows + 1;
-			GenericXLogFinish(xlog);
+			RsrItemLogFinish(&log);
 		}
-		else
-			GenericXLogAbort(xlog);
 	}
-	else
-		GenericXLogAbort(xlog);
 	for (i = nlocked - 1; i >= 0; i--)
 		UnlockReleaseBuffer(bufs[i]);
 	UnlockReleaseBuffer(metabuf);
@@ -1316,7 +1330,7 @@ AddRow(RsrInsertState *st, const uint8 *row, ItemPointer tid)
 	{
 		StartCounting(st);
 		return FillHole(st, row, tid) ||
-			PutToOpen(st, row, tid, InvalidBuffer, NULL);
+			PutToOpen(st, row, tid, InvalidBuffer);
 	}
 	return RebuildOpen(st, row, tid, true) ||
 		RebuildOpen(st, row, tid, false);
@@ -1337,17 +1351,13 @@ FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 {
 	Buffer		metabuf;
 	RsrMetaPage meta;
-	GenericXLogState *xlog;
 
-	/* The record's state (a large allocation) before any lock */
-	xlog = RsrXLogStart(st->index);
 	metabuf = ReadBuffer(st->index, RSR_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = RsrCheckMeta(st->index, BufferGetPage(metabuf));
 	if (meta->dims == 0 || meta->layout != RSR_LAYOUT_TILE)
 	{
 		UnlockReleaseBuffer(metabuf);
-		GenericXLogAbort(xlog);
 		return false;
 	}
 	RsrShapeFromMeta(meta, &st->shape);
@@ -1358,10 +1368,9 @@ FastInsert(RsrInsertState *st, const uint8 *row, uint32 dims, ItemPointer tid)
 	{
 		/* not counted in place yet: StartCounting() */
 		UnlockReleaseBuffer(metabuf);
-		GenericXLogAbort(xlog);
 		return false;
 	}
-	return PutToOpen(st, row, tid, metabuf, xlog);
+	return PutToOpen(st, row, tid, metabuf);
 }
 
 /* Insert a row into the index */

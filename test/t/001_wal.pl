@@ -12,7 +12,12 @@ use RsrTest;
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 # Plans with disabled scan types look expensive: keep JIT out of the way
-$primary->append_conf('postgresql.conf', 'jit = off');
+# Replay checks every generic record against the primary's page
+# (rsrwal.c writes some of them by hand)
+$primary->append_conf('postgresql.conf', qq{
+jit = off
+wal_consistency_checking = 'generic'
+});
 $primary->start;
 $primary->backup('backup');
 

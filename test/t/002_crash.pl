@@ -15,6 +15,7 @@ use Time::HiRes qw(usleep);
 my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
+wal_consistency_checking = 'generic'
 jit = off
 restart_after_crash = on
 checkpoint_timeout = 1h

@@ -20,6 +20,7 @@ use IPC::Run;
 my $primary = PostgreSQL::Test::Cluster->new('writes');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq{
+wal_consistency_checking = 'generic'
 jit = off
 max_connections = 40
 shared_buffers = 64MB
