@@ -21,9 +21,9 @@
  * generic WAL record of the block's entries (rsrwal.c: copies of the items
  * only, not GenericXLog's whole pages), the pages locked in chain order,
  * under a share lock of the metapage (FastInsert, PutToOpen); no
- * heavyweight lock is taken and the metapage does not change.  Other layouts decode the
- * block's rows, rebuild each segment with no buffer lock held and write it
- * back (RebuildOpen).
+ * heavyweight lock is taken and the metapage does not change.  Other
+ * layouts decode the block's rows, rebuild each segment with no buffer
+ * lock held and write it back (RebuildOpen).
  *
  * Counting.  An insert in place changes no counter of the metapage, so
  * that inserters into different blocks share it: the head's row count is

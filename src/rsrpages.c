@@ -16,8 +16,8 @@
  * validation of segment bytes stays with the kernels and rsr_index_check.
  *
  * Unused items (entries VACUUM removed before it retired dead blocks
- * instead) are skipped; a page whose items are all
- * unused stays in the chain (rsrvacuum.c says why) and yields nothing.
+ * instead) are skipped; a page whose items are all unused stays in the
+ * chain (rsrvacuum.c says why) and yields nothing.
  *
  * Pages of the buffer source are read in batches (at most RSR_SCAN_PAGES,
  * all pinned and locked at once) so that the caller can run a kernel over

@@ -39,11 +39,12 @@
  * cannot be rewritten in one record: when all its rows are dead it is
  * retired in one record of the metapage and the head's page.  A retired
  * block's entries stay where they are; readers skip them as those of any
- * head without rows.  A new block takes them over in place (rsrinsert.c).  A block with some live rows keeps them, and its
- * page goes into the map too: an insert puts a new row in the slot of a
- * dead one (a tile in place, rsr_segment_set_row; the other layouts by
- * rebuilding each column range), the other pages first and the head,
- * which clears the row's dead bit, last.  So the index keeps its size
+ * head without rows.  A new block takes them over in place (rsrinsert.c).
+ * A block with some live rows keeps them, and its page goes into the map
+ * too: an insert puts a new row in the slot of a dead one (a tile in
+ * place, rsr_segment_set_row; the other layouts by rebuilding each column
+ * range), the other pages first and the head, which clears the row's dead
+ * bit, last.  So the index keeps its size
  * under churn whatever the width of its rows and its layout.
  *
  * Why writing over dead rows and retired blocks keeps scans exact.  A scan
@@ -74,13 +75,13 @@
  * find that page still a member of the same chain, or it could end early.
  * Entries are never removed (those an earlier version removed left
  * unused items behind, which readers skip: rsrpages.c), so every entry
- * keeps its offset and the metapage's pointers stay valid.  No live row ever moves to
- * another block: a compaction rewrites the entries of one block in one
- * record, under the exclusive locks of all its pages, and the page reader
- * never ends a batch inside such a block (it grows the batch or stops
- * before the block's head and starts the next batch there), so a scan
- * sees the whole block before or after, each live row exactly once; the
- * rows it drops are dead to every snapshot (VACUUM's callback says so).
+ * keeps its offset and the metapage's pointers stay valid.  No live row
+ * ever moves to another block: a compaction rewrites the entries of one
+ * block in one record, under the exclusive locks of all its pages, and the
+ * page reader never ends a batch inside such a block (it grows the batch
+ * or stops before the block's head and starts the next batch there), so a
+ * scan sees the whole block before or after, each live row exactly once;
+ * the rows it drops are dead to every snapshot (VACUUM's callback says so).
  * Tile searches name rows by their place; every record that removes or
  * moves rows bumps the metapage's reclaimCount, and a search that saw it
  * change searches again (rsrscan.c).  Rows an insert adds to a block or a
@@ -440,8 +441,9 @@ ReclaimBlock(VacuumState *vs, const Candidate *c)
 /*
  * Retire the dead block on more than RSR_SPAN_PAGES pages whose head is at
  * `loc`: its head publishes no row and carries RSR_RETIRED_MASK, and the
- * metapage counts it, in one record of the two pages (metapage first).  The head's page goes into the free space map, where inserts
- * find the block to take over (rsrinsert.c).  Nothing happens when the
+ * metapage counts it, in one record of the two pages (metapage first).
+ * The head's page goes into the free space map, where inserts find the
+ * block to take over (rsrinsert.c).  Nothing happens when the
  * head changed since the walk saw it or an open slot holds it.
  */
 static void
